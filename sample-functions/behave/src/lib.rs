@@ -1,0 +1,90 @@
+//! `behave`: a handler module whose event picks a behaviour, to exercise the
+//! runtime's limits:
+//! `{"action": "echo"}`, `{"action": "sleep", "ms": N}`, `{"action": "spin", "ms": N}`,
+//! `{"action": "alloc", "mb": N}`, `{"action": "panic"}`, `{"action": "exit", "code": N}`,
+//! `{"action": "log", "lines": N}`, `{"action": "error"}`, `{"action": "output", "bytes": N}`,
+//! `{"action": "tmp"}` (writes then reads a file in /tmp), `{"action": "env"}`,
+//! `{"action": "context"}`, `{"action": "read", "path": P}`, `{"action": "write", "path": P}`.
+
+use std::time::{Duration, Instant};
+
+use lambdesk_guest::{Error, Value, json, run};
+
+static mut KEEP: Vec<Vec<u8>> = Vec::new();
+
+lambdesk_guest::initialize!({});
+
+/// The handler (`"handler": "handler"`).
+#[unsafe(no_mangle)]
+pub extern "C" fn handler() {
+    run(|event, ctx| {
+        let num = |k: &str| event.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let action = event.get("action").and_then(Value::as_str).unwrap_or("echo");
+        match action {
+            "echo" => Ok(event.clone()),
+            "sleep" => {
+                eprintln!("sleeping {} ms", num("ms"));
+                std::thread::sleep(Duration::from_millis(num("ms")));
+                Ok(json!({ "slept_ms": num("ms") }))
+            }
+            "spin" => {
+                let until = Instant::now() + Duration::from_millis(num("ms"));
+                let mut n: u64 = 0;
+                while Instant::now() < until {
+                    n = n.wrapping_add(1);
+                }
+                Ok(json!({ "spins": n }))
+            }
+            "alloc" => {
+                let mb = num("mb") as usize;
+                let block = vec![1u8; mb * 1024 * 1024];
+                let sum: u64 = block.iter().step_by(4096).map(|&b| u64::from(b)).sum();
+                // Keep it, so the memory stays in use as in a leaky function.
+                // SAFETY: the module is single-threaded.
+                unsafe { (*std::ptr::addr_of_mut!(KEEP)).push(block) };
+                Ok(json!({ "allocated_mb": mb, "pages_touched": sum }))
+            }
+            "panic" => panic!("behave was asked to panic"),
+            "exit" => std::process::exit(num("code") as i32),
+            "log" => {
+                let lines = num("lines");
+                for i in 0..lines {
+                    eprintln!("log line {i} of {lines}");
+                }
+                Ok(json!({ "logged": lines }))
+            }
+            "output" => Ok(Value::String("x".repeat(num("bytes") as usize))),
+            "error" => Err(Error::new("BehaveError", "behave was asked to fail")),
+            "tmp" => {
+                let previous = std::fs::read_to_string("/tmp/behave.txt").ok();
+                std::fs::write("/tmp/behave.txt", ctx.aws_request_id.as_bytes())
+                    .map_err(|e| Error::new("IOError", e.to_string()))?;
+                Ok(json!({ "previous": previous, "written": ctx.aws_request_id }))
+            }
+            "read" => {
+                let path = event.get("path").and_then(Value::as_str).unwrap_or("/");
+                std::fs::read_to_string(path)
+                    .map(|s| json!({ "content": s }))
+                    .map_err(|e| Error::new("IOError", format!("{path}: {e}")))
+            }
+            "write" => {
+                let path = event.get("path").and_then(Value::as_str).unwrap_or("/");
+                std::fs::write(path, b"written by behave")
+                    .map(|()| json!({ "written": path }))
+                    .map_err(|e| Error::new("IOError", format!("{path}: {e}")))
+            }
+            "env" => Ok(json!(std::env::vars().collect::<std::collections::BTreeMap<_, _>>())),
+            "context" => Ok(json!({
+                "awsRequestId": ctx.aws_request_id,
+                "invokedFunctionArn": ctx.invoked_function_arn,
+                "functionName": ctx.function_name,
+                "functionVersion": ctx.function_version,
+                "memoryLimitInMB": ctx.memory_limit_in_mb,
+                "logGroupName": ctx.log_group_name,
+                "logStreamName": ctx.log_stream_name,
+                "remainingTimeMs": ctx.remaining_time_ms(),
+            })),
+            other => Err(Error::new("UnknownAction", format!("unknown action `{other}`"))),
+        }
+    });
+}

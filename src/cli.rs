@@ -1,0 +1,350 @@
+//! The `lambdesk` command line: `invoke` (as `sam local invoke`, without
+//! Docker), `events` (Lambda-shaped sample events) and `samples`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::events::{TEMPLATES, template};
+use crate::model::{FunctionConfig, Mount};
+use crate::runtime::{
+    CodeError, DeployError, InvokeOptions, LogSink, Runtime, RuntimeOptions, StartKind,
+};
+
+/// Lambdesk: run serverless functions (WebAssembly + WASI) locally, the way AWS Lambda runs them.
+#[derive(Debug, Parser)]
+#[command(name = "lambdesk", version, about)]
+pub struct Cli {
+    /// What to do; with none, the desktop app opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Invoke a function module once or many times.
+    Invoke(InvokeArgs),
+    /// Lambda-shaped sample events.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// The built-in sample functions.
+    #[command(subcommand)]
+    Samples(SamplesCommand),
+}
+
+/// `lambdesk events …`
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List the event templates.
+    List,
+    /// Print one template's JSON.
+    Show {
+        /// Template name, as `events list` shows.
+        name: String,
+    },
+}
+
+/// `lambdesk samples …`
+#[derive(Debug, Subcommand)]
+pub enum SamplesCommand {
+    /// List the sample functions.
+    List,
+    /// Write the sample modules into a folder.
+    Export {
+        /// Target folder.
+        dir: PathBuf,
+    },
+}
+
+/// `lambdesk invoke …`
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function's code: a .wasm, .wat or .zip file.
+    pub module: PathBuf,
+    /// The event: a JSON file, or `-` for stdin. Default `{}`.
+    #[arg(long, short)]
+    pub event: Option<String>,
+    /// The export to call (`_start` for a WASI command). Default: `_start` if
+    /// exported, else `handler`.
+    #[arg(long)]
+    pub handler: Option<String>,
+    /// Memory in MB (128–10240).
+    #[arg(long, default_value_t = 128)]
+    pub memory: u32,
+    /// Timeout in seconds (1–900).
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u32,
+    /// Environment variable (repeatable).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Host folder to mount (repeatable), read-only with `:ro`.
+    #[arg(long = "mount", value_name = "HOST:GUEST[:ro]")]
+    pub mounts: Vec<String>,
+    /// Argument for a command module (repeatable).
+    #[arg(long = "arg", value_name = "A", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Invoke this many times in one process.
+    #[arg(long, default_value_t = 1)]
+    pub times: usize,
+    /// Discard the environment after each invocation: every start is cold.
+    #[arg(long)]
+    pub cold: bool,
+    /// Invocations running at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Reserved concurrency of the function (0 throttles everything).
+    #[arg(long)]
+    pub reserved_concurrency: Option<u32>,
+    /// Print neither logs nor responses, only the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Folder for precompiled modules (default: the user cache folder).
+    #[arg(long, env = "LAMBDESK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Runs a subcommand; returns the process exit code.
+pub fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Invoke(args) => invoke(args),
+        Command::Events(EventsCommand::List) => {
+            for t in TEMPLATES {
+                println!("{:<22} {}", t.name, t.description);
+            }
+            Ok(0)
+        }
+        Command::Events(EventsCommand::Show { name }) => match template(&name) {
+            Some(t) => {
+                print!("{}", t.body);
+                Ok(0)
+            }
+            None => bail!(
+                "no event template `{name}`; `lambdesk events list` shows them: {}",
+                TEMPLATES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ),
+        },
+        Command::Samples(SamplesCommand::List) => {
+            for s in crate::samples::SAMPLES {
+                println!("{:<16} {:<9} {}", s.name, s.handler, s.description);
+            }
+            Ok(0)
+        }
+        Command::Samples(SamplesCommand::Export { dir }) => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for s in crate::samples::SAMPLES {
+                let entry = s.install(&dir).with_context(|| format!("writing {}", s.file_name))?;
+                println!("{}", entry.code.display());
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
+    let mut config = FunctionConfig {
+        memory_mb: args.memory,
+        timeout_s: args.timeout,
+        args: args.args.clone(),
+        reserved_concurrency: args.reserved_concurrency,
+        ..FunctionConfig::default()
+    };
+    if let Some(h) = &args.handler {
+        config.handler.clone_from(h);
+    }
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv}: expected K=V"))?;
+        config.environment.insert(k.to_owned(), v.to_owned());
+    }
+    for m in &args.mounts {
+        config.role.mounts.push(parse_mount(m)?);
+    }
+    if let Err(errors) = config.validate() {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("invalid configuration: {}", text.join("; "));
+    }
+    Ok(config)
+}
+
+fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
+    let (rest, read_only) = match spec.strip_suffix(":ro") {
+        Some(rest) => (rest, true),
+        None => (spec.strip_suffix(":rw").unwrap_or(spec), false),
+    };
+    let (host, guest) = rest
+        .rsplit_once(':')
+        .with_context(|| format!("--mount {spec}: expected HOST:GUEST[:ro]"))?;
+    let host_path = std::fs::canonicalize(host)
+        .with_context(|| format!("--mount {spec}: host folder {host}"))?;
+    Ok(Mount {
+        host_path,
+        guest_path: guest.to_owned(),
+        read_only,
+    })
+}
+
+fn read_event(event: Option<&str>) -> anyhow::Result<Vec<u8>> {
+    match event {
+        None => Ok(b"{}".to_vec()),
+        Some("-") => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("reading the event from stdin")?;
+            Ok(buf)
+        }
+        Some(path) => std::fs::read(path).with_context(|| format!("reading the event file {path}")),
+    }
+}
+
+/// Deploys `module` as `name`. Without an explicit handler, picks `_start`
+/// for a command, else `handler`, else the only exported function.
+pub fn deploy_guessing_handler(
+    runtime: &Runtime,
+    name: &str,
+    module: &Path,
+    mut config: FunctionConfig,
+    handler_given: bool,
+) -> Result<crate::runtime::DeployInfo, DeployError> {
+    match runtime.deploy(name, module, config.clone()) {
+        Err(DeployError::Code(CodeError::NoEntryPoint { exports, .. })) if !handler_given => {
+            match crate::runtime::guess_handler(&exports) {
+                Some(h) => {
+                    config.handler = h;
+                    runtime.deploy(name, module, config)
+                }
+                None => Err(DeployError::Code(CodeError::NoEntryPoint {
+                    handler: config.handler,
+                    exports,
+                })),
+            }
+        }
+        other => other,
+    }
+}
+
+fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
+    if args.times == 0 || args.concurrency == 0 {
+        bail!("--times and --concurrency must be at least 1");
+    }
+    let config = parse_config(&args)?;
+    let event = read_event(args.event.as_deref())?;
+    let sink: Option<LogSink> = if args.quiet {
+        None
+    } else {
+        Some(Arc::new(|line: crate::runtime::LogLine| {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", line.text);
+        }))
+    };
+    let mut options = RuntimeOptions {
+        log_sink: sink,
+        pool_slots: (args.concurrency as u32).clamp(16, crate::runtime::ACCOUNT_CONCURRENCY),
+        ..RuntimeOptions::default()
+    };
+    if let Some(dir) = &args.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    let runtime = Runtime::new(options)?;
+    let name = args
+        .module
+        .file_stem()
+        .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
+        .unwrap_or_else(|| "function".to_owned());
+    deploy_guessing_handler(&runtime, &name, &args.module, config, args.handler.is_some())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("loading {}", args.module.display()))?;
+
+    let next = AtomicUsize::new(0);
+    let samples: Mutex<Vec<(StartKind, Duration)>> = Mutex::new(Vec::with_capacity(args.times));
+    let last_failed = Mutex::new((0usize, false));
+    let stdout = Mutex::new(std::io::stdout());
+    let invoke_options = InvokeOptions {
+        discard_environment: args.cold,
+        ..InvokeOptions::default()
+    };
+    let worker = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= args.times {
+            return;
+        }
+        let started = Instant::now();
+        let result = runtime.invoke_with(&name, &event, &invoke_options);
+        let elapsed = started.elapsed();
+        let failed = match &result {
+            Ok(inv) => {
+                if let Ok(mut s) = samples.lock() {
+                    s.push((inv.start, elapsed));
+                }
+                if !args.quiet
+                    && let Ok(mut out) = stdout.lock()
+                {
+                    let _ = out.write_all(&inv.payload());
+                    let _ = out.write_all(b"\n");
+                }
+                inv.error().is_some()
+            }
+            Err(e) => {
+                if !args.quiet {
+                    eprintln!("{e}");
+                }
+                true
+            }
+        };
+        if let Ok(mut last) = last_failed.lock()
+            && i >= last.0
+        {
+            *last = (i, failed);
+        }
+    };
+    std::thread::scope(|scope| {
+        for n in 1..args.concurrency.min(args.times) {
+            let worker = &worker;
+            let _ = std::thread::Builder::new()
+                .name(format!("lambdesk-invoke-{n}"))
+                .spawn_scoped(scope, worker);
+        }
+        worker();
+    });
+    let _ = std::io::stdout().flush();
+    if args.times > 1 {
+        let samples = samples.into_inner().unwrap_or_default();
+        for kind in [StartKind::Cold, StartKind::Warm] {
+            let mut us: Vec<f64> = samples
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, d)| d.as_secs_f64() * 1e6)
+                .collect();
+            if us.is_empty() {
+                continue;
+            }
+            us.sort_by(f64::total_cmp);
+            eprintln!(
+                "{} n={} p50_us={:.1} p99_us={:.1}",
+                kind.label().to_lowercase(),
+                us.len(),
+                percentile(&us, 50.0),
+                percentile(&us, 99.0)
+            );
+        }
+    }
+    let failed = last_failed.into_inner().map(|l| l.1).unwrap_or(true);
+    Ok(i32::from(failed))
+}
+
+/// Nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+

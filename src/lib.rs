@@ -1,0 +1,15 @@
+//! Lambdesk runs serverless functions, WebAssembly modules that target WASI,
+//! on your own machine the way AWS Lambda runs them in the cloud.
+//!
+//! - [`model`]: the serde-only data model (configurations, events, workspace).
+//! - [`runtime`]: the headless runtime on wasmtime (no egui).
+//! - [`cli`]: the `lambdesk` command line.
+//! - `app` (feature `gui`): the desktop console on eframe.
+
+pub mod cli;
+pub mod model;
+pub mod runtime;
+pub mod samples;
+
+#[cfg(feature = "gui")]
+pub mod app;

@@ -1,0 +1,37 @@
+//! The `lambdesk` binary: the desktop app with no arguments, the command line otherwise.
+
+#![cfg_attr(all(windows, not(debug_assertions)), windows_subsystem = "windows")]
+
+use clap::Parser;
+
+fn main() {
+    let cli = lambdesk::cli::Cli::parse();
+    let code = match cli.command {
+        Some(command) => match lambdesk::cli::run(command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                2
+            }
+        },
+        None => run_app(),
+    };
+    std::process::exit(code);
+}
+
+#[cfg(feature = "gui")]
+fn run_app() -> i32 {
+    match lambdesk::app::run() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn run_app() -> i32 {
+    eprintln!("this build has no desktop app (built without the `gui` feature); see `lambdesk --help`");
+    2
+}

@@ -1,0 +1,339 @@
+//! A function's settings, with Lambda's ranges and defaults, and their validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Smallest memory size Lambda accepts, in MB.
+pub const MEMORY_MIN_MB: u32 = 128;
+/// Largest memory size Lambda accepts, in MB.
+pub const MEMORY_MAX_MB: u32 = 10_240;
+/// Shortest timeout, in seconds.
+pub const TIMEOUT_MIN_S: u32 = 1;
+/// Longest timeout (15 minutes), in seconds.
+pub const TIMEOUT_MAX_S: u32 = 900;
+/// Lambda's total size limit for environment variables (keys plus values), in bytes.
+pub const ENVIRONMENT_MAX_BYTES: usize = 4 * 1024;
+/// Highest reserved concurrency a function may ask for (Lambda's default account limit).
+pub const CONCURRENCY_MAX: u32 = 1_000;
+/// Default idle time before an environment is reaped, in seconds.
+pub const IDLE_DEFAULT_S: u64 = 600;
+/// Longest idle time a user may choose (12 hours), in seconds.
+pub const IDLE_MAX_S: u64 = 12 * 3600;
+
+/// Environment variable names Lambda reserves; a function may not set them.
+pub const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// The settings of one function. Stored as readable JSON; unknown or missing
+/// fields fall back to Lambda's defaults so older files keep loading.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FunctionConfig {
+    /// The export to call: `_start` for a command module (a WASI program), or the
+    /// name of an exported function for a handler module.
+    pub handler: String,
+    /// Memory size in MB (128–10,240). Caps the module's linear memory.
+    pub memory_mb: u32,
+    /// Timeout in seconds (1–900).
+    pub timeout_s: u32,
+    /// Environment variables visible to the function.
+    pub environment: BTreeMap<String, String>,
+    /// What of the host the function may touch.
+    pub role: Role,
+    /// Reserved concurrency: the most environments running at once. `None`
+    /// means unreserved (limited by the runtime's account-wide limit); `Some(0)`
+    /// throttles every invocation.
+    pub reserved_concurrency: Option<u32>,
+    /// Seconds an environment may stay idle before it is shut down.
+    pub idle_timeout_s: u64,
+    /// Arguments for command modules (`argv[1..]`).
+    pub args: Vec<String>,
+}
+
+impl Default for FunctionConfig {
+    fn default() -> Self {
+        Self {
+            handler: "_start".to_owned(),
+            memory_mb: MEMORY_MIN_MB,
+            timeout_s: 3,
+            environment: BTreeMap::new(),
+            role: Role::default(),
+            reserved_concurrency: None,
+            idle_timeout_s: IDLE_DEFAULT_S,
+            args: Vec::new(),
+        }
+    }
+}
+
+/// A named set of grants: host folders the function can see. Nothing else of
+/// the host file system is reachable from a guest.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Role {
+    /// A label for the role, shown in the app (for example `reports-reader`).
+    pub name: String,
+    /// Host folders mounted into the guest.
+    pub mounts: Vec<Mount>,
+}
+
+/// One host folder mounted at a guest path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Mount {
+    /// The folder on the host.
+    pub host_path: PathBuf,
+    /// Where the guest sees it (an absolute path such as `/data`).
+    pub guest_path: String,
+    /// Mounted read-only when true.
+    pub read_only: bool,
+}
+
+/// A setting that is out of range or malformed. `field` names the setting, the
+/// message says what is allowed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// The setting's name, as in the JSON file (`memory_mb`, `timeout_s`, …).
+    pub field: &'static str,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl FunctionConfig {
+    /// Checks every setting against Lambda's limits. Returns all problems, so a
+    /// form can show each next to its field.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        if let Err(e) = validate_handler(&self.handler) {
+            errors.push(e);
+        }
+        if let Err(e) = validate_memory_mb(self.memory_mb) {
+            errors.push(e);
+        }
+        if let Err(e) = validate_timeout_s(self.timeout_s) {
+            errors.push(e);
+        }
+        if let Err(e) = validate_environment(&self.environment) {
+            errors.push(e);
+        }
+        if let Some(c) = self.reserved_concurrency
+            && c > CONCURRENCY_MAX
+        {
+            errors.push(ConfigError::new(
+                "reserved_concurrency",
+                format!("{c} is out of range; allowed 0–{CONCURRENCY_MAX}"),
+            ));
+        }
+        if !(1..=IDLE_MAX_S).contains(&self.idle_timeout_s) {
+            errors.push(ConfigError::new(
+                "idle_timeout_s",
+                format!(
+                    "{} is out of range; allowed 1–{IDLE_MAX_S} seconds",
+                    self.idle_timeout_s
+                ),
+            ));
+        }
+        for mount in &self.role.mounts {
+            if let Err(e) = validate_mount(mount) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Total size of the environment variables, as Lambda counts it (keys plus values).
+    pub fn environment_bytes(&self) -> usize {
+        environment_bytes(&self.environment)
+    }
+}
+
+/// Keys plus values, in bytes.
+pub fn environment_bytes(env: &BTreeMap<String, String>) -> usize {
+    env.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// The handler must name an export: non-empty, no whitespace.
+pub fn validate_handler(handler: &str) -> Result<(), ConfigError> {
+    if handler.is_empty() {
+        return Err(ConfigError::new(
+            "handler",
+            "must name an export (`_start` for a WASI command)",
+        ));
+    }
+    if handler.len() > 128 || handler.chars().any(char::is_whitespace) {
+        return Err(ConfigError::new(
+            "handler",
+            "must be an export name of at most 128 characters without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// 128–10,240 MB in 1 MB steps.
+pub fn validate_memory_mb(memory_mb: u32) -> Result<(), ConfigError> {
+    if (MEMORY_MIN_MB..=MEMORY_MAX_MB).contains(&memory_mb) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "memory_mb",
+            format!("{memory_mb} is out of range; allowed {MEMORY_MIN_MB}–{MEMORY_MAX_MB} MB"),
+        ))
+    }
+}
+
+/// 1–900 seconds.
+pub fn validate_timeout_s(timeout_s: u32) -> Result<(), ConfigError> {
+    if (TIMEOUT_MIN_S..=TIMEOUT_MAX_S).contains(&timeout_s) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "timeout_s",
+            format!("{timeout_s} is out of range; allowed {TIMEOUT_MIN_S}–{TIMEOUT_MAX_S} seconds"),
+        ))
+    }
+}
+
+/// Names as Lambda allows them, none reserved, 4 KB in total.
+pub fn validate_environment(env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for key in env.keys() {
+        let mut chars = key.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(ConfigError::new(
+                "environment",
+                format!("`{key}` is not a valid name; use letters, digits and `_`, starting with a letter"),
+            ));
+        }
+        if RESERVED_ENV.contains(&key.as_str()) {
+            return Err(ConfigError::new(
+                "environment",
+                format!("`{key}` is reserved by Lambda and set by the runtime"),
+            ));
+        }
+    }
+    let bytes = environment_bytes(env);
+    if bytes > ENVIRONMENT_MAX_BYTES {
+        return Err(ConfigError::new(
+            "environment",
+            format!("{bytes} bytes in total; allowed at most {ENVIRONMENT_MAX_BYTES} bytes (4 KB)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A mount needs an absolute guest path and an existing host folder.
+pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
+    if !mount.guest_path.starts_with('/') || mount.guest_path.len() < 2 {
+        return Err(ConfigError::new(
+            "role.mounts",
+            format!(
+                "guest path `{}` must be absolute, such as `/data`",
+                mount.guest_path
+            ),
+        ));
+    }
+    if mount.guest_path == "/tmp" || mount.guest_path == "/var/task" {
+        return Err(ConfigError::new(
+            "role.mounts",
+            format!(
+                "guest path `{}` is provided by the runtime",
+                mount.guest_path
+            ),
+        ));
+    }
+    if !mount.host_path.is_dir() {
+        return Err(ConfigError::new(
+            "role.mounts",
+            format!(
+                "host folder does not exist: {}",
+                mount.host_path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_lambdas() {
+        let c = FunctionConfig::default();
+        assert_eq!(c.memory_mb, 128);
+        assert_eq!(c.timeout_s, 3);
+        assert_eq!(c.idle_timeout_s, 600);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn out_of_range_names_field_and_range() {
+        let c = FunctionConfig {
+            memory_mb: 64,
+            timeout_s: 901,
+            ..Default::default()
+        };
+        let errors = c.validate().unwrap_err();
+        assert_eq!(
+            errors[0].to_string(),
+            "memory_mb: 64 is out of range; allowed 128–10240 MB"
+        );
+        assert_eq!(
+            errors[1].to_string(),
+            "timeout_s: 901 is out of range; allowed 1–900 seconds"
+        );
+    }
+
+    #[test]
+    fn environment_limit_is_4kb() {
+        let mut env = BTreeMap::new();
+        env.insert("A".to_owned(), "x".repeat(4095));
+        assert!(validate_environment(&env).is_ok());
+        env.insert("B".to_owned(), String::new());
+        assert!(validate_environment(&env).is_err());
+        let mut reserved = BTreeMap::new();
+        reserved.insert("AWS_REGION".to_owned(), "x".to_owned());
+        assert!(validate_environment(&reserved).is_err());
+    }
+
+    #[test]
+    fn missing_fields_take_defaults() {
+        let c: FunctionConfig = serde_json::from_str(r#"{"memory_mb": 256}"#).unwrap();
+        assert_eq!(c.memory_mb, 256);
+        assert_eq!(c.timeout_s, 3);
+    }
+}

@@ -1,0 +1,234 @@
+//! Loading a function's code: a `.wasm` module, a `.wat` text module, or a
+//! `.zip` bundle (one module plus files that become `/var/task`), with clear
+//! errors for everything that is not a runnable module.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Code ready to compile.
+#[derive(Clone, Debug)]
+pub struct CodeBundle {
+    /// The module's binary.
+    pub wasm: Vec<u8>,
+    /// SHA-256 of the binary.
+    pub sha256: [u8; 32],
+    /// A folder with the bundle's files, mounted read-only at `/var/task`.
+    pub task_root: Option<PathBuf>,
+    /// Where the code was read from.
+    pub origin: PathBuf,
+}
+
+impl CodeBundle {
+    /// The SHA-256 in hex.
+    pub fn sha256_hex(&self) -> String {
+        hex(&self.sha256)
+    }
+}
+
+/// The code cannot become a function.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Neither a wasm binary nor WebAssembly text.
+    #[error("not a WebAssembly module (no `\\0asm` header and not WebAssembly text): {path}")]
+    NotWasm {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A component, not a core module.
+    #[error("this is a WebAssembly component; Lambdesk runs core modules that target WASI preview 1 (wasm32-wasip1): {path}")]
+    Component {
+        /// The file.
+        path: PathBuf,
+    },
+    /// WebAssembly text that does not parse.
+    #[error("invalid WebAssembly text: {0}")]
+    InvalidText(String),
+    /// A binary that does not validate or compile.
+    #[error("invalid WebAssembly module: {0}")]
+    Invalid(String),
+    /// The handler is not an exported function.
+    #[error("no entry point: the module exports no function `{handler}` (exported functions: {})", if exports.is_empty() { "none".to_owned() } else { exports.join(", ") })]
+    NoEntryPoint {
+        /// The configured handler.
+        handler: String,
+        /// The functions the module does export.
+        exports: Vec<String>,
+    },
+    /// The handler has a signature the runtime cannot call.
+    #[error("the handler `{handler}` must take no parameters and return nothing or an i32 status; it is {signature}")]
+    BadHandlerSignature {
+        /// The configured handler.
+        handler: String,
+        /// Its actual type.
+        signature: String,
+    },
+    /// Imports that neither WASI preview 1 nor Lambdesk provide.
+    #[error("the module imports what no one provides: {}", .0.join(", "))]
+    UnresolvedImports(Vec<String>),
+    /// A zip with no `.wasm` inside.
+    #[error("the zip bundle contains no .wasm module: {path}")]
+    ZipWithoutModule {
+        /// The bundle.
+        path: PathBuf,
+    },
+    /// A zip with several modules and none called `bootstrap.wasm` or `function.wasm`.
+    #[error("the zip bundle contains several modules ({}); name the one to run bootstrap.wasm: {path}", modules.join(", "))]
+    ZipAmbiguous {
+        /// The bundle.
+        path: PathBuf,
+        /// The modules found.
+        modules: Vec<String>,
+    },
+    /// A damaged zip.
+    #[error("cannot read the zip bundle {path}: {message}")]
+    Zip {
+        /// The bundle.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// SHA-256 of bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Reads code from `path`. Zip bundles are unpacked below `bundles_dir`.
+pub fn load_code(path: &Path, bundles_dir: &Path) -> Result<CodeBundle, CodeError> {
+    let bytes = fs::read(path).map_err(|source| CodeError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    if bytes.starts_with(b"PK\x03\x04") || path.extension().is_some_and(|e| e == "zip") {
+        return load_zip(path, &bytes, bundles_dir);
+    }
+    let wasm = module_bytes(path, bytes)?;
+    Ok(CodeBundle {
+        sha256: sha256(&wasm),
+        wasm,
+        task_root: None,
+        origin: path.to_owned(),
+    })
+}
+
+/// Turns file content into a core module binary: checks the header, or parses
+/// WebAssembly text.
+pub fn module_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, CodeError> {
+    if bytes.starts_with(b"\0asm") {
+        if bytes.get(4..8) != Some(&[1, 0, 0, 0]) {
+            return Err(CodeError::Component {
+                path: path.to_owned(),
+            });
+        }
+        return Ok(bytes);
+    }
+    let looks_like_text = std::str::from_utf8(&bytes)
+        .map(|s| {
+            let s = s.trim_start();
+            s.starts_with('(') || s.starts_with(";;")
+        })
+        .unwrap_or(false);
+    if !looks_like_text {
+        return Err(CodeError::NotWasm {
+            path: path.to_owned(),
+        });
+    }
+    wat::parse_bytes(&bytes)
+        .map(|b| b.into_owned())
+        .map_err(|e| CodeError::InvalidText(e.to_string()))
+}
+
+fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle, CodeError> {
+    let zip_err = |e: zip::result::ZipError| CodeError::Zip {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    let mut modules = Vec::new();
+    for i in 0..archive.len() {
+        let file = archive.by_index(i).map_err(zip_err)?;
+        if file.is_file() && file.name().ends_with(".wasm") {
+            modules.push(file.name().to_owned());
+        }
+    }
+    let chosen = match modules.as_slice() {
+        [] => {
+            return Err(CodeError::ZipWithoutModule {
+                path: path.to_owned(),
+            });
+        }
+        [only] => only.clone(),
+        many => many
+            .iter()
+            .find(|m| *m == "bootstrap.wasm" || *m == "function.wasm")
+            .cloned()
+            .ok_or_else(|| CodeError::ZipAmbiguous {
+                path: path.to_owned(),
+                modules: many.to_vec(),
+            })?,
+    };
+    let dir = bundles_dir.join(hex(&sha256(bytes)));
+    if !dir.join(".complete").exists() {
+        let partial = bundles_dir.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
+        let io_err = |source| CodeError::Io {
+            path: partial.clone(),
+            source,
+        };
+        fs::create_dir_all(&partial).map_err(io_err)?;
+        for i in 0..archive.len() {
+            let mut file = archive.by_index(i).map_err(zip_err)?;
+            let Some(rel) = file.enclosed_name() else {
+                continue;
+            };
+            let target = partial.join(rel);
+            if file.is_dir() {
+                fs::create_dir_all(&target).map_err(io_err)?;
+                continue;
+            }
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(io_err)?;
+            }
+            let mut content = Vec::new();
+            file.read_to_end(&mut content).map_err(io_err)?;
+            fs::write(&target, content).map_err(io_err)?;
+        }
+        fs::write(partial.join(".complete"), b"").map_err(io_err)?;
+        if fs::rename(&partial, &dir).is_err() {
+            // Another process unpacked the same bundle first.
+            let _ = fs::remove_dir_all(&partial);
+        }
+    }
+    let module_path = dir.join(&chosen);
+    let raw = fs::read(&module_path).map_err(|source| CodeError::Io {
+        path: module_path.clone(),
+        source,
+    })?;
+    let wasm = module_bytes(&module_path, raw)?;
+    Ok(CodeBundle {
+        sha256: sha256(&wasm),
+        wasm,
+        task_root: Some(dir),
+        origin: path.to_owned(),
+    })
+}

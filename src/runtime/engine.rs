@@ -1,0 +1,155 @@
+//! The wasmtime engine as Lambdesk uses it: epoch interruption for timeouts,
+//! the pooling allocator with copy-on-write memory images for fast
+//! instantiation, and modules compiled once per code version and cached on
+//! disk, keyed by the module's hash and the engine's compatibility hash.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Module, PoolingAllocationConfig};
+
+use super::code::{CodeError, hex};
+use super::report::CodeSource;
+
+/// One epoch tick. Timeouts are accurate to about this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Largest linear memory a wasm32 module can have: 4 GiB.
+pub const WASM32_MAX_MEMORY: usize = 4 << 30;
+
+/// Builds the engine. With `pool_slots > 0` the pooling allocator is tried
+/// first; if the host refuses its address-space reservation, instances are
+/// allocated on demand (still with copy-on-write images).
+pub(crate) fn build_engine(pool_slots: u32) -> anyhow::Result<(Engine, bool)> {
+    if pool_slots > 0 {
+        let mut config = base_config();
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_core_instances(pool_slots)
+            .total_memories(pool_slots)
+            .total_tables(pool_slots)
+            .total_stacks(pool_slots)
+            .total_component_instances(0)
+            .max_memory_size(WASM32_MAX_MEMORY)
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if let Ok(engine) = Engine::new(&config) {
+            return Ok((engine, true));
+        }
+    }
+    let engine = Engine::new(&base_config())
+        .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
+    Ok((engine, false))
+}
+
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .epoch_interruption(true)
+        .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .parallel_compilation(true)
+        .memory_init_cow(true);
+    config
+}
+
+/// Starts the thread that advances the engine's epoch every [`EPOCH_TICK`].
+/// It holds only a weak handle and ends when the engine is dropped.
+pub(crate) fn start_ticker(engine: &Engine) -> anyhow::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("lambdesk-epoch".to_owned())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(())
+}
+
+/// Compiled modules: in memory for this process, and precompiled on disk for
+/// the next one.
+pub(crate) struct ModuleCache {
+    engine: Engine,
+    dir: Option<PathBuf>,
+    engine_key: String,
+    loaded: Mutex<HashMap<[u8; 32], Module>>,
+}
+
+impl ModuleCache {
+    pub fn new(engine: Engine, dir: Option<PathBuf>) -> Self {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = format!("{:016x}", hasher.finish());
+        Self {
+            engine,
+            dir,
+            engine_key,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where the precompiled module for `sha256` lives on disk.
+    pub fn path_for(&self, sha256: &[u8; 32]) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}-{}.cwasm", hex(sha256), self.engine_key)))
+    }
+
+    /// Returns the module for `wasm`, from memory, from disk, or by compiling it
+    /// (and then storing it on disk). Says where it came from and how long it took.
+    pub fn load(
+        &self,
+        wasm: &[u8],
+        sha256: &[u8; 32],
+    ) -> Result<(Module, CodeSource, Duration), CodeError> {
+        let start = Instant::now();
+        if let Some(m) = self.lock().get(sha256) {
+            return Ok((m.clone(), CodeSource::Memory, start.elapsed()));
+        }
+        let path = self.path_for(sha256);
+        if let Some(path) = path.as_deref()
+            && path.exists()
+        {
+            // SAFETY: the file is one this cache wrote atomically from
+            // `Module::serialize` of this engine configuration (the name carries
+            // the engine's compatibility hash), in a folder only Lambdesk writes;
+            // wasmtime still checks its header and version before using it.
+            match unsafe { Module::deserialize_file(&self.engine, path) } {
+                Ok(module) => {
+                    self.lock().insert(*sha256, module.clone());
+                    return Ok((module, CodeSource::DiskCache, start.elapsed()));
+                }
+                Err(_) => {
+                    // Damaged or stale: compile again and overwrite it below.
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+        let module = Module::from_binary(&self.engine, wasm)
+            .map_err(|e| CodeError::Invalid(format!("{e:#}")))?;
+        let elapsed = start.elapsed();
+        if let Some(path) = path.as_deref() {
+            // A cache that cannot be written only costs the next process a compile.
+            let _ = store_precompiled(&module, path);
+        }
+        self.lock().insert(*sha256, module.clone());
+        Ok((module, CodeSource::Compiled, elapsed))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Module>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn store_precompiled(module: &Module, path: &Path) -> anyhow::Result<()> {
+    let bytes = module.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::model::workspace::write_atomic(path, &bytes)?;
+    Ok(())
+}

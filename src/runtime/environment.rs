@@ -1,0 +1,523 @@
+//! Execution environments: creating one (a cold start: instantiate and run the
+//! module's initialisation), running one invocation in it, and classifying
+//! what went wrong into Lambda's error types.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use wasmtime::{Engine, InstancePre, Store, Trap, TypedFunc, WasmBacktrace};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+
+use super::host::{EnvironmentFacts, HostState, InvocationContext, Io, MemoryLimiter};
+use super::report::{ErrorKind, FunctionError, TIMEOUT_ERROR_TYPE};
+use crate::model::FunctionConfig;
+
+/// Lambda's limit on INIT.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a module is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleKind {
+    /// A WASI program (`_start`): a fresh instance for every invocation.
+    Command,
+    /// A library with a handler export: one instance per environment, kept warm.
+    Handler {
+        /// Whether the module exports `_initialize`.
+        has_initialize: bool,
+        /// Whether the handler returns an i32 status.
+        returns_status: bool,
+    },
+}
+
+/// Everything needed to create environments for one code version and configuration.
+pub(crate) struct Blueprint {
+    pub engine: Engine,
+    pub instance_pre: InstancePre<HostState>,
+    pub kind: ModuleKind,
+    pub config: FunctionConfig,
+    pub function: Arc<str>,
+    pub arn: Arc<str>,
+    pub log_group: Arc<str>,
+    pub task_root: Option<PathBuf>,
+    pub scratch_dir: PathBuf,
+}
+
+/// A private folder that is the environment's `/tmp`, removed with it.
+struct TmpDir(PathBuf);
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+enum HandlerFn {
+    Unit(TypedFunc<(), ()>),
+    Status(TypedFunc<(), i32>),
+}
+
+/// A live handler instance.
+struct Live {
+    store: Store<HostState>,
+    handler: HandlerFn,
+}
+
+/// One execution environment.
+pub(crate) struct Environment {
+    pub id: u64,
+    pub facts: Arc<EnvironmentFacts>,
+    pub created: SystemTime,
+    pub last_used: Instant,
+    pub invocations: u64,
+    pub peak_memory_bytes: usize,
+    /// The function's generation when this environment was created.
+    pub generation: u64,
+    io: Io,
+    tmp: TmpDir,
+    live: Option<Live>,
+}
+
+/// What running the guest produced, before it becomes an [`super::Invocation`].
+pub(crate) struct RunResult {
+    pub outcome: Result<Vec<u8>, FunctionError>,
+    pub instantiate: Duration,
+    pub handler: Duration,
+    /// The environment must not be reused.
+    pub discard: bool,
+}
+
+/// Runs a future to completion on this thread's runtime.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    thread_local! {
+        static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .ok();
+    }
+    RUNTIME.with(|rt| match rt {
+        Some(rt) => rt.block_on(future),
+        None => {
+            // Creating a runtime failed once (no timer?): try a fresh one.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .map(|rt| rt.block_on(future))
+                .unwrap_or_else(|e| panic!("cannot create a tokio runtime: {e}"))
+        }
+    })
+}
+
+enum CallError {
+    TimedOut,
+    Wasm(wasmtime::Error),
+}
+
+impl Environment {
+    /// Creates an environment. For handler modules this instantiates the
+    /// module and runs `_initialize` (INIT); the returned durations are
+    /// (instantiate, init). `first` is the invocation that caused the cold start,
+    /// so lines logged during INIT carry its request id.
+    pub fn create(
+        bp: &Blueprint,
+        id: u64,
+        first: &InvocationContext,
+        event: Bytes,
+        sink: Option<super::logs::LogSink>,
+    ) -> Result<(Self, Duration, Duration), (FunctionError, Duration, Duration)> {
+        let facts = Arc::new(EnvironmentFacts {
+            function: bp.function.clone(),
+            memory_mb: bp.config.memory_mb,
+            log_group: bp.log_group.clone(),
+            log_stream: Arc::from(super::logs::new_log_stream_name()),
+            arn: bp.arn.clone(),
+        });
+        let io = Io::new(facts.clone());
+        io.begin(event, first.clone(), sink);
+        let tmp_path = bp
+            .scratch_dir
+            .join(format!("env-{}-{id}", std::process::id()));
+        let init_error =
+            |msg: String| (FunctionError::unhandled("Runtime.InitError", msg), Duration::ZERO, Duration::ZERO);
+        std::fs::create_dir_all(&tmp_path)
+            .map_err(|e| init_error(format!("cannot create /tmp for the environment at {}: {e}", tmp_path.display())))?;
+        let mut env = Self {
+            id,
+            facts,
+            created: SystemTime::now(),
+            last_used: Instant::now(),
+            invocations: 0,
+            peak_memory_bytes: 0,
+            generation: 0,
+            io,
+            tmp: TmpDir(tmp_path),
+            live: None,
+        };
+        let ModuleKind::Handler {
+            has_initialize,
+            returns_status,
+        } = bp.kind
+        else {
+            return Ok((env, Duration::ZERO, Duration::ZERO));
+        };
+        let started = Instant::now();
+        let mut store = env.new_store(bp).map_err(|e| init_error(e.to_string()))?;
+        store.set_epoch_deadline(ticks(INIT_TIMEOUT));
+        let instance = match block_on(bp.instance_pre.instantiate_async(&mut store)) {
+            Ok(i) => i,
+            Err(e) => {
+                let err = classify(&e, &store, bp, true);
+                return Err((err, started.elapsed(), Duration::ZERO));
+            }
+        };
+        let instantiate = started.elapsed();
+        let init_started = Instant::now();
+        if has_initialize {
+            let init = instance
+                .get_typed_func::<(), ()>(&mut store, "_initialize")
+                .map_err(|e| init_error(format!("_initialize: {e}")))?;
+            let result = block_on(async {
+                tokio::time::timeout(INIT_TIMEOUT, init.call_async(&mut store, ())).await
+            });
+            let failed = match result {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(classify(&e, &store, bp, true)),
+                Err(_) => Some(init_timeout()),
+            };
+            if let Some(mut err) = failed {
+                if err.error_type == TIMEOUT_ERROR_TYPE {
+                    err = init_timeout();
+                }
+                return Err((err, instantiate, init_started.elapsed()));
+            }
+        }
+        let init = init_started.elapsed();
+        let handler_name = bp.config.handler.as_str();
+        let handler = if returns_status {
+            instance
+                .get_typed_func::<(), i32>(&mut store, handler_name)
+                .map(HandlerFn::Status)
+        } else {
+            instance
+                .get_typed_func::<(), ()>(&mut store, handler_name)
+                .map(HandlerFn::Unit)
+        }
+        .map_err(|e| init_error(format!("handler `{handler_name}`: {e}")))?;
+        env.peak_memory_bytes = store.data().limiter.peak_bytes;
+        env.live = Some(Live { store, handler });
+        Ok((env, instantiate, init))
+    }
+
+    fn new_store(&self, bp: &Blueprint) -> anyhow::Result<Store<HostState>> {
+        let wasi = self.build_wasi(bp)?;
+        let limit = (bp.config.memory_mb as usize)
+            .saturating_mul(1024 * 1024)
+            .min(super::engine::WASM32_MAX_MEMORY);
+        let mut store = Store::new(
+            &bp.engine,
+            HostState {
+                wasi,
+                limiter: MemoryLimiter::new(limit),
+                io: self.io.clone(),
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+
+    fn build_wasi(&self, bp: &Blueprint) -> anyhow::Result<WasiP1Ctx> {
+        let c = &bp.config;
+        let mut b = WasiCtxBuilder::new();
+        b.stdin(self.io.stdin())
+            .stdout(self.io.stdout())
+            .stderr(self.io.stderr())
+            .allow_blocking_current_thread(true)
+            .arg(&*bp.function)
+            .args(&c.args);
+        for (k, v) in &c.environment {
+            b.env(k, v);
+        }
+        let memory = c.memory_mb.to_string();
+        let reserved = [
+            ("AWS_LAMBDA_FUNCTION_NAME", &*bp.function),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.as_str()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", &*bp.log_group),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", &*self.facts.log_stream),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            ("AWS_REGION", super::REGION),
+            ("AWS_DEFAULT_REGION", super::REGION),
+            ("AWS_EXECUTION_ENV", "lambdesk"),
+            ("_HANDLER", c.handler.as_str()),
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+            ("TZ", ":UTC"),
+        ];
+        for (k, v) in reserved {
+            b.env(k, v);
+        }
+        b.preopened_dir(&self.tmp.0, "/tmp", FsPerms::ReadWrite)
+            .map_err(|e| anyhow::anyhow!("mounting /tmp: {e}"))?;
+        if let Some(root) = &bp.task_root {
+            b.preopened_dir(root, "/var/task", FsPerms::ReadOnly)
+                .map_err(|e| anyhow::anyhow!("mounting /var/task from {}: {e}", root.display()))?;
+        }
+        for m in &c.role.mounts {
+            let perms = if m.read_only {
+                FsPerms::ReadOnly
+            } else {
+                FsPerms::ReadWrite
+            };
+            b.preopened_dir(&m.host_path, &m.guest_path, perms)
+                .map_err(|e| anyhow::anyhow!("mounting {} at {}: {e}", m.host_path.display(), m.guest_path))?;
+        }
+        Ok(b.build_p1())
+    }
+
+    /// The environment's log stream.
+    pub fn log_stream(&self) -> &Arc<str> {
+        &self.facts.log_stream
+    }
+
+    /// The streams, for START/END/REPORT lines.
+    pub fn io(&self) -> &Io {
+        &self.io
+    }
+
+    /// Runs one invocation. `begin` must have been called on the io (the
+    /// cold-start path does it in `create`).
+    pub fn run(&mut self, bp: &Blueprint, deadline: Instant) -> RunResult {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        let started = Instant::now();
+        let mut instantiate = Duration::ZERO;
+        let call = match &mut self.live {
+            Some(live) => {
+                live.store.set_epoch_deadline(ticks(timeout));
+                let store = &mut live.store;
+                let result = match &live.handler {
+                    HandlerFn::Unit(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout),
+                    HandlerFn::Status(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout),
+                };
+                let handler = started.elapsed();
+                self.peak_memory_bytes = live.store.data().limiter.peak_bytes;
+                (result, handler, None)
+            }
+            None => {
+                // Command module: a fresh instance for every invocation.
+                let mut store = match self.new_store(bp) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return RunResult {
+                            outcome: Err(FunctionError::unhandled("Runtime.Unknown", e.to_string())),
+                            instantiate: Duration::ZERO,
+                            handler: Duration::ZERO,
+                            discard: true,
+                        };
+                    }
+                };
+                store.set_epoch_deadline(ticks(timeout));
+                let result = block_on(async {
+                    tokio::time::timeout(timeout, async {
+                        let instance = bp.instance_pre.instantiate_async(&mut store).await;
+                        let instantiated = Instant::now();
+                        let instance = match instance {
+                            Ok(i) => i,
+                            Err(e) => return (Err(e), instantiated),
+                        };
+                        let start = match instance.get_typed_func::<(), ()>(&mut store, "_start") {
+                            Ok(f) => f,
+                            Err(e) => return (Err(e), instantiated),
+                        };
+                        (start.call_async(&mut store, ()).await.map(|()| 0), instantiated)
+                    })
+                    .await
+                });
+                let result = match result {
+                    Ok((r, instantiated)) => {
+                        instantiate = instantiated - started;
+                        r.map_err(CallError::Wasm)
+                    }
+                    Err(_) => Err(CallError::TimedOut),
+                };
+                let handler = started.elapsed() - instantiate;
+                self.peak_memory_bytes = self.peak_memory_bytes.max(store.data().limiter.peak_bytes);
+                (result, handler, Some(store))
+            }
+        };
+        let (result, handler, command_store) = call;
+        let (stdout, overflow, marked_error) = self.io.finish();
+        let (outcome, discard) = match result {
+            Ok(status) => {
+                if overflow {
+                    (
+                        Err(FunctionError::unhandled(
+                            "Function.ResponseSizeTooLarge",
+                            format!(
+                                "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                                super::host::MAX_RESPONSE_BYTES
+                            ),
+                        )),
+                        false,
+                    )
+                } else if marked_error || status != 0 {
+                    (Err(FunctionError::handled_from_payload(&stdout)), false)
+                } else {
+                    (Ok(stdout), false)
+                }
+            }
+            Err(CallError::TimedOut) => (Err(timeout_error(bp)), true),
+            Err(CallError::Wasm(e)) => {
+                if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                    if exit.0 == 0 && self.live.is_none() {
+                        // A command that called exit(0) succeeded.
+                        if overflow {
+                            (Err(FunctionError::unhandled("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (6291456 bytes).")), false)
+                        } else if marked_error {
+                            (Err(FunctionError::handled_from_payload(&stdout)), false)
+                        } else {
+                            (Ok(stdout), false)
+                        }
+                    } else {
+                        (
+                            Err(FunctionError::unhandled(
+                                "Runtime.ExitError",
+                                format!("Runtime exited with error: exit status {}", exit.0),
+                            )),
+                            true,
+                        )
+                    }
+                } else {
+                    let err = match (&self.live, &command_store) {
+                        (Some(live), _) => classify(&e, &live.store, bp, false),
+                        (None, Some(store)) => classify(&e, store, bp, false),
+                        (None, None) => FunctionError::unhandled("Runtime.Unknown", format!("{e:#}")),
+                    };
+                    (Err(err), true)
+                }
+            }
+        };
+        self.invocations += 1;
+        self.last_used = Instant::now();
+        RunResult {
+            outcome,
+            instantiate,
+            handler,
+            discard,
+        }
+    }
+}
+
+fn call_with_timeout<F, R>(future: F, timeout: Duration) -> Result<i32, CallError>
+where
+    F: std::future::Future<Output = wasmtime::Result<R>>,
+    R: StatusCode,
+{
+    match block_on(async { tokio::time::timeout(timeout, future).await }) {
+        Ok(Ok(r)) => Ok(r.status()),
+        Ok(Err(e)) => Err(CallError::Wasm(e)),
+        Err(_) => Err(CallError::TimedOut),
+    }
+}
+
+trait StatusCode {
+    fn status(&self) -> i32;
+}
+impl StatusCode for () {
+    fn status(&self) -> i32 {
+        0
+    }
+}
+impl StatusCode for i32 {
+    fn status(&self) -> i32 {
+        *self
+    }
+}
+
+/// Epoch ticks for a duration (rounded up, plus one so a deadline never fires early).
+fn ticks(d: Duration) -> u64 {
+    (d.as_nanos().div_ceil(super::engine::EPOCH_TICK.as_nanos()) as u64).saturating_add(1)
+}
+
+fn timeout_error(bp: &Blueprint) -> FunctionError {
+    FunctionError::unhandled(
+        TIMEOUT_ERROR_TYPE,
+        format!("Task timed out after {:.2} seconds", f64::from(bp.config.timeout_s)),
+    )
+}
+
+fn init_timeout() -> FunctionError {
+    FunctionError::unhandled(
+        "Runtime.InitError",
+        format!(
+            "INIT timed out after {:.2} seconds",
+            INIT_TIMEOUT.as_secs_f64()
+        ),
+    )
+}
+
+/// Maps a wasmtime error to Lambda's error types.
+fn classify(e: &wasmtime::Error, store: &Store<HostState>, bp: &Blueprint, in_init: bool) -> FunctionError {
+    let limiter = &store.data().limiter;
+    let stack_trace = e
+        .downcast_ref::<WasmBacktrace>()
+        .map(backtrace_frames)
+        .unwrap_or_default();
+    let trap = e.downcast_ref::<Trap>().copied();
+    let mut err = if limiter.exceeded {
+        FunctionError::unhandled(
+            "Runtime.OutOfMemory",
+            format!(
+                "Runtime exited with error: memory limit of {} MB exceeded",
+                bp.config.memory_mb
+            ),
+        )
+    } else if trap == Some(Trap::Interrupt) {
+        if in_init { init_timeout() } else { timeout_error(bp) }
+    } else if let Some(exit) = e.downcast_ref::<I32Exit>() {
+        FunctionError::unhandled(
+            "Runtime.ExitError",
+            format!("Runtime exited with error: exit status {}", exit.0),
+        )
+    } else if let Some(trap) = trap {
+        let message = match trap {
+            Trap::UnreachableCodeReached => "wasm trap: unreachable executed (a panic or abort)".to_owned(),
+            other => other.to_string(),
+        };
+        FunctionError::unhandled("Runtime.Trap", message)
+    } else {
+        FunctionError::unhandled(
+            "Runtime.Unknown",
+            e.chain().next().map(|c| c.to_string()).unwrap_or_default(),
+        )
+    };
+    if in_init && err.error_type == "Runtime.Trap" {
+        err.error_type = "Runtime.InitError".to_owned();
+    }
+    err.kind = ErrorKind::Unhandled;
+    err.stack_trace = stack_trace;
+    err
+}
+
+fn backtrace_frames(bt: &WasmBacktrace) -> Vec<String> {
+    bt.frames()
+        .iter()
+        .map(|f| {
+            let name = f
+                .func_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("<func {}>", f.func_index()));
+            let location = f
+                .symbols()
+                .first()
+                .and_then(|s| Some(format!(" ({}:{})", s.file()?, s.line()?)))
+                .unwrap_or_else(|| {
+                    f.module_offset()
+                        .map(|o| format!(" (wasm offset 0x{o:x})"))
+                        .unwrap_or_default()
+                });
+            format!("at {name}{location}")
+        })
+        .collect()
+}

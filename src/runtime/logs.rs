@@ -1,0 +1,151 @@
+//! Log lines as Lambda writes them: `START`, the function's own lines,
+//! `END` and `REPORT`, each tagged with the function, log stream and request id.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+/// Lambda splits log lines longer than this; so do we, which also bounds the
+/// memory a guest can make the host hold for one unfinished line.
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// Where a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LogKind {
+    /// `START RequestId: …`
+    Start,
+    /// `END RequestId: …`
+    End,
+    /// `REPORT RequestId: …`
+    Report,
+    /// A line the function wrote to stderr.
+    Function,
+    /// A line from the runtime about the function (for example a timeout or
+    /// an unhandled error), as Lambda prints for crashed runtimes.
+    Platform,
+}
+
+impl LogKind {
+    /// Lines written by the platform rather than the guest.
+    pub fn is_platform(self) -> bool {
+        !matches!(self, Self::Function)
+    }
+}
+
+/// One log line.
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    /// When it was written.
+    pub time: DateTime<Utc>,
+    /// The function's name.
+    pub function: Arc<str>,
+    /// The environment's log stream (`YYYY/MM/DD/[$LATEST]<32 hex>`).
+    pub log_stream: Arc<str>,
+    /// The invocation's request id.
+    pub request_id: Arc<str>,
+    /// What kind of line it is.
+    pub kind: LogKind,
+    /// The text, without the trailing newline.
+    pub text: String,
+}
+
+/// Receives every log line as it is written. Called on the invoking thread:
+/// it must not block for long (push into a bounded buffer or write to a stream).
+pub type LogSink = Arc<dyn Fn(LogLine) + Send + Sync>;
+
+/// Log group name for a function, as Lambda names it.
+pub fn log_group_name(function: &str) -> String {
+    format!("/aws/lambda/{function}")
+}
+
+/// A new log stream name in Lambda's form.
+pub fn new_log_stream_name() -> String {
+    format!(
+        "{}/[$LATEST]{}",
+        Utc::now().format("%Y/%m/%d"),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Splits a byte stream into lines, keeping at most [`MAX_LINE_BYTES`] of an
+/// unfinished line.
+#[derive(Debug, Default)]
+pub(crate) struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; calls `emit` with each complete line.
+    pub fn push(&mut self, mut bytes: &[u8], emit: &mut dyn FnMut(String)) {
+        while !bytes.is_empty() {
+            match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.append(&bytes[..i], emit);
+                    self.flush(emit);
+                    bytes = &bytes[i + 1..];
+                }
+                None => {
+                    self.append(bytes, emit);
+                    bytes = &[];
+                }
+            }
+        }
+    }
+
+    fn append(&mut self, mut bytes: &[u8], emit: &mut dyn FnMut(String)) {
+        while self.partial.len() + bytes.len() > MAX_LINE_BYTES {
+            let room = MAX_LINE_BYTES - self.partial.len();
+            self.partial.extend_from_slice(&bytes[..room]);
+            bytes = &bytes[room..];
+            self.flush(emit);
+        }
+        self.partial.extend_from_slice(bytes);
+    }
+
+    /// Emits the unfinished line, if any.
+    pub fn flush(&mut self, emit: &mut dyn FnMut(String)) {
+        let mut line = std::mem::take(&mut self.partial);
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        emit(String::from_utf8_lossy(&line).into_owned());
+    }
+
+    /// Emits the unfinished line only if it holds something.
+    pub fn finish(&mut self, emit: &mut dyn FnMut(String)) {
+        if !self.partial.is_empty() {
+            self.flush(emit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_and_caps_length() {
+        let mut s = LineSplitter::default();
+        let mut lines = Vec::new();
+        s.push(b"one\ntw", &mut |l| lines.push(l));
+        s.push(b"o\r\nthree", &mut |l| lines.push(l));
+        s.finish(&mut |l| lines.push(l));
+        assert_eq!(lines, ["one", "two", "three"]);
+
+        let mut lines = Vec::new();
+        s.push(&vec![b'x'; MAX_LINE_BYTES * 2 + 10], &mut |l| lines.push(l));
+        s.finish(&mut |l| lines.push(l));
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].len(), MAX_LINE_BYTES);
+        assert_eq!(lines[2].len(), 10);
+    }
+
+    #[test]
+    fn stream_names_look_like_lambdas() {
+        let name = new_log_stream_name();
+        let (date, rest) = name.split_once("/[$LATEST]").unwrap();
+        assert_eq!(date.len(), 10);
+        assert_eq!(rest.len(), 32);
+        assert_eq!(log_group_name("hello"), "/aws/lambda/hello");
+    }
+}

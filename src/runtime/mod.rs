@@ -1,0 +1,777 @@
+//! The headless function runtime: Lambda's model (functions, execution
+//! environments, cold and warm starts, timeouts, memory limits, concurrency,
+//! logs and billing) on wasmtime. No egui here; the app and the command line
+//! both drive this.
+
+pub mod code;
+pub mod engine;
+pub mod environment;
+pub mod host;
+pub mod logs;
+pub mod report;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use wasmtime::{Engine, ExternType, Linker, Module, ValType};
+
+pub use code::{CodeBundle, CodeError, load_code};
+pub use environment::ModuleKind;
+pub use logs::{LogKind, LogLine, LogSink};
+pub use report::{
+    CodeSource, ErrorKind, FunctionError, Invocation, Outcome, Phases, Pricing, Report, StartKind,
+};
+
+use crate::model::{ConfigError, FunctionConfig};
+use environment::{Blueprint, Environment};
+use host::{HostState, InvocationContext};
+
+/// The region Lambdesk pretends to be in.
+pub const REGION: &str = "us-east-1";
+/// The account id in ARNs.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Lambda's limit for a synchronous request payload: 6 MB.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+/// Lambda's default account-wide concurrency.
+pub const ACCOUNT_CONCURRENCY: u32 = 1_000;
+
+/// How a runtime is set up.
+#[derive(Clone)]
+pub struct RuntimeOptions {
+    /// Folder for precompiled modules; `None` compiles in every process.
+    pub cache_dir: Option<PathBuf>,
+    /// Folder for environments' `/tmp` and unpacked zip bundles.
+    pub scratch_dir: PathBuf,
+    /// Receives every log line of every function.
+    pub log_sink: Option<LogSink>,
+    /// Prices for the cost estimate.
+    pub pricing: Pricing,
+    /// Most invocations running at once across all functions.
+    pub account_concurrency: u32,
+    /// Instance slots of the pooling allocator (0: allocate on demand).
+    pub pool_slots: u32,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        let cache_dir = directories::ProjectDirs::from("dev", "lambdesk", "Lambdesk")
+            .map(|d| d.cache_dir().join("modules"));
+        Self {
+            cache_dir,
+            scratch_dir: std::env::temp_dir().join(format!("lambdesk-{}", std::process::id())),
+            log_sink: None,
+            pricing: Pricing::default(),
+            account_concurrency: ACCOUNT_CONCURRENCY,
+            pool_slots: ACCOUNT_CONCURRENCY,
+        }
+    }
+}
+
+/// Per-invocation options.
+#[derive(Clone, Default)]
+pub struct InvokeOptions {
+    /// Receives this invocation's log lines instead of the runtime's sink.
+    pub log_sink: Option<LogSink>,
+    /// Discard the environment afterwards, so the next start is cold.
+    pub discard_environment: bool,
+}
+
+/// What deploying a function found.
+#[derive(Clone, Debug)]
+pub struct DeployInfo {
+    /// Command or handler module.
+    pub kind: ModuleKind,
+    /// SHA-256 of the module, hex.
+    pub code_sha256: String,
+    /// Where the compiled code came from and how long it took.
+    pub load: (CodeSource, Duration),
+    /// Size of the module binary.
+    pub code_size: usize,
+}
+
+/// Deploying a function failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// Settings out of range.
+    #[error("invalid configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config(Vec<ConfigError>),
+    /// The code cannot run.
+    #[error(transparent)]
+    Code(#[from] CodeError),
+}
+
+/// An invocation refused before the function ran (Lambda's service errors).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeError {
+    /// No such function.
+    #[error("ResourceNotFoundException: Function not found: {arn}")]
+    ResourceNotFound {
+        /// The function's ARN.
+        arn: String,
+    },
+    /// Concurrency limit reached.
+    #[error("TooManyRequestsException: Rate Exceeded. (Reason: {reason})")]
+    TooManyRequests {
+        /// `ReservedFunctionConcurrentInvocationLimitExceeded` or `ConcurrentInvocationLimitExceeded`.
+        reason: &'static str,
+    },
+    /// Payload over 6 MB.
+    #[error("RequestTooLargeException: Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation (it is {size} bytes)")]
+    RequestTooLarge {
+        /// The payload's size.
+        size: usize,
+    },
+    /// Payload is not JSON.
+    #[error("InvalidRequestContentException: Could not parse request body into json: {0}")]
+    InvalidRequestContent(String),
+}
+
+impl InvokeError {
+    /// The AWS error type (`x-amzn-ErrorType`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::ResourceNotFound { .. } => "ResourceNotFoundException",
+            Self::TooManyRequests { .. } => "TooManyRequestsException",
+            Self::RequestTooLarge { .. } => "RequestTooLargeException",
+            Self::InvalidRequestContent(_) => "InvalidRequestContentException",
+        }
+    }
+}
+
+/// A snapshot of one environment, for display.
+#[derive(Clone, Debug)]
+pub struct EnvironmentInfo {
+    /// Unique in this runtime.
+    pub id: u64,
+    /// Its log stream.
+    pub log_stream: String,
+    /// Running an invocation now.
+    pub busy: bool,
+    /// When it was created.
+    pub created: SystemTime,
+    /// When it last finished an invocation (None while its first runs).
+    pub last_used: Option<Instant>,
+    /// Invocations it has served.
+    pub invocations: u64,
+    /// Peak linear memory.
+    pub peak_memory_bytes: usize,
+}
+
+/// The ARN of a function.
+pub fn function_arn(name: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}")
+}
+
+struct Function {
+    blueprint: Blueprint,
+    info: DeployInfo,
+    /// Reported by the first cold start after the deploy.
+    first_load: Mutex<Option<(CodeSource, Duration)>>,
+    pool: Mutex<Pool>,
+    in_flight: AtomicU32,
+    /// Bumped by `drop_environments`; environments of older generations are not reused.
+    generation: AtomicU64,
+}
+
+#[derive(Default)]
+struct Pool {
+    /// Idle environments, most recently used last.
+    idle: Vec<Environment>,
+    /// Environments running an invocation.
+    busy: BTreeMap<u64, EnvironmentInfo>,
+}
+
+impl Function {
+    fn pool(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn env_info(env: &Environment, busy: bool) -> EnvironmentInfo {
+    EnvironmentInfo {
+        id: env.id,
+        log_stream: env.log_stream().to_string(),
+        busy,
+        created: env.created,
+        last_used: (env.invocations > 0).then_some(env.last_used),
+        invocations: env.invocations,
+        peak_memory_bytes: env.peak_memory_bytes,
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    pooling: bool,
+    linker: Linker<HostState>,
+    modules: engine::ModuleCache,
+    functions: RwLock<BTreeMap<String, Arc<Function>>>,
+    options: RuntimeOptions,
+    next_env_id: AtomicU64,
+    in_flight: AtomicU32,
+    defined_imports: HashSet<(String, String)>,
+}
+
+/// The function runtime. Cheap to clone; every clone is the same runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+/// Releases concurrency on drop.
+struct Slot<'a> {
+    function: &'a AtomicU32,
+    account: &'a AtomicU32,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.function.fetch_sub(1, Ordering::AcqRel);
+        self.account.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Runtime {
+    /// Creates a runtime: the engine, its epoch ticker and the idle reaper.
+    pub fn new(options: RuntimeOptions) -> anyhow::Result<Self> {
+        let (engine, pooling) = engine::build_engine(options.pool_slots)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
+            .map_err(|e| anyhow::anyhow!("adding WASI to the linker: {e}"))?;
+        host::add_host_functions(&mut linker)
+            .map_err(|e| anyhow::anyhow!("adding host functions: {e}"))?;
+        std::fs::create_dir_all(&options.scratch_dir).map_err(|e| {
+            anyhow::anyhow!("creating the scratch folder {}: {e}", options.scratch_dir.display())
+        })?;
+        if let Some(dir) = &options.cache_dir {
+            // Without a writable cache every process compiles; that is slower, not wrong.
+            let _ = std::fs::create_dir_all(dir);
+        }
+        engine::start_ticker(&engine)?;
+        let defined_imports = {
+            let facts = Arc::new(host::EnvironmentFacts {
+                function: Arc::from(""),
+                memory_mb: 0,
+                log_group: Arc::from(""),
+                log_stream: Arc::from(""),
+                arn: Arc::from(""),
+            });
+            let mut store = wasmtime::Store::new(
+                &engine,
+                HostState {
+                    wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
+                    limiter: host::MemoryLimiter::new(0),
+                    io: host::Io::new(facts),
+                },
+            );
+            linker
+                .iter(&mut store)
+                .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
+                .collect()
+        };
+        let inner = Arc::new(Inner {
+            modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
+            engine,
+            pooling,
+            linker,
+            functions: RwLock::new(BTreeMap::new()),
+            options,
+            next_env_id: AtomicU64::new(1),
+            in_flight: AtomicU32::new(0),
+            defined_imports,
+        });
+        start_reaper(Arc::downgrade(&inner))?;
+        Ok(Self { inner })
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn uses_pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// The options the runtime was created with.
+    pub fn options(&self) -> &RuntimeOptions {
+        &self.inner.options
+    }
+
+    /// Loads code from a `.wasm`, `.wat` or `.zip` file and deploys it as
+    /// `name`, replacing any earlier version (whose environments are dropped,
+    /// so the next start is cold).
+    pub fn deploy(
+        &self,
+        name: &str,
+        code_path: &Path,
+        config: FunctionConfig,
+    ) -> Result<DeployInfo, DeployError> {
+        config.validate().map_err(DeployError::Config)?;
+        let bundle = load_code(code_path, &self.inner.options.scratch_dir.join("bundles"))?;
+        self.deploy_bundle(name, &bundle, config)
+    }
+
+    /// Deploys code that is already loaded.
+    pub fn deploy_bundle(
+        &self,
+        name: &str,
+        bundle: &CodeBundle,
+        config: FunctionConfig,
+    ) -> Result<DeployInfo, DeployError> {
+        config.validate().map_err(DeployError::Config)?;
+        let (module, source, load_time) = self.inner.modules.load(&bundle.wasm, &bundle.sha256)?;
+        let kind = self.check_module(&module, &config.handler)?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| CodeError::Invalid(format!("{e:#}")))?;
+        let info = DeployInfo {
+            kind,
+            code_sha256: bundle.sha256_hex(),
+            load: (source, load_time),
+            code_size: bundle.wasm.len(),
+        };
+        let function = Arc::new(Function {
+            blueprint: Blueprint {
+                engine: self.inner.engine.clone(),
+                instance_pre,
+                kind,
+                function: Arc::from(name),
+                arn: Arc::from(function_arn(name)),
+                log_group: Arc::from(logs::log_group_name(name)),
+                task_root: bundle.task_root.clone(),
+                scratch_dir: self.inner.options.scratch_dir.clone(),
+                config,
+            },
+            info: info.clone(),
+            first_load: Mutex::new(Some((source, load_time))),
+            pool: Mutex::new(Pool::default()),
+            in_flight: AtomicU32::new(0),
+            generation: AtomicU64::new(0),
+        });
+        let old = self
+            .functions_mut()
+            .insert(name.to_owned(), function);
+        drop(old);
+        Ok(info)
+    }
+
+    /// Checks imports and the entry point; says how the module runs.
+    fn check_module(&self, module: &Module, handler: &str) -> Result<ModuleKind, CodeError> {
+        let missing: Vec<String> = module
+            .imports()
+            .filter(|i| {
+                !self
+                    .inner
+                    .defined_imports
+                    .contains(&(i.module().to_owned(), i.name().to_owned()))
+            })
+            .map(|i| format!("{}::{}", i.module(), i.name()))
+            .collect();
+        if !missing.is_empty() {
+            return Err(CodeError::UnresolvedImports(missing));
+        }
+        let exports: Vec<String> = module
+            .exports()
+            .filter(|e| matches!(e.ty(), ExternType::Func(_)))
+            .map(|e| e.name().to_owned())
+            .collect();
+        let Some(ExternType::Func(ty)) = module.get_export(handler) else {
+            return Err(CodeError::NoEntryPoint {
+                handler: handler.to_owned(),
+                exports,
+            });
+        };
+        let params: Vec<ValType> = ty.params().collect();
+        let results: Vec<ValType> = ty.results().collect();
+        let returns_status = match results.as_slice() {
+            [] => false,
+            [ValType::I32] => true,
+            _ => {
+                return Err(CodeError::BadHandlerSignature {
+                    handler: handler.to_owned(),
+                    signature: format!("{ty}"),
+                });
+            }
+        };
+        if !params.is_empty() || (handler == "_start" && returns_status) {
+            return Err(CodeError::BadHandlerSignature {
+                handler: handler.to_owned(),
+                signature: format!("{ty}"),
+            });
+        }
+        if handler == "_start" {
+            Ok(ModuleKind::Command)
+        } else {
+            Ok(ModuleKind::Handler {
+                has_initialize: matches!(module.get_export("_initialize"), Some(ExternType::Func(_))),
+                returns_status,
+            })
+        }
+    }
+
+    fn functions(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Function>>> {
+        self.inner.functions.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn functions_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Function>>> {
+        self.inner.functions.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.functions().get(name).cloned()
+    }
+
+    /// Removes a function and its environments.
+    pub fn remove(&self, name: &str) -> bool {
+        let removed = self.functions_mut().remove(name);
+        removed.is_some()
+    }
+
+    /// Names of the deployed functions, sorted.
+    pub fn function_names(&self) -> Vec<String> {
+        self.functions().keys().cloned().collect()
+    }
+
+    /// What the last deploy of `name` found.
+    pub fn deploy_info(&self, name: &str) -> Option<DeployInfo> {
+        self.function(name).map(|f| f.info.clone())
+    }
+
+    /// The configuration `name` runs with.
+    pub fn config(&self, name: &str) -> Option<FunctionConfig> {
+        self.function(name).map(|f| f.blueprint.config.clone())
+    }
+
+    /// Snapshots of a function's environments, oldest first.
+    pub fn environments(&self, name: &str) -> Vec<EnvironmentInfo> {
+        let Some(f) = self.function(name) else {
+            return Vec::new();
+        };
+        let pool = f.pool();
+        let mut all: Vec<EnvironmentInfo> = pool
+            .idle
+            .iter()
+            .map(|e| env_info(e, false))
+            .chain(pool.busy.values().cloned())
+            .collect();
+        all.sort_by_key(|e| e.id);
+        all
+    }
+
+    /// Drops a function's environments so the next start is cold: idle ones
+    /// now, busy ones when their invocation ends. Returns how many were idle.
+    pub fn drop_environments(&self, name: &str) -> usize {
+        let Some(f) = self.function(name) else {
+            return 0;
+        };
+        let idle = {
+            let mut pool = f.pool();
+            // Environments created before this point are not reused.
+            f.generation.fetch_add(1, Ordering::AcqRel);
+            std::mem::take(&mut pool.idle)
+        };
+        idle.len()
+    }
+
+    /// Shuts down environments idle for longer than their function's idle time.
+    /// Returns how many were reaped. The runtime's reaper thread calls this every second.
+    pub fn reap_idle(&self) -> usize {
+        reap(&self.inner)
+    }
+
+    /// Invokes `name` synchronously with a JSON `payload`.
+    pub fn invoke(&self, name: &str, payload: &[u8]) -> Result<Invocation, InvokeError> {
+        self.invoke_with(name, payload, &InvokeOptions::default())
+    }
+
+    /// Invokes `name` synchronously with options.
+    pub fn invoke_with(
+        &self,
+        name: &str,
+        payload: &[u8],
+        options: &InvokeOptions,
+    ) -> Result<Invocation, InvokeError> {
+        if payload.len() > MAX_REQUEST_BYTES {
+            return Err(InvokeError::RequestTooLarge {
+                size: payload.len(),
+            });
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+            .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
+        let f = self.function(name).ok_or_else(|| InvokeError::ResourceNotFound {
+            arn: function_arn(name),
+        })?;
+        let _slot = self.acquire(&f)?;
+        let bp = &f.blueprint;
+        let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let sink = options
+            .log_sink
+            .clone()
+            .or_else(|| self.inner.options.log_sink.clone());
+        let event = Bytes::copy_from_slice(payload);
+        let timeout = Duration::from_secs(u64::from(bp.config.timeout_s));
+
+        let idle = {
+            let mut pool = f.pool();
+            let env = pool.idle.pop();
+            if let Some(env) = &env {
+                pool.busy.insert(env.id, env_info(env, true));
+            }
+            env
+        };
+        let mut phases = Phases::default();
+        let (mut env, start) = match idle {
+            Some(env) => (env, StartKind::Warm),
+            None => {
+                let id = self.inner.next_env_id.fetch_add(1, Ordering::Relaxed);
+                let load = f
+                    .first_load
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+                    .unwrap_or((CodeSource::Memory, Duration::ZERO));
+                phases.load = Some(load);
+                let provisional = context(&request_id, environment::INIT_TIMEOUT);
+                match Environment::create(bp, id, &provisional, event.clone(), sink.clone()) {
+                    Ok((mut env, instantiate, init)) => {
+                        env.generation = f.generation.load(Ordering::Acquire);
+                        phases.instantiate = instantiate;
+                        phases.init = init;
+                        f.pool().busy.insert(env.id, env_info(&env, true));
+                        (env, StartKind::Cold)
+                    }
+                    Err((error, instantiate, init)) => {
+                        phases.instantiate = instantiate;
+                        phases.init = init;
+                        return Ok(self.init_failed(&f, request_id, id, phases, error, sink));
+                    }
+                }
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        env.io().begin(event, context_until(&request_id, deadline), sink);
+        let logging = env.io().has_sink();
+        if logging {
+            env.io().platform_line(
+                LogKind::Start,
+                format!("START RequestId: {request_id} Version: $LATEST"),
+            );
+        }
+        let run = env.run(bp, deadline);
+        if start == StartKind::Cold {
+            phases.instantiate += run.instantiate;
+        } else {
+            phases.instantiate = run.instantiate;
+        }
+        phases.handler = run.handler;
+        let report = Report::new(
+            &phases,
+            start,
+            bp.config.memory_mb,
+            env.peak_memory_bytes,
+            &self.inner.options.pricing,
+        );
+        let outcome = match run.outcome {
+            Ok(bytes) => Outcome::Response(bytes),
+            Err(e) => Outcome::Error(e),
+        };
+        if logging {
+            if let Outcome::Error(e) = &outcome
+                && e.kind == ErrorKind::Unhandled
+            {
+                let text = if e.is_timeout() {
+                    e.error_message.clone()
+                } else {
+                    format!("{}: {}", e.error_type, e.error_message)
+                };
+                env.io().platform_line(LogKind::Platform, text);
+            }
+            env.io()
+                .platform_line(LogKind::End, format!("END RequestId: {request_id}"));
+            env.io()
+                .platform_line(LogKind::Report, report.line(&request_id));
+        }
+        let invocation = Invocation {
+            request_id: request_id.to_string(),
+            function: bp.function.to_string(),
+            log_stream: env.log_stream().to_string(),
+            environment_id: env.id,
+            start,
+            outcome,
+            phases,
+            report,
+        };
+        let dropped = {
+            let mut pool = f.pool();
+            let keep = !run.discard
+                && !options.discard_environment
+                && env.generation == f.generation.load(Ordering::Acquire);
+            pool.busy.remove(&env.id);
+            if keep {
+                pool.idle.push(env);
+                None
+            } else {
+                Some(env)
+            }
+        };
+        // Dropping an environment removes its /tmp: outside the lock.
+        drop(dropped);
+        Ok(invocation)
+    }
+
+    fn acquire<'a>(&'a self, f: &'a Function) -> Result<Slot<'a>, InvokeError> {
+        let account = &self.inner.in_flight;
+        let limit = f.blueprint.config.reserved_concurrency.unwrap_or(u32::MAX);
+        if f
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .is_err()
+        {
+            return Err(InvokeError::TooManyRequests {
+                reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+            });
+        }
+        let account_limit = self.inner.options.account_concurrency;
+        if account
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < account_limit).then_some(n + 1)
+            })
+            .is_err()
+        {
+            f.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(InvokeError::TooManyRequests {
+                reason: "ConcurrentInvocationLimitExceeded",
+            });
+        }
+        Ok(Slot {
+            function: &f.in_flight,
+            account,
+        })
+    }
+
+    fn init_failed(
+        &self,
+        f: &Function,
+        request_id: Arc<str>,
+        env_id: u64,
+        phases: Phases,
+        error: FunctionError,
+        sink: Option<LogSink>,
+    ) -> Invocation {
+        let bp = &f.blueprint;
+        let report = Report::new(
+            &phases,
+            StartKind::Cold,
+            bp.config.memory_mb,
+            0,
+            &self.inner.options.pricing,
+        );
+        let log_stream = logs::new_log_stream_name();
+        if let Some(sink) = sink {
+            let line = |kind, text: String| LogLine {
+                time: chrono::Utc::now(),
+                function: bp.function.clone(),
+                log_stream: Arc::from(log_stream.as_str()),
+                request_id: request_id.clone(),
+                kind,
+                text,
+            };
+            sink(line(
+                LogKind::Start,
+                format!("START RequestId: {request_id} Version: $LATEST"),
+            ));
+            sink(line(
+                LogKind::Platform,
+                format!("{}: {}", error.error_type, error.error_message),
+            ));
+            sink(line(LogKind::End, format!("END RequestId: {request_id}")));
+            sink(line(LogKind::Report, report.line(&request_id)));
+        }
+        Invocation {
+            request_id: request_id.to_string(),
+            function: bp.function.to_string(),
+            log_stream,
+            environment_id: env_id,
+            start: StartKind::Cold,
+            outcome: Outcome::Error(error),
+            phases,
+            report,
+        }
+    }
+}
+
+fn context(request_id: &Arc<str>, timeout: Duration) -> InvocationContext {
+    context_until(request_id, Instant::now() + timeout)
+}
+
+fn context_until(request_id: &Arc<str>, deadline: Instant) -> InvocationContext {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let unix_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        + remaining;
+    InvocationContext {
+        request_id: request_id.clone(),
+        deadline,
+        deadline_unix_ms: unix_ms.as_millis() as u64,
+    }
+}
+
+fn reap(inner: &Inner) -> usize {
+    let functions: Vec<Arc<Function>> = inner
+        .functions
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let mut reaped = Vec::new();
+    for f in functions {
+        let idle_for = Duration::from_secs(f.blueprint.config.idle_timeout_s);
+        let mut pool = f.pool();
+        let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut pool.idle)
+            .into_iter()
+            .partition(|e| e.last_used.elapsed() >= idle_for);
+        pool.idle = keep;
+        reaped.extend(old);
+    }
+    let n = reaped.len();
+    drop(reaped);
+    n
+}
+
+fn start_reaper(inner: Weak<Inner>) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("lambdesk-reaper".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                let Some(inner) = inner.upgrade() else {
+                    return;
+                };
+                reap(&inner);
+            }
+        })?;
+    Ok(())
+}
+
+/// Picks a handler from a module's exported functions when none was given:
+/// `_start` for a command, else `handler`, else the only export that is not
+/// `_initialize` or an internal (`__…`) one.
+pub fn guess_handler(exports: &[String]) -> Option<String> {
+    for preferred in ["_start", "handler"] {
+        if exports.iter().any(|e| e == preferred) {
+            return Some(preferred.to_owned());
+        }
+    }
+    let candidates: Vec<&String> = exports
+        .iter()
+        .filter(|e| *e != "_initialize" && !e.starts_with("__"))
+        .collect();
+    match candidates.as_slice() {
+        [only] => Some((*only).clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,118 @@
+//! The built-in sample functions, embedded in the binary so a fresh install
+//! shows working functions with no set-up. Their sources are in
+//! `sample-functions/`; `sample-functions/build.sh` rebuilds the `.wasm` files.
+
+use std::path::Path;
+
+use crate::model::{FunctionConfig, FunctionEntry, TestEvent, workspace::write_atomic};
+
+/// One sample function.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    /// Function name.
+    pub name: &'static str,
+    /// File name of its module.
+    pub file_name: &'static str,
+    /// The module (binary or text).
+    pub code: &'static [u8],
+    /// The export to call.
+    pub handler: &'static str,
+    /// What it shows.
+    pub description: &'static str,
+    /// A ready test event: (name, JSON).
+    pub event: (&'static str, &'static str),
+}
+
+/// Every sample, in the order the app lists them.
+pub const SAMPLES: &[Sample] = &[
+    Sample {
+        name: "hello",
+        file_name: "hello.wasm",
+        code: include_bytes!("../sample-functions/dist/hello.wasm"),
+        handler: "handler",
+        description: "Greets event.name and echoes the event (Rust handler module)",
+        event: ("hello-event", include_str!("../assets/events/hello.json")),
+    },
+    Sample {
+        name: "sum",
+        file_name: "sum.wasm",
+        code: include_bytes!("../sample-functions/dist/sum.wasm"),
+        handler: "_start",
+        description: "Returns event.value1 + event.value2 (Rust command module)",
+        event: ("two-numbers", include_str!("../assets/events/sum.json")),
+    },
+    Sample {
+        name: "s3-object-info",
+        file_name: "s3-object-info.wasm",
+        code: include_bytes!("../sample-functions/dist/s3-object-info.wasm"),
+        handler: "_start",
+        description: "Bucket and key of an S3 event's first record (Rust command module)",
+        event: ("s3-put", include_str!("../assets/events/s3-put.json")),
+    },
+    Sample {
+        name: "counter",
+        file_name: "counter.wasm",
+        code: include_bytes!("../sample-functions/dist/counter.wasm"),
+        handler: "handler",
+        description: "Counts the invocations its environment served: warm state (Rust handler module)",
+        event: ("empty", "{}"),
+    },
+    Sample {
+        name: "behave",
+        file_name: "behave.wasm",
+        code: include_bytes!("../sample-functions/dist/behave.wasm"),
+        handler: "handler",
+        description: "Sleeps, spins, allocates, panics, exits, logs or fails on request (Rust handler module)",
+        event: ("sleep-500ms", include_str!("../assets/events/behave.json")),
+    },
+    Sample {
+        name: "echo-wat",
+        file_name: "echo.wat",
+        code: include_bytes!("../sample-functions/wat/echo.wat"),
+        handler: "_start",
+        description: "Returns the event byte for byte (hand-written WAT command module)",
+        event: ("hello-event", include_str!("../assets/events/hello.json")),
+    },
+    Sample {
+        name: "ping-wat",
+        file_name: "ping.wat",
+        code: include_bytes!("../sample-functions/wat/ping.wat"),
+        handler: "handler",
+        description: "Counts pongs in a global: warm state (hand-written WAT handler module)",
+        event: ("empty", "{}"),
+    },
+];
+
+/// The sample called `name`.
+pub fn sample(name: &str) -> Option<&'static Sample> {
+    SAMPLES.iter().find(|s| s.name == name)
+}
+
+impl Sample {
+    /// The default configuration of this sample.
+    pub fn config(&self) -> FunctionConfig {
+        FunctionConfig {
+            handler: self.handler.to_owned(),
+            ..FunctionConfig::default()
+        }
+    }
+
+    /// Writes the module into `dir` (if it is not there with the same content)
+    /// and returns the workspace entry for it.
+    pub fn install(&self, dir: &Path) -> std::io::Result<FunctionEntry> {
+        let path = dir.join(self.file_name);
+        if std::fs::read(&path).ok().as_deref() != Some(self.code) {
+            write_atomic(&path, self.code)?;
+        }
+        Ok(FunctionEntry {
+            name: self.name.to_owned(),
+            code: path,
+            config: self.config(),
+            events: vec![TestEvent {
+                name: self.event.0.to_owned(),
+                body: self.event.1.trim().to_owned(),
+            }],
+            selected_event: 0,
+        })
+    }
+}
