@@ -57,15 +57,23 @@ fn base_config() -> Config {
     config
 }
 
-/// Starts the thread that advances the engine's epoch every [`EPOCH_TICK`].
-/// It holds only a weak handle and ends when the engine is dropped.
+/// Starts the thread that advances the engine's epoch: one tick per
+/// [`EPOCH_TICK`] of real time (it catches up when the thread sleeps longer,
+/// so a deadline of N ticks is N milliseconds). It holds only a weak handle and
+/// ends when the engine is dropped.
 pub(crate) fn start_ticker(engine: &Engine) -> anyhow::Result<()> {
     let weak = engine.weak();
+    let started = Instant::now();
     std::thread::Builder::new()
         .name("lambdesk-epoch".to_owned())
         .spawn(move || {
+            let mut ticks: u128 = 0;
             while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
+                let due = started.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
                 drop(engine);
                 std::thread::sleep(EPOCH_TICK);
             }
@@ -117,11 +125,19 @@ impl ModuleCache {
         if let Some(path) = path.as_deref()
             && path.exists()
         {
-            // SAFETY: the file is one this cache wrote atomically from
-            // `Module::serialize` of this engine configuration (the name carries
-            // the engine's compatibility hash), in a folder only Lambdesk writes;
-            // wasmtime still checks its header and version before using it.
-            match unsafe { Module::deserialize_file(&self.engine, path) } {
+            // Read, not mapped: a mapping of a file that someone truncates
+            // later would crash the process with SIGBUS.
+            let loaded = std::fs::read(path)
+                .map_err(wasmtime::Error::from)
+                .and_then(|bytes| {
+                    // SAFETY: the bytes come from a file this cache wrote
+                    // atomically from `Module::serialize` of this engine
+                    // configuration (its name carries the engine's
+                    // compatibility hash), in a folder only Lambdesk writes;
+                    // wasmtime still checks the header and version.
+                    unsafe { Module::deserialize(&self.engine, bytes) }
+                });
+            match loaded {
                 Ok(module) => {
                     self.lock().insert(*sha256, module.clone());
                     return Ok((module, CodeSource::DiskCache, start.elapsed()));

@@ -234,7 +234,8 @@ impl Environment {
         b.stdin(self.io.stdin())
             .stdout(self.io.stdout())
             .stderr(self.io.stderr())
-            .allow_blocking_current_thread(true)
+            // Blocking on this thread would let a WASI sleep outlive the timeout.
+            .allow_blocking_current_thread(false)
             .arg(&*bp.function)
             .args(&c.args);
         for (k, v) in &c.environment {
@@ -501,23 +502,15 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, bp: &Blueprint, in_in
 }
 
 fn backtrace_frames(bt: &WasmBacktrace) -> Vec<String> {
-    bt.frames()
-        .iter()
-        .map(|f| {
-            let name = f
-                .func_name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("<func {}>", f.func_index()));
-            let location = f
-                .symbols()
-                .first()
-                .and_then(|s| Some(format!(" ({}:{})", s.file()?, s.line()?)))
-                .unwrap_or_else(|| {
-                    f.module_offset()
-                        .map(|o| format!(" (wasm offset 0x{o:x})"))
-                        .unwrap_or_default()
-                });
-            format!("at {name}{location}")
+    // wasmtime's rendering demangles names and adds file:line where the module
+    // has DWARF; frames look like `0: 0x87ca - behave!handler`.
+    bt.to_string()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|l| {
+            let frame = l.split_once(':').map_or(l, |(_, rest)| rest.trim());
+            format!("at {frame}")
         })
         .collect()
 }
