@@ -112,6 +112,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 enum CallError {
     TimedOut,
+    Cancelled,
     Wasm(wasmtime::Error),
 }
 
@@ -164,13 +165,16 @@ impl Environment {
         };
         let started = Instant::now();
         let mut store = env.new_store(bp).map_err(|e| init_error(e.to_string()))?;
-        store.set_epoch_deadline(ticks(INIT_TIMEOUT));
-        let instance = match block_on(bp.instance_pre.instantiate_async(&mut store)) {
-            Ok(i) => i,
-            Err(e) => {
+        let instantiated = block_on(async {
+            tokio::time::timeout(INIT_TIMEOUT, bp.instance_pre.instantiate_async(&mut store)).await
+        });
+        let instance = match instantiated {
+            Ok(Ok(i)) => i,
+            Ok(Err(e)) => {
                 let err = classify(&e, &store, bp, true);
                 return Err((err, started.elapsed(), Duration::ZERO));
             }
+            Err(_) => return Err((init_timeout(), started.elapsed(), Duration::ZERO)),
         };
         let instantiate = started.elapsed();
         let init_started = Instant::now();
@@ -224,7 +228,10 @@ impl Environment {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
+        // Yield to the executor every epoch tick, so the timeout and the cancel
+        // watch are polled even while the guest computes without host calls.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
         Ok(store)
     }
 
@@ -289,17 +296,17 @@ impl Environment {
 
     /// Runs one invocation. `begin` must have been called on the io (the
     /// cold-start path does it in `create`).
-    pub fn run(&mut self, bp: &Blueprint, deadline: Instant) -> RunResult {
+    pub fn run(&mut self, bp: &Blueprint, deadline: Instant, cancel: Option<&CancelToken>) -> RunResult {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
         let mut instantiate = Duration::ZERO;
         let call = match &mut self.live {
             Some(live) => {
-                live.store.set_epoch_deadline(ticks(timeout));
+                live.store.set_epoch_deadline(1);
                 let store = &mut live.store;
                 let result = match &live.handler {
-                    HandlerFn::Unit(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout),
-                    HandlerFn::Status(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout),
+                    HandlerFn::Unit(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel),
+                    HandlerFn::Status(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel),
                 };
                 let handler = started.elapsed();
                 self.peak_memory_bytes = live.store.data().limiter.peak_bytes;
@@ -318,9 +325,8 @@ impl Environment {
                         };
                     }
                 };
-                store.set_epoch_deadline(ticks(timeout));
                 let result = block_on(async {
-                    tokio::time::timeout(timeout, async {
+                    let call = tokio::time::timeout(timeout, async {
                         let instance = bp.instance_pre.instantiate_async(&mut store).await;
                         let instantiated = Instant::now();
                         let instance = match instance {
@@ -332,15 +338,19 @@ impl Environment {
                             Err(e) => return (Err(e), instantiated),
                         };
                         (start.call_async(&mut store, ()).await.map(|()| 0), instantiated)
-                    })
-                    .await
+                    });
+                    tokio::select! {
+                        r = call => Some(r),
+                        () = watch(cancel) => None,
+                    }
                 });
                 let result = match result {
-                    Ok((r, instantiated)) => {
+                    Some(Ok((r, instantiated))) => {
                         instantiate = instantiated - started;
                         r.map_err(CallError::Wasm)
                     }
-                    Err(_) => Err(CallError::TimedOut),
+                    Some(Err(_)) => Err(CallError::TimedOut),
+                    None => Err(CallError::Cancelled),
                 };
                 let handler = started.elapsed() - instantiate;
                 self.peak_memory_bytes = self.peak_memory_bytes.max(store.data().limiter.peak_bytes);
@@ -369,6 +379,13 @@ impl Environment {
                 }
             }
             Err(CallError::TimedOut) => (Err(timeout_error(bp)), true),
+            Err(CallError::Cancelled) => (
+                Err(FunctionError::unhandled(
+                    "Runtime.Cancelled",
+                    "Invocation cancelled by the user",
+                )),
+                true,
+            ),
             Err(CallError::Wasm(e)) => {
                 if let Some(exit) = e.downcast_ref::<I32Exit>() {
                     if exit.0 == 0 && self.live.is_none() {
@@ -410,15 +427,55 @@ impl Environment {
     }
 }
 
-fn call_with_timeout<F, R>(future: F, timeout: Duration) -> Result<i32, CallError>
+fn call_with_timeout<F, R>(future: F, timeout: Duration, cancel: Option<&CancelToken>) -> Result<i32, CallError>
 where
     F: std::future::Future<Output = wasmtime::Result<R>>,
     R: StatusCode,
 {
-    match block_on(async { tokio::time::timeout(timeout, future).await }) {
-        Ok(Ok(r)) => Ok(r.status()),
-        Ok(Err(e)) => Err(CallError::Wasm(e)),
-        Err(_) => Err(CallError::TimedOut),
+    let result = block_on(async {
+        tokio::select! {
+            r = tokio::time::timeout(timeout, future) => Some(r),
+            () = watch(cancel) => None,
+        }
+    });
+    match result {
+        Some(Ok(Ok(r))) => Ok(r.status()),
+        Some(Ok(Err(e))) => Err(CallError::Wasm(e)),
+        Some(Err(_)) => Err(CallError::TimedOut),
+        None => Err(CallError::Cancelled),
+    }
+}
+
+/// Resolves when `cancel` is set; never without one.
+async fn watch(cancel: Option<&CancelToken>) {
+    match cancel {
+        None => std::future::pending().await,
+        Some(token) => {
+            while !token.is_cancelled() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Lets another thread cancel a running invocation; the environment is then discarded.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<std::sync::atomic::AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the invocation using this token.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 
@@ -434,11 +491,6 @@ impl StatusCode for i32 {
     fn status(&self) -> i32 {
         *self
     }
-}
-
-/// Epoch ticks for a duration (rounded up, plus one so a deadline never fires early).
-fn ticks(d: Duration) -> u64 {
-    (d.as_nanos().div_ceil(super::engine::EPOCH_TICK.as_nanos()) as u64).saturating_add(1)
 }
 
 fn timeout_error(bp: &Blueprint) -> FunctionError {

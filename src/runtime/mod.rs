@@ -20,7 +20,7 @@ use bytes::Bytes;
 use wasmtime::{Engine, ExternType, Linker, Module, ValType};
 
 pub use code::{CodeBundle, CodeError, load_code};
-pub use environment::ModuleKind;
+pub use environment::{CancelToken, ModuleKind};
 pub use logs::{LogKind, LogLine, LogSink};
 pub use report::{
     CodeSource, ErrorKind, FunctionError, Invocation, Outcome, Phases, Pricing, Report, StartKind,
@@ -78,6 +78,8 @@ pub struct InvokeOptions {
     pub log_sink: Option<LogSink>,
     /// Discard the environment afterwards, so the next start is cold.
     pub discard_environment: bool,
+    /// Cancels the invocation from another thread.
+    pub cancel: Option<CancelToken>,
 }
 
 /// What deploying a function found.
@@ -559,7 +561,7 @@ impl Runtime {
                 format!("START RequestId: {request_id} Version: $LATEST"),
             );
         }
-        let run = env.run(bp, deadline);
+        let run = env.run(bp, deadline, options.cancel.as_ref());
         if start == StartKind::Cold {
             phases.instantiate += run.instantiate;
         } else {

@@ -634,3 +634,23 @@ fn init_failure_is_reported_and_not_kept() {
     assert!(logs.texts().last().unwrap().starts_with("REPORT RequestId: "));
     assert!(t.runtime.environments("initfail").is_empty());
 }
+
+#[test]
+fn a_running_invocation_can_be_cancelled() {
+    let t = runtime();
+    behave(&t.runtime, |c| c.timeout_s = 60);
+    for action in [r#"{"action":"spin","ms":30000}"#, r#"{"action":"sleep","ms":30000}"#] {
+        let cancel = lambdesk::runtime::CancelToken::new();
+        let opts = InvokeOptions { cancel: Some(cancel.clone()), ..Default::default() };
+        let started = Instant::now();
+        let inv = std::thread::scope(|s| {
+            let h = s.spawn(|| t.runtime.invoke_with("behave", action.as_bytes(), &opts).unwrap());
+            std::thread::sleep(Duration::from_millis(300));
+            cancel.cancel();
+            h.join().unwrap()
+        });
+        assert!(started.elapsed() < Duration::from_secs(20), "{action}");
+        assert_eq!(error(&inv).error_type, "Runtime.Cancelled", "{action}");
+    }
+    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+}
