@@ -23,6 +23,13 @@ pub struct Cli {
     /// What to do; with none, the desktop app opens.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The app's workspace folder (default: the user data folder, or $LAMBDESK_WORKSPACE).
+    #[arg(long, global = true, env = "LAMBDESK_WORKSPACE")]
+    pub workspace: Option<PathBuf>,
+    /// Start the app, invoke the `hello` sample, save a screenshot of the
+    /// window to this PNG and quit (a real-window check).
+    #[arg(long, value_name = "PNG")]
+    pub smoke_test: Option<PathBuf>,
 }
 
 /// The subcommands.

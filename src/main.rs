@@ -14,14 +14,14 @@ fn main() {
                 2
             }
         },
-        None => run_app(),
+        None => run_app(cli.workspace, cli.smoke_test),
     };
     std::process::exit(code);
 }
 
 #[cfg(feature = "gui")]
-fn run_app() -> i32 {
-    match lambdesk::app::run() {
+fn run_app(workspace: Option<std::path::PathBuf>, smoke: Option<std::path::PathBuf>) -> i32 {
+    match lambdesk::app::run_with(workspace, smoke) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -31,7 +31,7 @@ fn run_app() -> i32 {
 }
 
 #[cfg(not(feature = "gui"))]
-fn run_app() -> i32 {
+fn run_app(_workspace: Option<std::path::PathBuf>, _smoke: Option<std::path::PathBuf>) -> i32 {
     eprintln!("this build has no desktop app (built without the `gui` feature); see `lambdesk --help`");
     2
 }

@@ -232,3 +232,68 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
         origin: path.to_owned(),
     })
 }
+
+/// Names of the functions a module exports (read from its export section,
+/// without compiling). Empty for anything that is not a valid module header.
+pub fn exported_functions(wasm: &[u8]) -> Vec<String> {
+    fn leb(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+        let mut result = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = *bytes.get(*pos)?;
+            *pos += 1;
+            result |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(result);
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+    fn parse(wasm: &[u8]) -> Option<Vec<String>> {
+        if !wasm.starts_with(b"\0asm") {
+            return None;
+        }
+        let mut pos = 8;
+        while pos < wasm.len() {
+            let id = wasm[pos];
+            pos += 1;
+            let size = usize::try_from(leb(wasm, &mut pos)?).ok()?;
+            let end = pos.checked_add(size)?;
+            if id == 7 {
+                let mut p = pos;
+                let count = leb(wasm, &mut p)?;
+                let mut names = Vec::new();
+                for _ in 0..count {
+                    let len = usize::try_from(leb(wasm, &mut p)?).ok()?;
+                    let name = std::str::from_utf8(wasm.get(p..p.checked_add(len)?)?).ok()?;
+                    p += len;
+                    let kind = *wasm.get(p)?;
+                    p += 1;
+                    leb(wasm, &mut p)?;
+                    if kind == 0 {
+                        names.push(name.to_owned());
+                    }
+                }
+                return Some(names);
+            }
+            pos = end;
+        }
+        Some(Vec::new())
+    }
+    parse(wasm).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_are_read_without_compiling() {
+        let wasm = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "handler")) (func (export "_initialize")))"#).unwrap();
+        assert_eq!(exported_functions(&wasm), ["handler", "_initialize"]);
+        assert!(exported_functions(b"junk").is_empty());
+    }
+}

@@ -1,0 +1,174 @@
+//! The settings form's draft: text fields that may hold invalid input, turned
+//! into a [`FunctionConfig`] or into per-field messages.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::model::config::{
+    self, ConfigError, IDLE_MAX_S, MEMORY_MAX_MB, MEMORY_MIN_MB, TIMEOUT_MAX_S, TIMEOUT_MIN_S,
+};
+use crate::model::{FunctionConfig, Mount, Role};
+
+/// One mount as edited.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountDraft {
+    /// Host folder.
+    pub host: String,
+    /// Guest path.
+    pub guest: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+/// The form's fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigDraft {
+    /// Handler export.
+    pub handler: String,
+    /// Memory, MB.
+    pub memory: String,
+    /// Timeout, s.
+    pub timeout: String,
+    /// Environment variables in order.
+    pub env: Vec<(String, String)>,
+    /// Role name.
+    pub role: String,
+    /// Mounts.
+    pub mounts: Vec<MountDraft>,
+    /// Reserved concurrency; empty for unreserved.
+    pub reserved: String,
+    /// Idle time before reaping, s.
+    pub idle: String,
+    /// Arguments, one per line.
+    pub args: String,
+}
+
+impl ConfigDraft {
+    /// The form for `c`.
+    pub fn from_config(c: &FunctionConfig) -> Self {
+        Self {
+            handler: c.handler.clone(),
+            memory: c.memory_mb.to_string(),
+            timeout: c.timeout_s.to_string(),
+            env: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            role: c.role.name.clone(),
+            mounts: c
+                .role
+                .mounts
+                .iter()
+                .map(|m| MountDraft {
+                    host: m.host_path.display().to_string(),
+                    guest: m.guest_path.clone(),
+                    read_only: m.read_only,
+                })
+                .collect(),
+            reserved: c.reserved_concurrency.map(|n| n.to_string()).unwrap_or_default(),
+            idle: c.idle_timeout_s.to_string(),
+            args: c.args.join("\n"),
+        }
+    }
+
+    /// The configuration, or every problem with its field.
+    pub fn to_config(&self) -> Result<FunctionConfig, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut number = |field: &'static str, text: &str, range: String| -> u64 {
+            match text.trim().parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    errors.push(ConfigError {
+                        field,
+                        message: format!("`{}` is not a whole number; allowed {range}", text.trim()),
+                    });
+                    0
+                }
+            }
+        };
+        let memory = number("memory_mb", &self.memory, format!("{MEMORY_MIN_MB}–{MEMORY_MAX_MB} MB"));
+        let timeout = number("timeout_s", &self.timeout, format!("{TIMEOUT_MIN_S}–{TIMEOUT_MAX_S} seconds"));
+        let idle = number("idle_timeout_s", &self.idle, format!("1–{IDLE_MAX_S} seconds"));
+        let reserved = if self.reserved.trim().is_empty() {
+            None
+        } else {
+            Some(number("reserved_concurrency", &self.reserved, "0–1000, or empty for unreserved".into()))
+        };
+        let mut environment = BTreeMap::new();
+        for (k, v) in &self.env {
+            if k.is_empty() && v.is_empty() {
+                continue;
+            }
+            if environment.insert(k.clone(), v.clone()).is_some() {
+                errors.push(ConfigError {
+                    field: "environment",
+                    message: format!("`{k}` appears twice"),
+                });
+            }
+        }
+        let config = FunctionConfig {
+            handler: self.handler.trim().to_owned(),
+            memory_mb: u32::try_from(memory).unwrap_or(u32::MAX),
+            timeout_s: u32::try_from(timeout).unwrap_or(u32::MAX),
+            environment,
+            role: Role {
+                name: self.role.trim().to_owned(),
+                mounts: self
+                    .mounts
+                    .iter()
+                    .map(|m| Mount {
+                        host_path: PathBuf::from(m.host.trim()),
+                        guest_path: m.guest.trim().to_owned(),
+                        read_only: m.read_only,
+                    })
+                    .collect(),
+            },
+            reserved_concurrency: reserved.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            idle_timeout_s: idle,
+            args: self.args.lines().map(str::to_owned).filter(|a| !a.is_empty()).collect(),
+        };
+        if errors.is_empty() {
+            config.validate().map(|()| config)
+        } else {
+            // Report parse errors, plus range errors of fields that did parse.
+            if let Err(more) = config.validate() {
+                let more: Vec<ConfigError> = more
+                    .into_iter()
+                    .filter(|e| !errors.iter().any(|p| p.field == e.field))
+                    .collect();
+                errors.extend(more);
+            }
+            Err(errors)
+        }
+    }
+
+    /// Bytes of environment variables (keys plus values).
+    pub fn env_bytes(&self) -> usize {
+        self.env.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+}
+
+/// The message for `field`, if any.
+pub fn message_for<'a>(errors: &'a [ConfigError], field: &str) -> Option<&'a str> {
+    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+}
+
+/// Keeps a linked helper referenced from the form (the limit shown next to the table).
+pub const ENVIRONMENT_LIMIT: usize = config::ENVIRONMENT_MAX_BYTES;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_messages() {
+        let c = FunctionConfig::default();
+        let draft = ConfigDraft::from_config(&c);
+        assert_eq!(draft.to_config().unwrap(), c);
+        let bad = ConfigDraft {
+            memory: "12x".into(),
+            timeout: "901".into(),
+            ..draft
+        };
+        let errors = bad.to_config().unwrap_err();
+        assert_eq!(message_for(&errors, "memory_mb"), Some("`12x` is not a whole number; allowed 128–10240 MB"));
+        assert_eq!(message_for(&errors, "timeout_s"), Some("901 is out of range; allowed 1–900 seconds"));
+    }
+}

@@ -1,0 +1,260 @@
+//! The log lines the app keeps: a ring buffer with a user-set cap, and a
+//! filtered index that is updated incrementally, so a view over a million
+//! lines costs only the rows on screen.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::runtime::{LogKind, LogLine};
+
+/// Default number of lines kept.
+pub const DEFAULT_CAP: usize = 200_000;
+
+/// One stored line.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Sequence number (never reused).
+    pub seq: u64,
+    /// When it was written.
+    pub time: DateTime<Utc>,
+    /// Function name.
+    pub function: Arc<str>,
+    /// Log stream.
+    pub log_stream: Arc<str>,
+    /// Request id.
+    pub request_id: Arc<str>,
+    /// Kind of line.
+    pub kind: LogKind,
+    /// Text.
+    pub text: String,
+}
+
+impl Entry {
+    /// A platform error line, or a function line that looks like an error.
+    pub fn is_error(&self) -> bool {
+        match self.kind {
+            LogKind::Platform => true,
+            LogKind::Function => {
+                let t = self.text.as_str();
+                t.contains("ERROR") || t.contains("panicked") || t.contains("Error:")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What the viewer shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Filter {
+    /// Only this function.
+    pub function: Option<String>,
+    /// Only this request.
+    pub request_id: Option<String>,
+    /// Only this log stream.
+    pub log_stream: Option<String>,
+    /// Only lines containing this text (case-insensitive).
+    pub text: String,
+    /// Only errors.
+    pub errors_only: bool,
+}
+
+impl Filter {
+    /// Whether `e` passes.
+    pub fn matches(&self, e: &Entry, text_lower: &str) -> bool {
+        if self.function.as_deref().is_some_and(|f| f != &*e.function)
+            || self.request_id.as_deref().is_some_and(|r| r != &*e.request_id)
+            || self.log_stream.as_deref().is_some_and(|s| s != &*e.log_stream)
+            || (self.errors_only && !e.is_error())
+        {
+            return false;
+        }
+        text_lower.is_empty() || e.text.to_lowercase().contains(text_lower)
+    }
+
+    /// No filter at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The ring buffer and its filtered index.
+#[derive(Debug)]
+pub struct LogStore {
+    entries: VecDeque<Entry>,
+    cap: usize,
+    next_seq: u64,
+    filter: Filter,
+    filter_text_lower: String,
+    /// Sequence numbers of entries that pass the filter, in order.
+    matching: VecDeque<u64>,
+    /// Lines dropped because the cap was reached.
+    pub evicted: u64,
+}
+
+impl Default for LogStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_CAP)
+    }
+}
+
+impl LogStore {
+    /// An empty store keeping at most `cap` lines.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            entries: VecDeque::new(),
+            cap: cap.max(1),
+            next_seq: 0,
+            filter: Filter::default(),
+            filter_text_lower: String::new(),
+            matching: VecDeque::new(),
+            evicted: 0,
+        }
+    }
+
+    /// Adds a line from the runtime.
+    pub fn push(&mut self, line: LogLine) {
+        let entry = Entry {
+            seq: self.next_seq,
+            time: line.time,
+            function: line.function,
+            log_stream: line.log_stream,
+            request_id: line.request_id,
+            kind: line.kind,
+            text: line.text,
+        };
+        self.next_seq += 1;
+        if self.filter.matches(&entry, &self.filter_text_lower) {
+            self.matching.push_back(entry.seq);
+        }
+        self.entries.push_back(entry);
+        while self.entries.len() > self.cap {
+            self.evict_one();
+        }
+    }
+
+    fn evict_one(&mut self) {
+        if let Some(old) = self.entries.pop_front() {
+            self.evicted += 1;
+            if self.matching.front() == Some(&old.seq) {
+                self.matching.pop_front();
+            }
+        }
+    }
+
+    /// Lines kept.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The cap.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Changes the cap, dropping the oldest lines if needed.
+    pub fn set_cap(&mut self, cap: usize) {
+        self.cap = cap.max(1);
+        while self.entries.len() > self.cap {
+            self.evict_one();
+        }
+    }
+
+    /// Removes every line.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.matching.clear();
+    }
+
+    /// The current filter.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// Sets the filter and rebuilds the index (once, not per frame).
+    pub fn set_filter(&mut self, filter: Filter) {
+        if filter == self.filter {
+            return;
+        }
+        self.filter_text_lower = filter.text.to_lowercase();
+        self.filter = filter;
+        self.matching = self
+            .entries
+            .iter()
+            .filter(|e| self.filter.matches(e, &self.filter_text_lower))
+            .map(|e| e.seq)
+            .collect();
+    }
+
+    /// Number of lines passing the filter.
+    pub fn matching_len(&self) -> usize {
+        self.matching.len()
+    }
+
+    /// The `i`-th line passing the filter.
+    pub fn matching_entry(&self, i: usize) -> Option<&Entry> {
+        let seq = *self.matching.get(i)?;
+        let first = self.entries.front()?.seq;
+        self.entries.get(usize::try_from(seq - first).ok()?)
+    }
+
+    /// Every line passing the filter, as text (for copying).
+    pub fn matching_text(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.matching_len() {
+            if let Some(e) = self.matching_entry(i) {
+                out.push_str(&format!("{} {}\n", e.time.format("%H:%M:%S%.3f"), e.text));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(function: &str, request: &str, kind: LogKind, text: &str) -> LogLine {
+        LogLine {
+            time: Utc::now(),
+            function: Arc::from(function),
+            log_stream: Arc::from("s"),
+            request_id: Arc::from(request),
+            kind,
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn cap_and_filter_stay_consistent() {
+        let mut s = LogStore::new(3);
+        s.set_filter(Filter {
+            function: Some("a".into()),
+            ..Default::default()
+        });
+        for i in 0..5 {
+            let f = if i % 2 == 0 { "a" } else { "b" };
+            s.push(line(f, "r", LogKind::Function, &format!("{i}")));
+        }
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.evicted, 2);
+        let shown: Vec<&str> = (0..s.matching_len())
+            .map(|i| s.matching_entry(i).unwrap().text.as_str())
+            .collect();
+        assert_eq!(shown, ["2", "4"]);
+        s.set_filter(Filter {
+            errors_only: true,
+            ..Default::default()
+        });
+        assert_eq!(s.matching_len(), 0);
+        s.push(line("a", "r", LogKind::Platform, "Task timed out after 3.00 seconds"));
+        assert_eq!(s.matching_len(), 1);
+    }
+}

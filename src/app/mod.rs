@@ -1,0 +1,384 @@
+//! The desktop console (eframe/egui) on top of the runtime. `ui()` only lays
+//! out panels; views return commands that the controller applies after the
+//! frame; background results are drained in `logic()`.
+
+pub mod config_form;
+pub mod controller;
+pub mod json;
+pub mod log_store;
+pub mod log_view;
+pub mod views;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use egui::{Key, KeyboardShortcut, Modifiers, RichText};
+
+use controller::{Command, Controller};
+use log_store::Filter;
+use log_view::LogViewState;
+
+/// Key under which eframe stores [`UiState`].
+const UI_STATE_KEY: &str = "lambdesk-ui";
+
+/// Which tab of a function is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// Events, invoke, result.
+    #[default]
+    Test,
+    /// Settings.
+    Configuration,
+    /// Chart, environments, history.
+    Monitor,
+}
+
+/// UI state that persists through eframe (panel sizes are egui's own).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    /// Dark theme.
+    pub dark: bool,
+    /// Open tab.
+    pub tab: Tab,
+    /// Log filter.
+    pub log_filter: Filter,
+    /// Log viewer settings.
+    pub log_view: LogViewState,
+    /// "Invoke ×N".
+    pub invoke_times: usize,
+    /// "N at once".
+    pub invoke_parallel: usize,
+    /// The shortcuts window is open.
+    pub show_help: bool,
+    /// Settings forms being edited, per function (not saved).
+    #[serde(skip)]
+    pub drafts: HashMap<String, config_form::ConfigDraft>,
+    /// The event-name field's text.
+    #[serde(skip)]
+    pub rename: Option<String>,
+    /// Which event the rename field belongs to.
+    #[serde(skip)]
+    pub rename_for: Option<String>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        Self {
+            dark: true,
+            tab: Tab::Test,
+            log_filter: Filter::default(),
+            log_view: LogViewState::default(),
+            invoke_times: 10,
+            invoke_parallel: 4,
+            show_help: false,
+            drafts: HashMap::new(),
+            rename: None,
+            rename_for: None,
+        }
+    }
+}
+
+/// What `--smoke-test` does: invoke a sample, screenshot the window, quit.
+#[derive(Clone, Debug)]
+pub struct SmokeTest {
+    /// Where to write the PNG.
+    pub screenshot: PathBuf,
+    /// Set when finished: Ok or what went wrong.
+    pub outcome: Arc<Mutex<Option<Result<(), String>>>>,
+}
+
+/// The eframe app.
+pub struct LambdeskApp {
+    /// State and commands.
+    pub controller: Controller,
+    /// View state.
+    pub ui: UiState,
+    smoke: Option<(SmokeTest, SmokeStage, Instant)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SmokeStage {
+    WaitDeploy,
+    WaitResult,
+    Screenshot,
+    Done,
+}
+
+/// The keyboard shortcuts, for the handler and the help window.
+pub const SHORTCUTS: &[(&str, &str)] = &[
+    ("Ctrl+Enter", "Invoke the selected function with its test event"),
+    ("Ctrl+Shift+Enter", "Invoke ×N"),
+    ("Ctrl+.", "Cancel running invocations"),
+    ("Ctrl+Shift+F", "Format the test event's JSON"),
+    ("Ctrl+O", "Add function…"),
+    ("F1", "Show or hide this list"),
+];
+
+impl LambdeskApp {
+    /// Creates the app on the workspace in `dir`.
+    pub fn new(cc: &eframe::CreationContext<'_>, dir: PathBuf, smoke: Option<SmokeTest>) -> anyhow::Result<Self> {
+        let ctx = cc.egui_ctx.clone();
+        let wake: controller::Wake = Arc::new(move || ctx.request_repaint());
+        let controller = Controller::new(dir, wake)?;
+        let ui: UiState = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, UI_STATE_KEY))
+            .unwrap_or_default();
+        cc.egui_ctx.set_theme(if ui.dark { egui::Theme::Dark } else { egui::Theme::Light });
+        Ok(Self {
+            controller,
+            ui,
+            smoke: smoke.map(|s| (s, SmokeStage::WaitDeploy, Instant::now())),
+        })
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        let selected = self.controller.selected.clone();
+        let pressed = |mods, key| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(mods, key)));
+        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Enter) {
+            if let Some(f) = &selected
+                && views::invoke_blocker(&self.controller, f).is_none()
+            {
+                cmds.push(Command::Invoke { function: f.clone(), times: self.ui.invoke_times, parallel: 1 });
+            }
+        } else if pressed(Modifiers::COMMAND, Key::Enter)
+            && let Some(f) = &selected
+            && views::invoke_blocker(&self.controller, f).is_none()
+        {
+            cmds.push(Command::Invoke { function: f.clone(), times: 1, parallel: 1 });
+        }
+        if pressed(Modifiers::COMMAND, Key::Period)
+            && let Some(f) = &selected
+        {
+            cmds.push(Command::Cancel(f.clone()));
+        }
+        if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::F)
+            && let Some(f) = selected.as_deref().and_then(|f| self.controller.entry(f))
+            && let Some(e) = f.events.get(f.selected_event)
+            && let Some(pretty) = json::format(&e.body)
+        {
+            cmds.push(Command::EditEvent(f.name.clone(), f.selected_event, pretty));
+        }
+        if pressed(Modifiers::COMMAND, Key::O) {
+            cmds.push(Command::AddFunctionDialog);
+        }
+        if pressed(Modifiers::NONE, Key::F1) {
+            self.ui.show_help = !self.ui.show_help;
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new("λ Lambdesk").strong().size(16.0));
+            ui.separator();
+            if ui.button("Add function…").on_hover_text("Load a .wasm, .wat or .zip (Ctrl+O)").clicked() {
+                cmds.push(Command::AddFunctionDialog);
+            }
+            if ui
+                .button("Open workspace…")
+                .on_hover_text(format!("Workspace folder now: {}", self.controller.workspace_dir.display()))
+                .clicked()
+            {
+                cmds.push(Command::OpenWorkspaceDialog);
+            }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Shortcuts").on_hover_text("Keyboard shortcuts (F1)").clicked() {
+                    self.ui.show_help = !self.ui.show_help;
+                }
+                let label = if self.ui.dark { "Light theme" } else { "Dark theme" };
+                if ui.button(label).clicked() {
+                    self.ui.dark = !self.ui.dark;
+                    ui.ctx().set_theme(if self.ui.dark { egui::Theme::Dark } else { egui::Theme::Light });
+                }
+                let running: usize = self.controller.running.iter().map(|r| r.remaining).sum();
+                if running > 0 {
+                    ui.label(format!("{running} invocation(s) running"));
+                }
+            });
+        });
+    }
+
+    fn notices_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
+        for (i, n) in self.controller.notices.iter().enumerate() {
+            let color = if n.is_error { views::ERROR } else { views::OK };
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&n.text).color(color));
+                if ui.small_button("Dismiss").clicked() {
+                    cmds.push(Command::DismissNotice(i));
+                }
+            });
+        }
+    }
+
+    fn help_ui(&mut self, ctx: &egui::Context) {
+        let mut open = self.ui.show_help;
+        egui::Window::new("Keyboard shortcuts").open(&mut open).resizable(false).show(ctx, |ui| {
+            egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
+                for (keys, what) in SHORTCUTS {
+                    ui.monospace(*keys);
+                    ui.label(*what);
+                    ui.end_row();
+                }
+            });
+            ui.separator();
+            ui.label("Drop .wasm, .wat or .zip files on the window to add them.");
+            ui.label("Click a log line to show only its invocation.");
+        });
+        self.ui.show_help = open;
+    }
+
+    fn smoke_step(&mut self, ctx: &egui::Context) {
+        let Some((smoke, stage, started)) = &mut self.smoke else { return };
+        if started.elapsed() > Duration::from_secs(120) && *stage != SmokeStage::Done {
+            *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(format!("smoke test timed out at {stage:?}")));
+            *stage = SmokeStage::Done;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        match *stage {
+            SmokeStage::WaitDeploy => {
+                if views::invoke_blocker(&self.controller, "hello").is_none() {
+                    self.controller.handle(Command::Select("hello".into()));
+                    self.controller.handle(Command::Invoke { function: "hello".into(), times: 1, parallel: 1 });
+                    *stage = SmokeStage::WaitResult;
+                }
+            }
+            SmokeStage::WaitResult => {
+                let logs = self.controller.logs.lock().unwrap_or_else(|e| e.into_inner());
+                let has_report = (0..logs.len()).rev().take(50).any(|i| {
+                    logs.matching_entry(i).is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
+                });
+                drop(logs);
+                if has_report && self.controller.running.is_empty() {
+                    *stage = SmokeStage::Screenshot;
+                    let smoke = smoke.clone();
+                    let ctx2 = ctx.clone();
+                    // A few frames later, so the result is on screen.
+                    ctx.request_repaint_after(Duration::from_millis(300));
+                    let _ = std::thread::Builder::new().name("lambdesk-smoke".into()).spawn(move || {
+                        std::thread::sleep(Duration::from_millis(500));
+                        ctx2.request_screenshot(move |image| {
+                            let result = save_screenshot(&image, &smoke.screenshot);
+                            *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                        });
+                        ctx2.request_repaint();
+                    });
+                }
+            }
+            SmokeStage::Screenshot => {
+                if smoke.outcome.lock().map(|o| o.is_some()).unwrap_or(true) {
+                    *stage = SmokeStage::Done;
+                    ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            }
+            SmokeStage::Done => {}
+        }
+        ctx.request_repaint_after(Duration::from_millis(50));
+    }
+}
+
+fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(), String> {
+    use eframe::icon_data::IconDataExt;
+    let [w, h] = image.size;
+    let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
+    let distinct = image.pixels.iter().take(w * h).collect::<std::collections::HashSet<_>>().len();
+    if distinct < 16 {
+        return Err(format!("the window looks blank ({distinct} distinct colours)"));
+    }
+    let icon = egui::IconData { rgba, width: w as u32, height: h as u32 };
+    let png = icon.to_png_bytes()?;
+    crate::model::workspace::write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+impl eframe::App for LambdeskApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.controller.poll();
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_owned()).filter(|p| !p.as_os_str().is_empty()).collect());
+        if !dropped.is_empty() {
+            self.controller.handle(Command::AddFunctions(dropped));
+        }
+        self.smoke_step(ctx);
+        if self.controller.busy() {
+            // Elapsed time and spinners move while work is under way.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let mut cmds = Vec::new();
+        self.shortcuts(ui.ctx(), &mut cmds);
+        egui::Panel::top("top").show(ui, |ui| {
+            self.top_bar_ui(ui, &mut cmds);
+            self.notices_ui(ui, &mut cmds);
+        });
+        egui::Panel::left("functions").resizable(true).default_size(230.0).show(ui, |ui| {
+            views::functions_ui(ui, &self.controller, &mut cmds);
+        });
+        egui::Panel::bottom("logs").resizable(true).default_size(240.0).show(ui, |ui| {
+            let names: Vec<String> = self.controller.workspace.functions.iter().map(|f| f.name.clone()).collect();
+            log_view::log_view_ui(ui, &self.controller.logs, &mut self.ui.log_filter, &mut self.ui.log_view, &names);
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
+        });
+        self.help_ui(ui.ctx());
+        for c in cmds {
+            self.controller.handle(c);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, UI_STATE_KEY, &self.ui);
+    }
+
+    fn on_exit(&mut self) {
+        if let Err(e) = self.controller.save_now() {
+            eprintln!("lambdesk: saving the workspace on exit failed: {e}");
+        }
+    }
+}
+
+/// Opens the window. `workspace` overrides the default data folder.
+pub fn run_with(workspace: Option<PathBuf>, smoke: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = workspace.unwrap_or_else(controller::default_workspace_dir);
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
+        .map_err(|e| anyhow::anyhow!("decoding the app icon: {e}"))?;
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Lambdesk")
+            .with_app_id("dev.lambdesk.Lambdesk")
+            .with_icon(Arc::new(icon))
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        persist_window: smoke.is_none(),
+        ..Default::default()
+    };
+    let smoke = smoke.map(|screenshot| SmokeTest { screenshot, outcome: Arc::new(Mutex::new(None)) });
+    let outcome = smoke.as_ref().map(|s| s.outcome.clone());
+    eframe::run_native(
+        "Lambdesk",
+        options,
+        Box::new(move |cc| {
+            let app = LambdeskApp::new(cc, dir, smoke).map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("running the window: {e}"))?;
+    if let Some(outcome) = outcome {
+        match outcome.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(Ok(())) => {}
+            Some(Err(e)) => anyhow::bail!("smoke test failed: {e}"),
+            None => anyhow::bail!("smoke test failed: the window closed before the screenshot"),
+        }
+    }
+    Ok(())
+}
+
+/// Opens the window on the default workspace.
+pub fn run() -> anyhow::Result<()> {
+    run_with(None, None)
+}
