@@ -2,7 +2,7 @@
 //! cache, first compile and throughput, each as a median, with a raw wasmtime
 //! call measured in the same process as the baseline.
 //!
-//! `cargo bench --bench runtime --no-default-features` (release build).
+//! `cargo bench --bench runtime` (release build).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,9 @@ use lambdesk::model::FunctionConfig;
 use lambdesk::runtime::{InvokeOptions, Runtime, RuntimeOptions};
 
 fn sample(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions/dist").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-functions/dist")
+        .join(file)
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -62,7 +64,9 @@ fn baseline_call() -> Duration {
     let module = wasmtime::Module::new(&engine, r#"(module (func (export "f")))"#).expect("module");
     let mut store = wasmtime::Store::new(&engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[]).expect("instance");
-    let f = instance.get_typed_func::<(), ()>(&mut store, "f").expect("f");
+    let f = instance
+        .get_typed_func::<(), ()>(&mut store, "f")
+        .expect("f");
     measure(10_000, 200_000, || f.call(&mut store, ()).expect("call"))
 }
 
@@ -79,7 +83,9 @@ fn main() {
     let baseline = baseline_call();
 
     // First compile of a ~100 KB module (no cache).
-    let hello_size = std::fs::metadata(sample("hello.wasm")).map(|m| m.len()).unwrap_or(0);
+    let hello_size = std::fs::metadata(sample("hello.wasm"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     let compile = median(
         (0..5)
             .map(|_| {
@@ -93,8 +99,10 @@ fn main() {
     );
 
     let rt = runtime(&dir, Some(cache.clone()));
-    rt.deploy("hello", &sample("hello.wasm"), config("handler")).expect("deploy hello");
-    rt.deploy("sum", &sample("sum.wasm"), config("_start")).expect("deploy sum");
+    rt.deploy("hello", &sample("hello.wasm"), config("handler"))
+        .expect("deploy hello");
+    rt.deploy("sum", &sample("sum.wasm"), config("_start"))
+        .expect("deploy sum");
 
     let warm = measure(10_000, 100_000, || {
         black_box(rt.invoke("hello", event.as_bytes()).expect("invoke"));
@@ -105,7 +113,9 @@ fn main() {
     };
     let mut cold_phases = Vec::new();
     let cold = measure(200, 2_000, || {
-        let inv = rt.invoke_with("hello", event.as_bytes(), &discard).expect("invoke");
+        let inv = rt
+            .invoke_with("hello", event.as_bytes(), &discard)
+            .expect("invoke");
         cold_phases.push(inv.phases.instantiate + inv.phases.init + inv.phases.handler);
     });
     let sum_event = br#"{"value1": 20, "value2": 22}"#;
@@ -119,7 +129,8 @@ fn main() {
             .map(|_| {
                 let rt2 = runtime(&dir, Some(cache.clone()));
                 let t = Instant::now();
-                rt2.deploy("hello", &sample("hello.wasm"), config("handler")).expect("deploy");
+                rt2.deploy("hello", &sample("hello.wasm"), config("handler"))
+                    .expect("deploy");
                 rt2.invoke("hello", event.as_bytes()).expect("invoke");
                 t.elapsed()
             })
@@ -127,7 +138,9 @@ fn main() {
     );
 
     // Throughput of warm invokes across all cores.
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let window = Duration::from_secs(3);
     let total: u64 = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -152,18 +165,37 @@ fn main() {
     });
     let per_second = total as f64 / window.as_secs_f64();
 
-    println!("lambdesk runtime benchmarks (medians; pooling allocator: {})", rt.uses_pooling());
+    println!(
+        "lambdesk runtime benchmarks (medians; pooling allocator: {})",
+        rt.uses_pooling()
+    );
     println!("{:<58} {:>12} {:>10}", "measure", "median", "x baseline");
     let row = |name: &str, d: Duration| {
-        println!("{name:<58} {:>9.2} us {:>10.1}", us(d), us(d) / us(baseline));
+        println!(
+            "{name:<58} {:>9.2} us {:>10.1}",
+            us(d),
+            us(d) / us(baseline)
+        );
     };
     row("baseline: raw wasmtime call of an empty export", baseline);
     row("warm invoke of hello, 1 KB event, full bookkeeping", warm);
     row("cold start from compiled module (wall, hello)", cold);
-    row("cold start phases: instantiate + init + handler", median(cold_phases));
+    row(
+        "cold start phases: instantiate + init + handler",
+        median(cold_phases),
+    );
     row("command-style invoke of sum (fresh instance)", command);
-    row("new runtime, module in disk cache: deploy + first invoke", second);
-    row(&format!("first compile of hello.wasm ({} KB)", hello_size / 1024), compile);
-    println!("{:<58} {:>9.0} /s ({threads} threads)", "warm invokes per second (hello)", per_second);
+    row(
+        "new runtime, module in disk cache: deploy + first invoke",
+        second,
+    );
+    row(
+        &format!("first compile of hello.wasm ({} KB)", hello_size / 1024),
+        compile,
+    );
+    println!(
+        "{:<58} {:>9.0} /s ({threads} threads)",
+        "warm invokes per second (hello)", per_second
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

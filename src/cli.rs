@@ -133,7 +133,11 @@ pub fn run(command: Command) -> anyhow::Result<i32> {
             }
             None => bail!(
                 "no event template `{name}`; `lambdesk events list` shows them: {}",
-                TEMPLATES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+                TEMPLATES
+                    .iter()
+                    .map(|t| t.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         },
         Command::Samples(SamplesCommand::List) => {
@@ -145,7 +149,9 @@ pub fn run(command: Command) -> anyhow::Result<i32> {
         Command::Samples(SamplesCommand::Export { dir }) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             for s in crate::samples::SAMPLES {
-                let entry = s.install(&dir).with_context(|| format!("writing {}", s.file_name))?;
+                let entry = s
+                    .install(&dir)
+                    .with_context(|| format!("writing {}", s.file_name))?;
                 println!("{}", entry.code.display());
             }
             Ok(0)
@@ -265,9 +271,15 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
         .file_stem()
         .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
         .unwrap_or_else(|| "function".to_owned());
-    deploy_guessing_handler(&runtime, &name, &args.module, config, args.handler.is_some())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .with_context(|| format!("loading {}", args.module.display()))?;
+    deploy_guessing_handler(
+        &runtime,
+        &name,
+        &args.module,
+        config,
+        args.handler.is_some(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+    .with_context(|| format!("loading {}", args.module.display()))?;
 
     let next = AtomicUsize::new(0);
     let samples: Mutex<Vec<(StartKind, Duration)>> = Mutex::new(Vec::with_capacity(args.times));
@@ -354,4 +366,3 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
-

@@ -32,6 +32,8 @@ fn run_app(workspace: Option<std::path::PathBuf>, smoke: Option<std::path::PathB
 
 #[cfg(not(feature = "gui"))]
 fn run_app(_workspace: Option<std::path::PathBuf>, _smoke: Option<std::path::PathBuf>) -> i32 {
-    eprintln!("this build has no desktop app (built without the `gui` feature); see `lambdesk --help`");
+    eprintln!(
+        "this build has no desktop app (built without the `gui` feature); see `lambdesk --help`"
+    );
     2
 }

@@ -50,7 +50,11 @@ impl ConfigDraft {
             handler: c.handler.clone(),
             memory: c.memory_mb.to_string(),
             timeout: c.timeout_s.to_string(),
-            env: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            env: c
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             role: c.role.name.clone(),
             mounts: c
                 .role
@@ -62,7 +66,10 @@ impl ConfigDraft {
                     read_only: m.read_only,
                 })
                 .collect(),
-            reserved: c.reserved_concurrency.map(|n| n.to_string()).unwrap_or_default(),
+            reserved: c
+                .reserved_concurrency
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             idle: c.idle_timeout_s.to_string(),
             args: c.args.join("\n"),
         }
@@ -77,19 +84,38 @@ impl ConfigDraft {
                 Err(_) => {
                     errors.push(ConfigError {
                         field,
-                        message: format!("`{}` is not a whole number; allowed {range}", text.trim()),
+                        message: format!(
+                            "`{}` is not a whole number; allowed {range}",
+                            text.trim()
+                        ),
                     });
                     0
                 }
             }
         };
-        let memory = number("memory_mb", &self.memory, format!("{MEMORY_MIN_MB}–{MEMORY_MAX_MB} MB"));
-        let timeout = number("timeout_s", &self.timeout, format!("{TIMEOUT_MIN_S}–{TIMEOUT_MAX_S} seconds"));
-        let idle = number("idle_timeout_s", &self.idle, format!("1–{IDLE_MAX_S} seconds"));
+        let memory = number(
+            "memory_mb",
+            &self.memory,
+            format!("{MEMORY_MIN_MB}–{MEMORY_MAX_MB} MB"),
+        );
+        let timeout = number(
+            "timeout_s",
+            &self.timeout,
+            format!("{TIMEOUT_MIN_S}–{TIMEOUT_MAX_S} seconds"),
+        );
+        let idle = number(
+            "idle_timeout_s",
+            &self.idle,
+            format!("1–{IDLE_MAX_S} seconds"),
+        );
         let reserved = if self.reserved.trim().is_empty() {
             None
         } else {
-            Some(number("reserved_concurrency", &self.reserved, "0–1000, or empty for unreserved".into()))
+            Some(number(
+                "reserved_concurrency",
+                &self.reserved,
+                "0–1000, or empty for unreserved".into(),
+            ))
         };
         let mut environment = BTreeMap::new();
         for (k, v) in &self.env {
@@ -122,7 +148,12 @@ impl ConfigDraft {
             },
             reserved_concurrency: reserved.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             idle_timeout_s: idle,
-            args: self.args.lines().map(str::to_owned).filter(|a| !a.is_empty()).collect(),
+            args: self
+                .args
+                .lines()
+                .map(str::to_owned)
+                .filter(|a| !a.is_empty())
+                .collect(),
         };
         if errors.is_empty() {
             config.validate().map(|()| config)
@@ -147,7 +178,10 @@ impl ConfigDraft {
 
 /// The message for `field`, if any.
 pub fn message_for<'a>(errors: &'a [ConfigError], field: &str) -> Option<&'a str> {
-    errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.as_str())
 }
 
 /// Keeps a linked helper referenced from the form (the limit shown next to the table).
@@ -168,7 +202,13 @@ mod tests {
             ..draft
         };
         let errors = bad.to_config().unwrap_err();
-        assert_eq!(message_for(&errors, "memory_mb"), Some("`12x` is not a whole number; allowed 128–10240 MB"));
-        assert_eq!(message_for(&errors, "timeout_s"), Some("901 is out of range; allowed 1–900 seconds"));
+        assert_eq!(
+            message_for(&errors, "memory_mb"),
+            Some("`12x` is not a whole number; allowed 128–10240 MB")
+        );
+        assert_eq!(
+            message_for(&errors, "timeout_s"),
+            Some("901 is out of range; allowed 1–900 seconds")
+        );
     }
 }

@@ -289,18 +289,29 @@ impl Controller {
             }
         };
         self.selected = self.workspace.functions.first().map(|f| f.name.clone());
-        let names: Vec<String> = self.workspace.functions.iter().map(|f| f.name.clone()).collect();
+        let names: Vec<String> = self
+            .workspace
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
         for name in names {
             self.deploy(&name);
         }
     }
 
     fn error(&mut self, text: String) {
-        self.notices.push(Notice { is_error: true, text });
+        self.notices.push(Notice {
+            is_error: true,
+            text,
+        });
     }
 
     fn info(&mut self, text: String) {
-        self.notices.push(Notice { is_error: false, text });
+        self.notices.push(Notice {
+            is_error: false,
+            text,
+        });
     }
 
     /// The entry of `name`.
@@ -345,7 +356,11 @@ impl Controller {
                 let result = runtime
                     .deploy(&name, &path, entry.config)
                     .map_err(|e| e.to_string());
-                let _ = tx.send(Msg::Deployed { name, result, mtime });
+                let _ = tx.send(Msg::Deployed {
+                    name,
+                    result,
+                    mtime,
+                });
                 wake();
             });
         if let Err(e) = spawned {
@@ -380,18 +395,31 @@ impl Controller {
     pub fn busy(&self) -> bool {
         !self.running.is_empty()
             || self.dialog.is_some()
-            || self.status.values().any(|s| matches!(s.deploy, DeployState::Deploying))
+            || self
+                .status
+                .values()
+                .any(|s| matches!(s.deploy, DeployState::Deploying))
     }
 
     fn on_msg(&mut self, msg: Msg) {
         match msg {
-            Msg::Deployed { name, result, mtime } => {
+            Msg::Deployed {
+                name,
+                result,
+                mtime,
+            } => {
                 let deploy = match result {
                     Ok(info) => DeployState::Ready(info),
                     Err(e) => DeployState::Failed(e),
                 };
                 if self.entry(&name).is_some() {
-                    self.status.insert(name, FunctionStatus { deploy, code_mtime: mtime });
+                    self.status.insert(
+                        name,
+                        FunctionStatus {
+                            deploy,
+                            code_mtime: mtime,
+                        },
+                    );
                 }
             }
             Msg::Invoked { batch, record } => {
@@ -415,11 +443,15 @@ impl Controller {
     fn watch_code_files(&mut self) {
         let mut changed = Vec::new();
         for f in &self.workspace.functions {
-            let Some(status) = self.status.get(&f.name) else { continue };
+            let Some(status) = self.status.get(&f.name) else {
+                continue;
+            };
             if matches!(status.deploy, DeployState::Deploying) {
                 continue;
             }
-            let mtime = std::fs::metadata(self.code_path(f)).and_then(|m| m.modified()).ok();
+            let mtime = std::fs::metadata(self.code_path(f))
+                .and_then(|m| m.modified())
+                .ok();
             if mtime.is_some() && mtime != status.code_mtime {
                 changed.push(f.name.clone());
             }
@@ -441,7 +473,10 @@ impl Controller {
     fn save(&mut self) {
         self.last_save = Instant::now();
         let Some(saver) = &self.saver else { return };
-        match saver.try_send((self.workspace.clone(), self.workspace_dir.join(WORKSPACE_FILE))) {
+        match saver.try_send((
+            self.workspace.clone(),
+            self.workspace_dir.join(WORKSPACE_FILE),
+        )) {
             Ok(()) => self.dirty = false,
             // The saver is busy with the previous version: try again next frame.
             Err(TrySendError::Full(_)) => {}
@@ -455,7 +490,8 @@ impl Controller {
     /// Saves synchronously (on exit).
     pub fn save_now(&mut self) -> Result<(), WorkspaceError> {
         self.dirty = false;
-        self.workspace.save(&self.workspace_dir.join(WORKSPACE_FILE))
+        self.workspace
+            .save(&self.workspace_dir.join(WORKSPACE_FILE))
     }
 
     fn open_dialog(&mut self, kind: DialogKind) {
@@ -481,9 +517,10 @@ impl Controller {
                 for path in paths {
                     match std::fs::read_to_string(&path) {
                         Ok(body) => {
-                            let event_name = path
-                                .file_stem()
-                                .map_or_else(|| "imported".to_owned(), |s| s.to_string_lossy().into_owned());
+                            let event_name = path.file_stem().map_or_else(
+                                || "imported".to_owned(),
+                                |s| s.to_string_lossy().into_owned(),
+                            );
                             self.handle(Command::NewEvent(name.clone(), event_name, body));
                         }
                         Err(e) => self.error(format!("cannot read {}: {e}", path.display())),
@@ -557,7 +594,11 @@ impl Controller {
                     self.deploy(&name);
                 }
             }
-            Command::Invoke { function, times, parallel } => self.invoke(&function, times, parallel),
+            Command::Invoke {
+                function,
+                times,
+                parallel,
+            } => self.invoke(&function, times, parallel),
             Command::Cancel(name) => {
                 for r in self.running.iter().filter(|r| r.function == name) {
                     r.cancel.cancel();
@@ -565,7 +606,9 @@ impl Controller {
             }
             Command::ForceCold(name) => {
                 let n = self.runtime.drop_environments(&name);
-                self.info(format!("{name}: dropped {n} idle environment(s); the next start is cold"));
+                self.info(format!(
+                    "{name}: dropped {n} idle environment(s); the next start is cold"
+                ));
             }
             Command::SelectEvent(name, i) => {
                 if let Some(f) = self.entry_mut(&name)
@@ -584,7 +627,10 @@ impl Controller {
             Command::NewEvent(name, event_name, body) => {
                 if let Some(f) = self.entry_mut(&name) {
                     let event_name = unique_event_name(f, &event_name);
-                    f.events.push(TestEvent { name: event_name, body });
+                    f.events.push(TestEvent {
+                        name: event_name,
+                        body,
+                    });
                     f.selected_event = f.events.len() - 1;
                     self.dirty = true;
                 }
@@ -593,7 +639,11 @@ impl Controller {
                 if let Some(f) = self.entry_mut(&name) {
                     let new_name = new_name.trim().to_owned();
                     if !new_name.is_empty()
-                        && !f.events.iter().enumerate().any(|(j, e)| j != i && e.name == new_name)
+                        && !f
+                            .events
+                            .iter()
+                            .enumerate()
+                            .any(|(j, e)| j != i && e.name == new_name)
                         && let Some(e) = f.events.get_mut(i)
                     {
                         e.name = new_name;
@@ -606,7 +656,13 @@ impl Controller {
                     && let Some(e) = f.events.get(i).cloned()
                 {
                     let copy_name = unique_event_name(f, &format!("{}-copy", e.name));
-                    f.events.insert(i + 1, TestEvent { name: copy_name, body: e.body });
+                    f.events.insert(
+                        i + 1,
+                        TestEvent {
+                            name: copy_name,
+                            body: e.body,
+                        },
+                    );
                     f.selected_event = i + 1;
                     self.dirty = true;
                 }
@@ -621,7 +677,9 @@ impl Controller {
                 }
             }
             Command::ImportEventDialog(name) => self.open_dialog(DialogKind::ImportEvent(name)),
-            Command::ExportEventDialog(name, i) => self.open_dialog(DialogKind::ExportEvent(name, i)),
+            Command::ExportEventDialog(name, i) => {
+                self.open_dialog(DialogKind::ExportEvent(name, i))
+            }
             Command::OpenWorkspaceDialog => self.open_dialog(DialogKind::OpenWorkspace),
             Command::PickMountFolder(name, i) => self.open_dialog(DialogKind::MountFolder(name, i)),
             Command::TakePickedMount => self.picked_mount = None,
@@ -639,12 +697,16 @@ impl Controller {
             .and_then(|e| e.to_str())
             .is_some_and(|e| matches!(e, "wasm" | "wat" | "zip"));
         if !ok {
-            self.error(format!("{}: not a .wasm, .wat or .zip file", path.display()));
+            self.error(format!(
+                "{}: not a .wasm, .wat or .zip file",
+                path.display()
+            ));
             return;
         }
-        let base = path
-            .file_stem()
-            .map_or_else(|| "function".to_owned(), |s| sanitize_name(&s.to_string_lossy()));
+        let base = path.file_stem().map_or_else(
+            || "function".to_owned(),
+            |s| sanitize_name(&s.to_string_lossy()),
+        );
         let name = self.workspace.unique_name(&base);
         let handler = guess_handler_of(path).unwrap_or_else(|| "_start".to_owned());
         let code = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
@@ -667,7 +729,9 @@ impl Controller {
     }
 
     fn invoke(&mut self, name: &str, times: usize, parallel: usize) {
-        let Some(entry) = self.entry(name) else { return };
+        let Some(entry) = self.entry(name) else {
+            return;
+        };
         let Some(event) = entry.events.get(entry.selected_event) else {
             self.error(format!("{name}: no test event to invoke with"));
             return;
@@ -716,7 +780,13 @@ impl Controller {
                             wall: started.elapsed(),
                             result,
                         };
-                        if tx.send(Msg::Invoked { batch, record: Box::new(record) }).is_err() {
+                        if tx
+                            .send(Msg::Invoked {
+                                batch,
+                                record: Box::new(record),
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                         wake();
@@ -733,7 +803,11 @@ impl Controller {
     }
 
     /// The last record of `name` with the given start kind.
-    pub fn last_record(&self, name: &str, start: Option<crate::runtime::StartKind>) -> Option<&Record> {
+    pub fn last_record(
+        &self,
+        name: &str,
+        start: Option<crate::runtime::StartKind>,
+    ) -> Option<&Record> {
         self.records.iter().rev().find(|r| {
             r.function == name
                 && match (&r.result, start) {
@@ -746,7 +820,11 @@ impl Controller {
 }
 
 fn unique_event_name(f: &FunctionEntry, base: &str) -> String {
-    let base = if base.trim().is_empty() { "event" } else { base.trim() };
+    let base = if base.trim().is_empty() {
+        "event"
+    } else {
+        base.trim()
+    };
     if !f.events.iter().any(|e| e.name == base) {
         return base.to_owned();
     }
@@ -758,7 +836,8 @@ fn unique_event_name(f: &FunctionEntry, base: &str) -> String {
 
 /// Looks at a module's exports to pick its handler.
 fn guess_handler_of(path: &Path) -> Option<String> {
-    let bundle = crate::runtime::load_code(path, &std::env::temp_dir().join("lambdesk-inspect")).ok()?;
+    let bundle =
+        crate::runtime::load_code(path, &std::env::temp_dir().join("lambdesk-inspect")).ok()?;
     let exports = crate::runtime::code::exported_functions(&bundle.wasm);
     crate::runtime::guess_handler(&exports)
 }
@@ -780,7 +859,10 @@ fn pick(kind: &DialogKind, start: &Path) -> DialogResult {
             .set_file_name("event.json")
             .save_file()
             .map(|p| vec![p]),
-        DialogKind::OpenWorkspace => dialog.set_title("Open workspace").pick_folder().map(|p| vec![p]),
+        DialogKind::OpenWorkspace => dialog
+            .set_title("Open workspace")
+            .pick_folder()
+            .map(|p| vec![p]),
         DialogKind::MountFolder(..) => rfd::FileDialog::new()
             .set_title("Folder to mount")
             .pick_folder()
@@ -790,7 +872,10 @@ fn pick(kind: &DialogKind, start: &Path) -> DialogResult {
 
 /// A thread that writes workspace snapshots; a bounded channel of one keeps
 /// only the newest pending snapshot waiting.
-fn start_saver(report: SyncSender<Msg>, wake: Wake) -> anyhow::Result<SyncSender<(Workspace, PathBuf)>> {
+fn start_saver(
+    report: SyncSender<Msg>,
+    wake: Wake,
+) -> anyhow::Result<SyncSender<(Workspace, PathBuf)>> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Workspace, PathBuf)>(1);
     std::thread::Builder::new()
         .name("lambdesk-save".to_owned())

@@ -18,7 +18,11 @@ pub struct JsonProblem {
 
 impl std::fmt::Display for JsonProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -95,10 +99,16 @@ pub fn highlight(text: &str, font: FontId, dark: bool) -> LayoutJob {
                 i = (i + 1).min(bytes.len());
                 // A string followed by `:` is a key.
                 let rest = text[i..].trim_start();
-                if rest.starts_with(':') { p.key } else { p.string }
+                if rest.starts_with(':') {
+                    p.key
+                } else {
+                    p.string
+                }
             }
             b'-' | b'0'..=b'9' => {
-                while i < bytes.len() && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') {
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
                     i += 1;
                 }
                 p.number
@@ -111,7 +121,9 @@ pub fn highlight(text: &str, font: FontId, dark: bool) -> LayoutJob {
             }
             _ => {
                 i += 1;
-                while i < bytes.len() && !matches!(bytes[i], b'"' | b'-' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z') {
+                while i < bytes.len()
+                    && !matches!(bytes[i], b'"' | b'-' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+                {
                     i += 1;
                 }
                 p.punct

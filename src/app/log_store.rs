@@ -65,8 +65,14 @@ impl Filter {
     /// Whether `e` passes.
     pub fn matches(&self, e: &Entry, text_lower: &str) -> bool {
         if self.function.as_deref().is_some_and(|f| f != &*e.function)
-            || self.request_id.as_deref().is_some_and(|r| r != &*e.request_id)
-            || self.log_stream.as_deref().is_some_and(|s| s != &*e.log_stream)
+            || self
+                .request_id
+                .as_deref()
+                .is_some_and(|r| r != &*e.request_id)
+            || self
+                .log_stream
+                .as_deref()
+                .is_some_and(|s| s != &*e.log_stream)
             || (self.errors_only && !e.is_error())
         {
             return false;
@@ -254,7 +260,12 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(s.matching_len(), 0);
-        s.push(line("a", "r", LogKind::Platform, "Task timed out after 3.00 seconds"));
+        s.push(line(
+            "a",
+            "r",
+            LogKind::Platform,
+            "Task timed out after 3.00 seconds",
+        ));
         assert_eq!(s.matching_len(), 1);
     }
 }

@@ -30,15 +30,27 @@ impl Default for LogViewState {
 fn color(kind: LogKind, is_error: bool, dark: bool) -> Color32 {
     match kind {
         LogKind::Start | LogKind::End => {
-            if dark { Color32::from_rgb(0x8a, 0xb4, 0xf8) } else { Color32::from_rgb(0x1a, 0x55, 0xb0) }
+            if dark {
+                Color32::from_rgb(0x8a, 0xb4, 0xf8)
+            } else {
+                Color32::from_rgb(0x1a, 0x55, 0xb0)
+            }
         }
         LogKind::Report => {
-            if dark { Color32::from_rgb(0xc3, 0x9b, 0xf0) } else { Color32::from_rgb(0x6a, 0x2c, 0xa8) }
+            if dark {
+                Color32::from_rgb(0xc3, 0x9b, 0xf0)
+            } else {
+                Color32::from_rgb(0x6a, 0x2c, 0xa8)
+            }
         }
         LogKind::Platform => super::views::ERROR,
         LogKind::Function if is_error => super::views::ERROR,
         LogKind::Function => {
-            if dark { Color32::from_gray(0xdd) } else { Color32::from_gray(0x20) }
+            if dark {
+                Color32::from_gray(0xdd)
+            } else {
+                Color32::from_gray(0x20)
+            }
         }
     }
 }
@@ -54,15 +66,27 @@ pub fn log_view_ui(
     let mut store = logs.lock().unwrap_or_else(|e| e.into_inner());
     ui.horizontal_wrapped(|ui| {
         let title = ui.label(RichText::new("Logs").strong());
-        ui.checkbox(&mut view.follow_tail, "Follow").on_hover_text("Keep the newest line in view");
+        ui.checkbox(&mut view.follow_tail, "Follow")
+            .on_hover_text("Keep the newest line in view");
         egui::ComboBox::from_id_salt("log-function")
-            .selected_text(filter.function.clone().unwrap_or_else(|| "All functions".into()))
+            .selected_text(
+                filter
+                    .function
+                    .clone()
+                    .unwrap_or_else(|| "All functions".into()),
+            )
             .show_ui(ui, |ui| {
-                if ui.selectable_label(filter.function.is_none(), "All functions").clicked() {
+                if ui
+                    .selectable_label(filter.function.is_none(), "All functions")
+                    .clicked()
+                {
                     filter.function = None;
                 }
                 for f in functions {
-                    if ui.selectable_label(filter.function.as_deref() == Some(f), f).clicked() {
+                    if ui
+                        .selectable_label(filter.function.as_deref() == Some(f), f)
+                        .clicked()
+                    {
                         filter.function = Some(f.clone());
                     }
                 }
@@ -70,29 +94,59 @@ pub fn log_view_ui(
             .response
             .labelled_by(title.id)
             .on_hover_text("Show one function's lines");
-        ui.add(egui::TextEdit::singleline(&mut filter.text).desired_width(140.0).hint_text("Filter text"))
-            .on_hover_text("Only lines containing this text (case-insensitive)");
-        ui.checkbox(&mut filter.errors_only, "Errors only").on_hover_text("Timeouts, crashes and lines that look like errors");
-        if let Some(r) = filter.request_id.clone() {
-            if ui.button(format!("Request {}… ✕", &r[..r.len().min(8)])).on_hover_text("Showing one invocation; click to show all").clicked() {
-                filter.request_id = None;
-            }
+        ui.add(
+            egui::TextEdit::singleline(&mut filter.text)
+                .desired_width(140.0)
+                .hint_text("Filter text"),
+        )
+        .on_hover_text("Only lines containing this text (case-insensitive)");
+        ui.checkbox(&mut filter.errors_only, "Errors only")
+            .on_hover_text("Timeouts, crashes and lines that look like errors");
+        if let Some(r) = filter.request_id.clone()
+            && ui
+                .button(format!("Request {}… ✕", prefix(&r, 8)))
+                .on_hover_text("Showing one invocation; click to show all")
+                .clicked()
+        {
+            filter.request_id = None;
         }
-        if let Some(s) = filter.log_stream.clone() {
-            let short = s.rsplit(']').next().unwrap_or(&s);
-            if ui.button(format!("Stream {}… ✕", &short[..short.len().min(8)])).on_hover_text("Showing one log stream; click to show all").clicked() {
-                filter.log_stream = None;
-            }
+        if let Some(s) = filter.log_stream.clone()
+            && ui
+                .button(format!(
+                    "Stream {}… ✕",
+                    prefix(s.rsplit(']').next().unwrap_or(&s), 8)
+                ))
+                .on_hover_text("Showing one log stream; click to show all")
+                .clicked()
+        {
+            filter.log_stream = None;
         }
-        if ui.button("Copy").on_hover_text("Copy the lines shown").clicked() {
+        if ui
+            .button("Copy")
+            .on_hover_text("Copy the lines shown")
+            .clicked()
+        {
             ui.ctx().copy_text(store.matching_text());
         }
-        if ui.button("Clear").on_hover_text("Remove every line").clicked() {
+        if ui
+            .button("Clear")
+            .on_hover_text("Remove every line")
+            .clicked()
+        {
             store.clear();
         }
-        ui.add(egui::DragValue::new(&mut view.cap).range(1_000..=5_000_000).speed(1000.0).prefix("keep "))
-            .on_hover_text("Most lines kept in memory; the oldest go first");
-        ui.label(RichText::new(format!("{} of {} lines", store.matching_len(), store.len())).small().weak());
+        ui.add(
+            egui::DragValue::new(&mut view.cap)
+                .range(1_000..=5_000_000)
+                .speed(1000.0)
+                .prefix("keep "),
+        )
+        .on_hover_text("Most lines kept in memory; the oldest go first");
+        ui.label(
+            RichText::new(format!("{} of {} lines", store.matching_len(), store.len()))
+                .small()
+                .weak(),
+        );
     });
     store.set_cap(view.cap);
     store.set_filter(filter.clone());
@@ -107,18 +161,27 @@ pub fn log_view_ui(
         .stick_to_bottom(view.follow_tail)
         .show_rows(ui, row_height, total, |ui, rows| {
             for i in rows {
-                let Some(e) = store.matching_entry(i) else { continue };
+                let Some(e) = store.matching_entry(i) else {
+                    continue;
+                };
                 let text = format!("{}  {}", e.time.format("%H:%M:%S%.3f"), e.text);
                 let r = ui.add(
-                    egui::Label::new(RichText::new(text).monospace().color(color(e.kind, e.is_error(), dark)))
-                        .extend()
-                        .sense(egui::Sense::click()),
+                    egui::Label::new(RichText::new(text).monospace().color(color(
+                        e.kind,
+                        e.is_error(),
+                        dark,
+                    )))
+                    .extend()
+                    .sense(egui::Sense::click()),
                 );
                 if r.clicked() && !e.request_id.is_empty() {
                     clicked_request = Some(e.request_id.to_string());
                 }
                 r.on_hover_ui(|ui| {
-                    ui.label(format!("{} · {} · request {}", e.function, e.log_stream, e.request_id));
+                    ui.label(format!(
+                        "{} · {} · request {}",
+                        e.function, e.log_stream, e.request_id
+                    ));
                 });
             }
         });
@@ -126,4 +189,8 @@ pub fn log_view_ui(
     if let Some(r) = clicked_request {
         filter.request_id = Some(r);
     }
+}
+
+fn prefix(s: &str, chars: usize) -> String {
+    s.chars().take(chars).collect()
 }

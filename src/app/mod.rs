@@ -47,10 +47,8 @@ pub struct UiState {
     pub log_filter: Filter,
     /// Log viewer settings.
     pub log_view: LogViewState,
-    /// "Invoke ×N".
+    /// N of "Invoke ×N" and "N at once".
     pub invoke_times: usize,
-    /// "N at once".
-    pub invoke_parallel: usize,
     /// The shortcuts window is open.
     pub show_help: bool,
     /// Settings forms being edited, per function (not saved).
@@ -72,7 +70,6 @@ impl Default for UiState {
             log_filter: Filter::default(),
             log_view: LogViewState::default(),
             invoke_times: 10,
-            invoke_parallel: 4,
             show_help: false,
             drafts: HashMap::new(),
             rename: None,
@@ -109,7 +106,10 @@ enum SmokeStage {
 
 /// The keyboard shortcuts, for the handler and the help window.
 pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Ctrl+Enter", "Invoke the selected function with its test event"),
+    (
+        "Ctrl+Enter",
+        "Invoke the selected function with its test event",
+    ),
     ("Ctrl+Shift+Enter", "Invoke ×N"),
     ("Ctrl+.", "Cancel running invocations"),
     ("Ctrl+Shift+F", "Format the test event's JSON"),
@@ -119,7 +119,11 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
 
 impl LambdeskApp {
     /// Creates the app on the workspace in `dir`.
-    pub fn new(cc: &eframe::CreationContext<'_>, dir: PathBuf, smoke: Option<SmokeTest>) -> anyhow::Result<Self> {
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        dir: PathBuf,
+        smoke: Option<SmokeTest>,
+    ) -> anyhow::Result<Self> {
         let ctx = cc.egui_ctx.clone();
         let wake: controller::Wake = Arc::new(move || ctx.request_repaint());
         let controller = Controller::new(dir, wake)?;
@@ -127,7 +131,11 @@ impl LambdeskApp {
             .storage
             .and_then(|s| eframe::get_value(s, UI_STATE_KEY))
             .unwrap_or_default();
-        cc.egui_ctx.set_theme(if ui.dark { egui::Theme::Dark } else { egui::Theme::Light });
+        cc.egui_ctx.set_theme(if ui.dark {
+            egui::Theme::Dark
+        } else {
+            egui::Theme::Light
+        });
         Ok(Self {
             controller,
             ui,
@@ -137,18 +145,27 @@ impl LambdeskApp {
 
     fn shortcuts(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
         let selected = self.controller.selected.clone();
-        let pressed = |mods, key| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(mods, key)));
+        let pressed =
+            |mods, key| ctx.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(mods, key)));
         if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Enter) {
             if let Some(f) = &selected
                 && views::invoke_blocker(&self.controller, f).is_none()
             {
-                cmds.push(Command::Invoke { function: f.clone(), times: self.ui.invoke_times, parallel: 1 });
+                cmds.push(Command::Invoke {
+                    function: f.clone(),
+                    times: self.ui.invoke_times,
+                    parallel: 1,
+                });
             }
         } else if pressed(Modifiers::COMMAND, Key::Enter)
             && let Some(f) = &selected
             && views::invoke_blocker(&self.controller, f).is_none()
         {
-            cmds.push(Command::Invoke { function: f.clone(), times: 1, parallel: 1 });
+            cmds.push(Command::Invoke {
+                function: f.clone(),
+                times: 1,
+                parallel: 1,
+            });
         }
         if pressed(Modifiers::COMMAND, Key::Period)
             && let Some(f) = &selected
@@ -174,24 +191,43 @@ impl LambdeskApp {
         ui.horizontal(|ui| {
             ui.label(RichText::new("λ Lambdesk").strong().size(16.0));
             ui.separator();
-            if ui.button("Add function…").on_hover_text("Load a .wasm, .wat or .zip (Ctrl+O)").clicked() {
+            if ui
+                .button("Add function…")
+                .on_hover_text("Load a .wasm, .wat or .zip (Ctrl+O), or drop files on the window")
+                .clicked()
+            {
                 cmds.push(Command::AddFunctionDialog);
             }
             if ui
                 .button("Open workspace…")
-                .on_hover_text(format!("Workspace folder now: {}", self.controller.workspace_dir.display()))
+                .on_hover_text(format!(
+                    "Workspace folder now: {}",
+                    self.controller.workspace_dir.display()
+                ))
                 .clicked()
             {
                 cmds.push(Command::OpenWorkspaceDialog);
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui.button("Shortcuts").on_hover_text("Keyboard shortcuts (F1)").clicked() {
+                if ui
+                    .button("Shortcuts")
+                    .on_hover_text("Keyboard shortcuts (F1)")
+                    .clicked()
+                {
                     self.ui.show_help = !self.ui.show_help;
                 }
-                let label = if self.ui.dark { "Light theme" } else { "Dark theme" };
+                let label = if self.ui.dark {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
                 if ui.button(label).clicked() {
                     self.ui.dark = !self.ui.dark;
-                    ui.ctx().set_theme(if self.ui.dark { egui::Theme::Dark } else { egui::Theme::Light });
+                    ui.ctx().set_theme(if self.ui.dark {
+                        egui::Theme::Dark
+                    } else {
+                        egui::Theme::Light
+                    });
                 }
                 let running: usize = self.controller.running.iter().map(|r| r.remaining).sum();
                 if running > 0 {
@@ -215,25 +251,31 @@ impl LambdeskApp {
 
     fn help_ui(&mut self, ctx: &egui::Context) {
         let mut open = self.ui.show_help;
-        egui::Window::new("Keyboard shortcuts").open(&mut open).resizable(false).show(ctx, |ui| {
-            egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
-                for (keys, what) in SHORTCUTS {
-                    ui.monospace(*keys);
-                    ui.label(*what);
-                    ui.end_row();
-                }
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut open)
+            .resizable(false)
+            .show(ctx, |ui| {
+                egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
+                    for (keys, what) in SHORTCUTS {
+                        ui.monospace(*keys);
+                        ui.label(*what);
+                        ui.end_row();
+                    }
+                });
+                ui.separator();
+                ui.label("Drop .wasm, .wat or .zip files on the window to add them.");
+                ui.label("Click a log line to show only its invocation.");
             });
-            ui.separator();
-            ui.label("Drop .wasm, .wat or .zip files on the window to add them.");
-            ui.label("Click a log line to show only its invocation.");
-        });
         self.ui.show_help = open;
     }
 
     fn smoke_step(&mut self, ctx: &egui::Context) {
-        let Some((smoke, stage, started)) = &mut self.smoke else { return };
+        let Some((smoke, stage, started)) = &mut self.smoke else {
+            return;
+        };
         if started.elapsed() > Duration::from_secs(120) && *stage != SmokeStage::Done {
-            *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(Err(format!("smoke test timed out at {stage:?}")));
+            *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(Err(format!("smoke test timed out at {stage:?}")));
             *stage = SmokeStage::Done;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
@@ -242,14 +284,23 @@ impl LambdeskApp {
             SmokeStage::WaitDeploy => {
                 if views::invoke_blocker(&self.controller, "hello").is_none() {
                     self.controller.handle(Command::Select("hello".into()));
-                    self.controller.handle(Command::Invoke { function: "hello".into(), times: 1, parallel: 1 });
+                    self.controller.handle(Command::Invoke {
+                        function: "hello".into(),
+                        times: 1,
+                        parallel: 1,
+                    });
                     *stage = SmokeStage::WaitResult;
                 }
             }
             SmokeStage::WaitResult => {
-                let logs = self.controller.logs.lock().unwrap_or_else(|e| e.into_inner());
+                let logs = self
+                    .controller
+                    .logs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 let has_report = (0..logs.len()).rev().take(50).any(|i| {
-                    logs.matching_entry(i).is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
+                    logs.matching_entry(i)
+                        .is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
                 });
                 drop(logs);
                 if has_report && self.controller.running.is_empty() {
@@ -258,14 +309,17 @@ impl LambdeskApp {
                     let ctx2 = ctx.clone();
                     // A few frames later, so the result is on screen.
                     ctx.request_repaint_after(Duration::from_millis(300));
-                    let _ = std::thread::Builder::new().name("lambdesk-smoke".into()).spawn(move || {
-                        std::thread::sleep(Duration::from_millis(500));
-                        ctx2.request_screenshot(move |image| {
-                            let result = save_screenshot(&image, &smoke.screenshot);
-                            *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    let _ = std::thread::Builder::new()
+                        .name("lambdesk-smoke".into())
+                        .spawn(move || {
+                            std::thread::sleep(Duration::from_millis(500));
+                            ctx2.request_screenshot(move |image| {
+                                let result = save_screenshot(&image, &smoke.screenshot);
+                                *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some(result);
+                            });
+                            ctx2.request_repaint();
                         });
-                        ctx2.request_repaint();
-                    });
                 }
             }
             SmokeStage::Screenshot => {
@@ -284,19 +338,38 @@ fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(
     use eframe::icon_data::IconDataExt;
     let [w, h] = image.size;
     let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-    let distinct = image.pixels.iter().take(w * h).collect::<std::collections::HashSet<_>>().len();
+    let distinct = image
+        .pixels
+        .iter()
+        .take(w * h)
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     if distinct < 16 {
-        return Err(format!("the window looks blank ({distinct} distinct colours)"));
+        return Err(format!(
+            "the window looks blank ({distinct} distinct colours)"
+        ));
     }
-    let icon = egui::IconData { rgba, width: w as u32, height: h as u32 };
+    let icon = egui::IconData {
+        rgba,
+        width: w as u32,
+        height: h as u32,
+    };
     let png = icon.to_png_bytes()?;
-    crate::model::workspace::write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
+    crate::model::workspace::write_atomic(path, &png)
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 impl eframe::App for LambdeskApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.controller.poll();
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_owned()).filter(|p| !p.as_os_str().is_empty()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_owned())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
         if !dropped.is_empty() {
             self.controller.handle(Command::AddFunctions(dropped));
         }
@@ -314,13 +387,31 @@ impl eframe::App for LambdeskApp {
             self.top_bar_ui(ui, &mut cmds);
             self.notices_ui(ui, &mut cmds);
         });
-        egui::Panel::left("functions").resizable(true).default_size(230.0).show(ui, |ui| {
-            views::functions_ui(ui, &self.controller, &mut cmds);
-        });
-        egui::Panel::bottom("logs").resizable(true).default_size(240.0).show(ui, |ui| {
-            let names: Vec<String> = self.controller.workspace.functions.iter().map(|f| f.name.clone()).collect();
-            log_view::log_view_ui(ui, &self.controller.logs, &mut self.ui.log_filter, &mut self.ui.log_view, &names);
-        });
+        egui::Panel::left("functions")
+            .resizable(true)
+            .default_size(230.0)
+            .show(ui, |ui| {
+                views::functions_ui(ui, &self.controller, &mut cmds);
+            });
+        egui::Panel::bottom("logs")
+            .resizable(true)
+            .default_size(240.0)
+            .show(ui, |ui| {
+                let names: Vec<String> = self
+                    .controller
+                    .workspace
+                    .functions
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .collect();
+                log_view::log_view_ui(
+                    ui,
+                    &self.controller.logs,
+                    &mut self.ui.log_filter,
+                    &mut self.ui.log_view,
+                    &names,
+                );
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
         });
@@ -357,13 +448,17 @@ pub fn run_with(workspace: Option<PathBuf>, smoke: Option<PathBuf>) -> anyhow::R
         persist_window: smoke.is_none(),
         ..Default::default()
     };
-    let smoke = smoke.map(|screenshot| SmokeTest { screenshot, outcome: Arc::new(Mutex::new(None)) });
+    let smoke = smoke.map(|screenshot| SmokeTest {
+        screenshot,
+        outcome: Arc::new(Mutex::new(None)),
+    });
     let outcome = smoke.as_ref().map(|s| s.outcome.clone());
     eframe::run_native(
         "Lambdesk",
         options,
         Box::new(move |cc| {
-            let app = LambdeskApp::new(cc, dir, smoke).map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let app = LambdeskApp::new(cc, dir, smoke)
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
             Ok(Box::new(app))
         }),
     )

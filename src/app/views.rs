@@ -13,6 +13,9 @@ use crate::runtime::{
     CodeSource, ErrorKind, Invocation, ModuleKind, Outcome, Phases, StartKind, report::as_ms,
 };
 
+/// Most invocations "N at once" starts.
+pub const MAX_PARALLEL: usize = 64;
+
 /// Colour of cold starts everywhere.
 pub const COLD: Color32 = Color32::from_rgb(0x4a, 0x90, 0xe2);
 /// Colour of warm starts everywhere.
@@ -24,47 +27,38 @@ pub const OK: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
 
 /// The function list with status badges.
 pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
-    ui.horizontal(|ui| {
-        ui.heading("Functions");
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if ui
-                .button("Add function…")
-                .on_hover_text("Load a .wasm, .wat or .zip file (or drop files on the window)")
-                .clicked()
-            {
-                cmds.push(Command::AddFunctionDialog);
+    ui.heading("Functions");
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for f in &c.workspace.functions {
+                let selected = c.selected.as_deref() == Some(f.name.as_str());
+                let (badge, color) = badge(c, &f.name);
+                ui.horizontal(|ui| {
+                    let r = ui.selectable_label(selected, RichText::new(&f.name).strong());
+                    if r.clicked() {
+                        cmds.push(Command::Select(f.name.clone()));
+                    }
+                    r.context_menu(|ui| {
+                        if ui.button("Duplicate").clicked() {
+                            cmds.push(Command::Duplicate(f.name.clone()));
+                            ui.close();
+                        }
+                        if ui.button("Remove").clicked() {
+                            cmds.push(Command::Remove(f.name.clone()));
+                            ui.close();
+                        }
+                    });
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        if badge == "running" || badge == "loading" {
+                            ui.add(egui::Spinner::new().size(12.0));
+                        }
+                        ui.label(RichText::new(badge).small().color(color));
+                    });
+                });
             }
         });
-    });
-    ui.separator();
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        for f in &c.workspace.functions {
-            let selected = c.selected.as_deref() == Some(f.name.as_str());
-            let (badge, color) = badge(c, &f.name);
-            ui.horizontal(|ui| {
-                let r = ui.selectable_label(selected, RichText::new(&f.name).strong());
-                if r.clicked() {
-                    cmds.push(Command::Select(f.name.clone()));
-                }
-                r.context_menu(|ui| {
-                    if ui.button("Duplicate").clicked() {
-                        cmds.push(Command::Duplicate(f.name.clone()));
-                        ui.close();
-                    }
-                    if ui.button("Remove").clicked() {
-                        cmds.push(Command::Remove(f.name.clone()));
-                        ui.close();
-                    }
-                });
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    if badge == "running" || badge == "loading" {
-                        ui.add(egui::Spinner::new().size(12.0));
-                    }
-                    ui.label(RichText::new(badge).small().color(color));
-                });
-            });
-        }
-    });
 }
 
 fn badge(c: &Controller, name: &str) -> (String, Color32) {
@@ -95,11 +89,17 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         match c.status.get(&name).map(|s| &s.deploy) {
             Some(DeployState::Ready(info)) => {
                 let kind = match info.kind {
-                    ModuleKind::Command => "command module (fresh instance per invocation)".to_owned(),
+                    ModuleKind::Command => {
+                        "command module (fresh instance per invocation)".to_owned()
+                    }
                     ModuleKind::Handler { has_initialize, .. } => format!(
                         "handler module `{}`{}",
                         entry.config.handler,
-                        if has_initialize { ", INIT runs _initialize" } else { "" }
+                        if has_initialize {
+                            ", INIT runs _initialize"
+                        } else {
+                            ""
+                        }
                     ),
                 };
                 ui.label(RichText::new(kind).weak()).on_hover_text(format!(
@@ -122,10 +122,22 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
     ui.horizontal(|ui| {
         for (tab, label, tip) in [
             (Tab::Test, "Test", "Test events, invoke and the result"),
-            (Tab::Configuration, "Configuration", "Handler, memory, timeout, environment, role"),
-            (Tab::Monitor, "Monitor", "Durations over time, environments and history"),
+            (
+                Tab::Configuration,
+                "Configuration",
+                "Handler, memory, timeout, environment, role",
+            ),
+            (
+                Tab::Monitor,
+                "Monitor",
+                "Durations over time, environments and history",
+            ),
         ] {
-            if ui.selectable_label(state.tab == tab, label).on_hover_text(tip).clicked() {
+            if ui
+                .selectable_label(state.tab == tab, label)
+                .on_hover_text(tip)
+                .clicked()
+            {
                 state.tab = tab;
             }
         }
@@ -163,7 +175,13 @@ pub fn invoke_blocker(c: &Controller, name: &str) -> Option<String> {
         .map(|p| format!("The event is not valid JSON ({p})"))
 }
 
-fn test_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds: &mut Vec<Command>) {
+fn test_tab_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    state: &mut UiState,
+    cmds: &mut Vec<Command>,
+) {
     let Some(entry) = c.entry(name) else { return };
     egui::Panel::left("events")
         .resizable(true)
@@ -174,31 +192,50 @@ fn test_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmd
     egui::CentralPanel::default().show(ui, |ui| {
         invoke_bar_ui(ui, c, name, state, cmds);
         ui.separator();
-        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-            match c.last_record(name, None) {
-                Some(record) => result_ui(ui, record),
-                None => {
-                    ui.label(RichText::new("No invocations yet. Press Invoke (Ctrl+Enter).").weak());
-                }
-            }
-            ui.add_space(8.0);
-            ui.label(RichText::new("Last cold and last warm start").strong());
-            ui.columns(2, |cols| {
-                for (col, kind) in cols.iter_mut().zip([StartKind::Cold, StartKind::Warm]) {
-                    match c.last_record(name, Some(kind)).and_then(|r| r.result.as_ref().ok()) {
-                        Some(inv) => timeline_ui(col, inv),
-                        None => {
-                            col.label(RichText::new(format!("No {} start yet", kind.label().to_lowercase())).weak());
-                        }
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                match c.last_record(name, None) {
+                    Some(record) => result_ui(ui, record),
+                    None => {
+                        ui.label(
+                            RichText::new("No invocations yet. Press Invoke (Ctrl+Enter).").weak(),
+                        );
                     }
                 }
+                ui.add_space(8.0);
+                ui.label(RichText::new("Last cold and last warm start").strong());
+                ui.columns(2, |cols| {
+                    for (col, kind) in cols.iter_mut().zip([StartKind::Cold, StartKind::Warm]) {
+                        match c
+                            .last_record(name, Some(kind))
+                            .and_then(|r| r.result.as_ref().ok())
+                        {
+                            Some(inv) => timeline_ui(col, inv),
+                            None => {
+                                col.label(
+                                    RichText::new(format!(
+                                        "No {} start yet",
+                                        kind.label().to_lowercase()
+                                    ))
+                                    .weak(),
+                                );
+                            }
+                        }
+                    }
+                });
+                let _ = entry;
             });
-            let _ = entry;
-        });
     });
 }
 
-fn events_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds: &mut Vec<Command>) {
+fn events_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    state: &mut UiState,
+    cmds: &mut Vec<Command>,
+) {
     let Some(entry) = c.entry(name) else { return };
     ui.horizontal_wrapped(|ui| {
         let label = ui.label(RichText::new("Test event").strong());
@@ -244,15 +281,22 @@ fn events_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds:
             *rename = event.name.clone();
             state.rename_for = Some(format!("{name}/{i}"));
         }
-        let r = ui.add(egui::TextEdit::singleline(rename).desired_width(140.0).hint_text("Event name"));
+        let r = ui.add(
+            egui::TextEdit::singleline(rename)
+                .desired_width(140.0)
+                .hint_text("Event name"),
+        );
         if r.lost_focus() && *rename != event.name {
             cmds.push(Command::RenameEvent(name.to_owned(), i, rename.clone()));
         }
         r.on_hover_text("Rename: type and press Enter");
-        if ui.button("Format").on_hover_text("Pretty-print the JSON (Ctrl+Shift+F)").clicked() {
-            if let Some(pretty) = json::format(&event.body) {
-                cmds.push(Command::EditEvent(name.to_owned(), i, pretty));
-            }
+        if ui
+            .button("Format")
+            .on_hover_text("Pretty-print the JSON (Ctrl+Shift+F)")
+            .clicked()
+            && let Some(pretty) = json::format(&event.body)
+        {
+            cmds.push(Command::EditEvent(name.to_owned(), i, pretty));
         }
         if ui.button("Duplicate").clicked() {
             cmds.push(Command::DuplicateEvent(name.to_owned(), i));
@@ -260,43 +304,68 @@ fn events_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds:
         if ui.button("Delete").clicked() {
             cmds.push(Command::DeleteEvent(name.to_owned(), i));
         }
-        if ui.button("Import…").on_hover_text("Add events from JSON files").clicked() {
+        if ui
+            .button("Import…")
+            .on_hover_text("Add events from JSON files")
+            .clicked()
+        {
             cmds.push(Command::ImportEventDialog(name.to_owned()));
         }
-        if ui.button("Export…").on_hover_text("Save this event to a JSON file").clicked() {
+        if ui
+            .button("Export…")
+            .on_hover_text("Save this event to a JSON file")
+            .clicked()
+        {
             cmds.push(Command::ExportEventDialog(name.to_owned(), i));
         }
     });
     let status = match json::check(&event.body) {
         Ok(_) => ui.label(RichText::new("Event JSON: valid").small().color(OK)),
         Err(p) => ui.label(
-            RichText::new(format!("Invalid JSON at line {}, column {}: {}", p.line, p.column, p.message)).color(ERROR),
+            RichText::new(format!(
+                "Invalid JSON at line {}, column {}: {}",
+                p.line, p.column, p.message
+            ))
+            .color(ERROR),
         ),
     };
     let mut body = event.body.clone();
     let dark = ui.visuals().dark_mode;
     let mut layouter = |ui: &Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
-        let mut job = json::highlight(text.as_str(), egui::TextStyle::Monospace.resolve(ui.style()), dark);
+        let mut job = json::highlight(
+            text.as_str(),
+            egui::TextStyle::Monospace.resolve(ui.style()),
+            dark,
+        );
         job.wrap.max_width = wrap_width;
         ui.fonts_mut(|f| f.layout_job(job))
     };
-    egui::ScrollArea::vertical().id_salt("event-editor").show(ui, |ui| {
-        let r = ui.add(
-            egui::TextEdit::multiline(&mut body)
-                .id_salt("event-body")
-                .code_editor()
-                .desired_width(f32::INFINITY)
-                .desired_rows(18)
-                .layouter(&mut layouter),
-        )
-        .labelled_by(status.id);
-        if r.changed() {
-            cmds.push(Command::EditEvent(name.to_owned(), i, body.clone()));
-        }
-    });
+    egui::ScrollArea::vertical()
+        .id_salt("event-editor")
+        .show(ui, |ui| {
+            let r = ui
+                .add(
+                    egui::TextEdit::multiline(&mut body)
+                        .id_salt("event-body")
+                        .code_editor()
+                        .desired_width(f32::INFINITY)
+                        .desired_rows(18)
+                        .layouter(&mut layouter),
+                )
+                .labelled_by(status.id);
+            if r.changed() {
+                cmds.push(Command::EditEvent(name.to_owned(), i, body.clone()));
+            }
+        });
 }
 
-fn invoke_bar_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds: &mut Vec<Command>) {
+fn invoke_bar_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    state: &mut UiState,
+    cmds: &mut Vec<Command>,
+) {
     let blocker = invoke_blocker(c, name);
     let running: Vec<_> = c.running.iter().filter(|r| r.function == name).collect();
     ui.horizontal_wrapped(|ui| {
@@ -311,23 +380,27 @@ fn invoke_bar_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, c
             cmds.push(Command::Invoke { function: name.to_owned(), times: 1, parallel: 1 });
         }
         ui.separator();
-        ui.add(egui::DragValue::new(&mut state.invoke_times).range(1..=10_000).prefix("× "))
-            .on_hover_text("How many invocations in a row");
+        let n_label = ui.label("N");
+        ui.add(egui::DragValue::new(&mut state.invoke_times).range(1..=1_000))
+            .labelled_by(n_label.id)
+            .on_hover_text("How many invocations for the two buttons on the right");
+        let n = state.invoke_times;
         if ui
-            .add_enabled(blocker.is_none(), egui::Button::new(format!("Invoke ×{}", state.invoke_times)))
-            .on_hover_text("One after the other: the first may be cold, the rest are warm")
+            .add_enabled(blocker.is_none(), egui::Button::new(format!("Invoke ×{n}")))
+            .on_hover_text("One after the other: the first may be cold, the rest are warm (Ctrl+Shift+Enter)")
             .clicked()
         {
-            cmds.push(Command::Invoke { function: name.to_owned(), times: state.invoke_times, parallel: 1 });
+            cmds.push(Command::Invoke { function: name.to_owned(), times: n, parallel: 1 });
         }
-        ui.add(egui::DragValue::new(&mut state.invoke_parallel).range(1..=64).suffix(" at once"))
-            .on_hover_text("How many invocations at the same time");
+        let parallel = n.min(MAX_PARALLEL);
         if ui
-            .add_enabled(blocker.is_none(), egui::Button::new(format!("{} at once", state.invoke_parallel)))
-            .on_hover_text("Concurrent invocations run in separate environments; beyond reserved concurrency they are throttled")
+            .add_enabled(blocker.is_none(), egui::Button::new(format!("{parallel} at once")))
+            .on_hover_text(format!(
+                "Concurrent invocations (at most {MAX_PARALLEL}) run in separate environments; beyond reserved concurrency they are throttled"
+            ))
             .clicked()
         {
-            cmds.push(Command::Invoke { function: name.to_owned(), times: 1, parallel: state.invoke_parallel });
+            cmds.push(Command::Invoke { function: name.to_owned(), times: 1, parallel });
         }
         if !running.is_empty() {
             ui.separator();
@@ -341,7 +414,11 @@ fn invoke_bar_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, c
         }
     });
     if let Some(reason) = blocker {
-        ui.label(RichText::new(format!("Invoke is disabled: {reason}")).small().color(ERROR));
+        ui.label(
+            RichText::new(format!("Invoke is disabled: {reason}"))
+                .small()
+                .color(ERROR),
+        );
     }
 }
 
@@ -373,21 +450,33 @@ fn result_ui(ui: &mut Ui, record: &Record) {
         Ok(inv) => {
             let (title, color) = match &inv.outcome {
                 Outcome::Response(_) => ("Succeeded".to_owned(), OK),
-                Outcome::Error(e) => (format!("Failed ({} error)", e.kind.label().to_lowercase()), ERROR),
+                Outcome::Error(e) => (
+                    format!("Failed ({} error)", e.kind.label().to_lowercase()),
+                    ERROR,
+                ),
             };
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(title).strong().color(color));
-                let kind_color = if inv.start == StartKind::Cold { COLD } else { WARM };
+                let kind_color = if inv.start == StartKind::Cold {
+                    COLD
+                } else {
+                    WARM
+                };
                 ui.label(RichText::new(inv.start.label()).strong().color(kind_color));
                 ui.label(summary(inv));
             });
             ui.horizontal(|ui| {
-                ui.label(RichText::new(format!("Request {}", inv.request_id)).small().weak());
+                ui.label(
+                    RichText::new(format!("Request {}", inv.request_id))
+                        .small()
+                        .weak(),
+                );
                 if ui.small_button("Copy request id").clicked() {
                     ui.ctx().copy_text(inv.request_id.clone());
                 }
                 if ui.small_button("Copy response").clicked() {
-                    ui.ctx().copy_text(String::from_utf8_lossy(&inv.payload()).into_owned());
+                    ui.ctx()
+                        .copy_text(String::from_utf8_lossy(&inv.payload()).into_owned());
                 }
                 if ui.small_button("Copy report").clicked() {
                     ui.ctx().copy_text(inv.report.line(&inv.request_id));
@@ -396,22 +485,38 @@ fn result_ui(ui: &mut Ui, record: &Record) {
             match &inv.outcome {
                 Outcome::Response(bytes) => response_ui(ui, bytes),
                 Outcome::Error(e) => {
-                    egui::Frame::group(ui.style()).stroke(egui::Stroke::new(1.0, ERROR)).show(ui, |ui| {
-                        ui.label(RichText::new(format!("errorType: {}", e.error_type)).monospace().color(ERROR));
-                        ui.label(RichText::new(format!("errorMessage: {}", e.error_message)).monospace());
-                        if e.kind == ErrorKind::Unhandled {
-                            ui.label(RichText::new("Unhandled: the environment was discarded").small().weak());
-                        }
-                        if !e.stack_trace.is_empty() {
-                            egui::CollapsingHeader::new(format!("stackTrace ({} frames)", e.stack_trace.len()))
+                    egui::Frame::group(ui.style())
+                        .stroke(egui::Stroke::new(1.0, ERROR))
+                        .show(ui, |ui| {
+                            ui.label(
+                                RichText::new(format!("errorType: {}", e.error_type))
+                                    .monospace()
+                                    .color(ERROR),
+                            );
+                            ui.label(
+                                RichText::new(format!("errorMessage: {}", e.error_message))
+                                    .monospace(),
+                            );
+                            if e.kind == ErrorKind::Unhandled {
+                                ui.label(
+                                    RichText::new("Unhandled: the environment was discarded")
+                                        .small()
+                                        .weak(),
+                                );
+                            }
+                            if !e.stack_trace.is_empty() {
+                                egui::CollapsingHeader::new(format!(
+                                    "stackTrace ({} frames)",
+                                    e.stack_trace.len()
+                                ))
                                 .id_salt("stack")
                                 .show(ui, |ui| {
                                     for f in &e.stack_trace {
                                         ui.monospace(f);
                                     }
                                 });
-                        }
-                    });
+                            }
+                        });
                 }
             }
         }
@@ -426,7 +531,11 @@ fn response_ui(ui: &mut Ui, bytes: &[u8]) {
         }
         Ok(v) => {
             let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
-            let job = json::highlight(&pretty, egui::TextStyle::Monospace.resolve(ui.style()), ui.visuals().dark_mode);
+            let job = json::highlight(
+                &pretty,
+                egui::TextStyle::Monospace.resolve(ui.style()),
+                ui.visuals().dark_mode,
+            );
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 ui.label(job);
             });
@@ -458,22 +567,41 @@ pub fn timeline_ui(ui: &mut Ui, inv: &Invocation) {
         phases.push(("init".into(), p.init, Color32::from_rgb(0x1a, 0xbc, 0x9c)));
     }
     phases.push(("handler".into(), p.handler, WARM));
-    let total: f64 = phases.iter().map(|(_, d, _)| as_ms(*d)).sum::<f64>().max(1e-6);
-    let color = if inv.start == StartKind::Cold { COLD } else { WARM };
+    let total: f64 = phases
+        .iter()
+        .map(|(_, d, _)| as_ms(*d))
+        .sum::<f64>()
+        .max(1e-6);
+    let color = if inv.start == StartKind::Cold {
+        COLD
+    } else {
+        WARM
+    };
     ui.label(RichText::new(format!("{} · {:.3} ms in all", inv.start.label(), total)).color(color));
     let width = ui.available_width().max(50.0);
     for (label, d, color) in phases {
         let ms = as_ms(d);
         ui.horizontal(|ui| {
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(width * 0.55, 12.0), egui::Sense::hover());
+            let (rect, _) =
+                ui.allocate_exact_size(egui::vec2(width * 0.55, 12.0), egui::Sense::hover());
             let w = (rect.width() * (ms / total) as f32).max(2.0);
-            ui.painter().rect_filled(egui::Rect::from_min_size(rect.min, egui::vec2(w, rect.height())), 2.0, color);
+            ui.painter().rect_filled(
+                egui::Rect::from_min_size(rect.min, egui::vec2(w, rect.height())),
+                2.0,
+                color,
+            );
             ui.label(RichText::new(format!("{label} {ms:.3} ms")).small());
         });
     }
 }
 
-fn config_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds: &mut Vec<Command>) {
+fn config_tab_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    state: &mut UiState,
+    cmds: &mut Vec<Command>,
+) {
     let Some(entry) = c.entry(name) else { return };
     let draft = state
         .drafts
@@ -620,7 +748,13 @@ fn config_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, c
     });
 }
 
-fn monitor_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, cmds: &mut Vec<Command>) {
+fn monitor_tab_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    state: &mut UiState,
+    cmds: &mut Vec<Command>,
+) {
     let records: Vec<&Record> = c.records.iter().filter(|r| r.function == name).collect();
     ui.label(RichText::new("Durations this session").strong());
     let (cold, warm): (Vec<[f64; 2]>, Vec<[f64; 2]>) = {
@@ -630,7 +764,11 @@ fn monitor_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, 
             if let Ok(inv) = &r.result {
                 let total = inv.report.duration_ms + inv.report.init_duration_ms.unwrap_or(0.0);
                 let p = [i as f64 + 1.0, total];
-                if inv.start == StartKind::Cold { cold.push(p) } else { warm.push(p) }
+                if inv.start == StartKind::Cold {
+                    cold.push(p)
+                } else {
+                    warm.push(p)
+                }
             }
         }
         (cold, warm)
@@ -659,44 +797,73 @@ fn monitor_tab_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState, 
     if envs.is_empty() {
         ui.label(RichText::new("No environment: the next start is cold").weak());
     } else {
-        egui::Grid::new("envs").striped(true).num_columns(6).show(ui, |ui| {
-            for h in ["Id", "State", "Age", "Invocations", "Peak memory", "Log stream"] {
-                ui.label(RichText::new(h).strong());
-            }
-            ui.end_row();
-            for e in envs {
-                ui.label(e.id.to_string());
-                ui.label(if e.busy { RichText::new("busy").color(OK) } else { RichText::new("idle").color(WARM) });
-                let age = e.created.elapsed().unwrap_or_default();
-                ui.label(format!("{:.0} s", age.as_secs_f64()));
-                ui.label(e.invocations.to_string());
-                ui.label(format!("{:.1} MB", e.peak_memory_bytes as f64 / 1_048_576.0));
-                if ui.link(&e.log_stream).on_hover_text("Show only this stream's log lines").clicked() {
-                    state.log_filter.log_stream = Some(e.log_stream.clone());
+        egui::Grid::new("envs")
+            .striped(true)
+            .num_columns(6)
+            .show(ui, |ui| {
+                for h in [
+                    "Id",
+                    "State",
+                    "Age",
+                    "Invocations",
+                    "Peak memory",
+                    "Log stream",
+                ] {
+                    ui.label(RichText::new(h).strong());
                 }
                 ui.end_row();
-            }
-        });
+                for e in envs {
+                    ui.label(e.id.to_string());
+                    ui.label(if e.busy {
+                        RichText::new("busy").color(OK)
+                    } else {
+                        RichText::new("idle").color(WARM)
+                    });
+                    let age = e.created.elapsed().unwrap_or_default();
+                    ui.label(format!("{:.0} s", age.as_secs_f64()));
+                    ui.label(e.invocations.to_string());
+                    ui.label(format!(
+                        "{:.1} MB",
+                        e.peak_memory_bytes as f64 / 1_048_576.0
+                    ));
+                    if ui
+                        .link(&e.log_stream)
+                        .on_hover_text("Show only this stream's log lines")
+                        .clicked()
+                    {
+                        state.log_filter.log_stream = Some(e.log_stream.clone());
+                    }
+                    ui.end_row();
+                }
+            });
     }
     ui.add_space(6.0);
     ui.label(RichText::new("History (newest first; click to see its log lines)").strong());
-    egui::ScrollArea::vertical().id_salt("history").auto_shrink([false, false]).show(ui, |ui| {
-        for r in records.iter().rev().take(200) {
-            let text = match &r.result {
-                Ok(inv) => {
-                    let status = match &inv.outcome {
-                        Outcome::Response(_) => "ok".to_owned(),
-                        Outcome::Error(e) => e.error_type.clone(),
-                    };
-                    format!("{} · {} · {:.2} ms · {status}", r.at.format("%H:%M:%S%.3f"), inv.start.label(), inv.report.duration_ms)
+    egui::ScrollArea::vertical()
+        .id_salt("history")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for r in records.iter().rev().take(200) {
+                let text = match &r.result {
+                    Ok(inv) => {
+                        let status = match &inv.outcome {
+                            Outcome::Response(_) => "ok".to_owned(),
+                            Outcome::Error(e) => e.error_type.clone(),
+                        };
+                        format!(
+                            "{} · {} · {:.2} ms · {status}",
+                            r.at.format("%H:%M:%S%.3f"),
+                            inv.start.label(),
+                            inv.report.duration_ms
+                        )
+                    }
+                    Err(e) => format!("{} · {}", r.at.format("%H:%M:%S%.3f"), e.error_type()),
+                };
+                if ui.selectable_label(false, text).clicked()
+                    && let Ok(inv) = &r.result
+                {
+                    state.log_filter.request_id = Some(inv.request_id.clone());
                 }
-                Err(e) => format!("{} · {}", r.at.format("%H:%M:%S%.3f"), e.error_type()),
-            };
-            if ui.selectable_label(false, text).clicked()
-                && let Ok(inv) = &r.result
-            {
-                state.log_filter.request_id = Some(inv.request_id.clone());
             }
-        }
-    });
+        });
 }

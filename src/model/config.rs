@@ -235,7 +235,9 @@ pub fn validate_environment(env: &BTreeMap<String, String>) -> Result<(), Config
         if !valid {
             return Err(ConfigError::new(
                 "environment",
-                format!("`{key}` is not a valid name; use letters, digits and `_`, starting with a letter"),
+                format!(
+                    "`{key}` is not a valid name; use letters, digits and `_`, starting with a letter"
+                ),
             ));
         }
         if RESERVED_ENV.contains(&key.as_str()) {
@@ -278,10 +280,7 @@ pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
     if !mount.host_path.is_dir() {
         return Err(ConfigError::new(
             "role.mounts",
-            format!(
-                "host folder does not exist: {}",
-                mount.host_path.display()
-            ),
+            format!("host folder does not exist: {}", mount.host_path.display()),
         ));
     }
     Ok(())

@@ -46,7 +46,9 @@ pub enum CodeError {
         path: PathBuf,
     },
     /// A component, not a core module.
-    #[error("this is a WebAssembly component; Lambdesk runs core modules that target WASI preview 1 (wasm32-wasip1): {path}")]
+    #[error(
+        "this is a WebAssembly component; Lambdesk runs core modules that target WASI preview 1 (wasm32-wasip1): {path}"
+    )]
     Component {
         /// The file.
         path: PathBuf,
@@ -66,7 +68,9 @@ pub enum CodeError {
         exports: Vec<String>,
     },
     /// The handler has a signature the runtime cannot call.
-    #[error("the handler `{handler}` must take no parameters and return nothing or an i32 status; it is {signature}")]
+    #[error(
+        "the handler `{handler}` must take no parameters and return nothing or an i32 status; it is {signature}"
+    )]
     BadHandlerSignature {
         /// The configured handler.
         handler: String,
@@ -103,10 +107,12 @@ pub enum CodeError {
 /// Hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// SHA-256 of bytes.

@@ -140,10 +140,19 @@ impl Environment {
         let tmp_path = bp
             .scratch_dir
             .join(format!("env-{}-{id}", std::process::id()));
-        let init_error =
-            |msg: String| (FunctionError::unhandled("Runtime.InitError", msg), Duration::ZERO, Duration::ZERO);
-        std::fs::create_dir_all(&tmp_path)
-            .map_err(|e| init_error(format!("cannot create /tmp for the environment at {}: {e}", tmp_path.display())))?;
+        let init_error = |msg: String| {
+            (
+                FunctionError::unhandled("Runtime.InitError", msg),
+                Duration::ZERO,
+                Duration::ZERO,
+            )
+        };
+        std::fs::create_dir_all(&tmp_path).map_err(|e| {
+            init_error(format!(
+                "cannot create /tmp for the environment at {}: {e}",
+                tmp_path.display()
+            ))
+        })?;
         let mut env = Self {
             id,
             facts,
@@ -279,7 +288,13 @@ impl Environment {
                 FsPerms::ReadWrite
             };
             b.preopened_dir(&m.host_path, &m.guest_path, perms)
-                .map_err(|e| anyhow::anyhow!("mounting {} at {}: {e}", m.host_path.display(), m.guest_path))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "mounting {} at {}: {e}",
+                        m.host_path.display(),
+                        m.guest_path
+                    )
+                })?;
         }
         Ok(b.build_p1())
     }
@@ -296,7 +311,12 @@ impl Environment {
 
     /// Runs one invocation. `begin` must have been called on the io (the
     /// cold-start path does it in `create`).
-    pub fn run(&mut self, bp: &Blueprint, deadline: Instant, cancel: Option<&CancelToken>) -> RunResult {
+    pub fn run(
+        &mut self,
+        bp: &Blueprint,
+        deadline: Instant,
+        cancel: Option<&CancelToken>,
+    ) -> RunResult {
         let timeout = deadline.saturating_duration_since(Instant::now());
         let started = Instant::now();
         let mut instantiate = Duration::ZERO;
@@ -305,8 +325,12 @@ impl Environment {
                 live.store.set_epoch_deadline(1);
                 let store = &mut live.store;
                 let result = match &live.handler {
-                    HandlerFn::Unit(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel),
-                    HandlerFn::Status(f) => call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel),
+                    HandlerFn::Unit(f) => {
+                        call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel)
+                    }
+                    HandlerFn::Status(f) => {
+                        call_with_timeout(f.call_async(&mut *store, ()), timeout, cancel)
+                    }
                 };
                 let handler = started.elapsed();
                 self.peak_memory_bytes = live.store.data().limiter.peak_bytes;
@@ -318,7 +342,10 @@ impl Environment {
                     Ok(s) => s,
                     Err(e) => {
                         return RunResult {
-                            outcome: Err(FunctionError::unhandled("Runtime.Unknown", e.to_string())),
+                            outcome: Err(FunctionError::unhandled(
+                                "Runtime.Unknown",
+                                e.to_string(),
+                            )),
                             instantiate: Duration::ZERO,
                             handler: Duration::ZERO,
                             discard: true,
@@ -337,7 +364,10 @@ impl Environment {
                             Ok(f) => f,
                             Err(e) => return (Err(e), instantiated),
                         };
-                        (start.call_async(&mut store, ()).await.map(|()| 0), instantiated)
+                        (
+                            start.call_async(&mut store, ()).await.map(|()| 0),
+                            instantiated,
+                        )
                     });
                     tokio::select! {
                         r = call => Some(r),
@@ -353,7 +383,8 @@ impl Environment {
                     None => Err(CallError::Cancelled),
                 };
                 let handler = started.elapsed() - instantiate;
-                self.peak_memory_bytes = self.peak_memory_bytes.max(store.data().limiter.peak_bytes);
+                self.peak_memory_bytes =
+                    self.peak_memory_bytes.max(store.data().limiter.peak_bytes);
                 (result, handler, Some(store))
             }
         };
@@ -391,7 +422,13 @@ impl Environment {
                     if exit.0 == 0 && self.live.is_none() {
                         // A command that called exit(0) succeeded.
                         if overflow {
-                            (Err(FunctionError::unhandled("Function.ResponseSizeTooLarge", "Response payload size exceeded maximum allowed payload size (6291456 bytes).")), false)
+                            (
+                                Err(FunctionError::unhandled(
+                                    "Function.ResponseSizeTooLarge",
+                                    "Response payload size exceeded maximum allowed payload size (6291456 bytes).",
+                                )),
+                                false,
+                            )
                         } else if marked_error {
                             (Err(FunctionError::handled_from_payload(&stdout)), false)
                         } else {
@@ -410,7 +447,9 @@ impl Environment {
                     let err = match (&self.live, &command_store) {
                         (Some(live), _) => classify(&e, &live.store, bp, false),
                         (None, Some(store)) => classify(&e, store, bp, false),
-                        (None, None) => FunctionError::unhandled("Runtime.Unknown", format!("{e:#}")),
+                        (None, None) => {
+                            FunctionError::unhandled("Runtime.Unknown", format!("{e:#}"))
+                        }
                     };
                     (Err(err), true)
                 }
@@ -427,7 +466,11 @@ impl Environment {
     }
 }
 
-fn call_with_timeout<F, R>(future: F, timeout: Duration, cancel: Option<&CancelToken>) -> Result<i32, CallError>
+fn call_with_timeout<F, R>(
+    future: F,
+    timeout: Duration,
+    cancel: Option<&CancelToken>,
+) -> Result<i32, CallError>
 where
     F: std::future::Future<Output = wasmtime::Result<R>>,
     R: StatusCode,
@@ -496,7 +539,10 @@ impl StatusCode for i32 {
 fn timeout_error(bp: &Blueprint) -> FunctionError {
     FunctionError::unhandled(
         TIMEOUT_ERROR_TYPE,
-        format!("Task timed out after {:.2} seconds", f64::from(bp.config.timeout_s)),
+        format!(
+            "Task timed out after {:.2} seconds",
+            f64::from(bp.config.timeout_s)
+        ),
     )
 }
 
@@ -511,7 +557,12 @@ fn init_timeout() -> FunctionError {
 }
 
 /// Maps a wasmtime error to Lambda's error types.
-fn classify(e: &wasmtime::Error, store: &Store<HostState>, bp: &Blueprint, in_init: bool) -> FunctionError {
+fn classify(
+    e: &wasmtime::Error,
+    store: &Store<HostState>,
+    bp: &Blueprint,
+    in_init: bool,
+) -> FunctionError {
     let limiter = &store.data().limiter;
     let stack_trace = e
         .downcast_ref::<WasmBacktrace>()
@@ -527,7 +578,11 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, bp: &Blueprint, in_in
             ),
         )
     } else if trap == Some(Trap::Interrupt) {
-        if in_init { init_timeout() } else { timeout_error(bp) }
+        if in_init {
+            init_timeout()
+        } else {
+            timeout_error(bp)
+        }
     } else if let Some(exit) = e.downcast_ref::<I32Exit>() {
         FunctionError::unhandled(
             "Runtime.ExitError",
@@ -535,7 +590,9 @@ fn classify(e: &wasmtime::Error, store: &Store<HostState>, bp: &Blueprint, in_in
         )
     } else if let Some(trap) = trap {
         let message = match trap {
-            Trap::UnreachableCodeReached => "wasm trap: unreachable executed (a panic or abort)".to_owned(),
+            Trap::UnreachableCodeReached => {
+                "wasm trap: unreachable executed (a panic or abort)".to_owned()
+            }
             other => other.to_string(),
         };
         FunctionError::unhandled("Runtime.Trap", message)

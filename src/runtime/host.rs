@@ -235,7 +235,9 @@ impl Io {
     fn remaining_ms(&self) -> i64 {
         let s = self.lock();
         s.context.as_ref().map_or(0, |ctx| {
-            ctx.deadline.saturating_duration_since(Instant::now()).as_millis() as i64
+            ctx.deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as i64
         })
     }
 
@@ -407,7 +409,9 @@ pub(crate) fn add_host_functions(linker: &mut Linker<HostState>) -> wasmtime::Re
                 let memory = caller
                     .get_export("memory")
                     .and_then(|e| e.into_memory())
-                    .ok_or_else(|| wasmtime::format_err!("lambdesk.context: the module exports no memory"))?;
+                    .ok_or_else(|| {
+                        wasmtime::format_err!("lambdesk.context: the module exports no memory")
+                    })?;
                 memory.write(&mut caller, ptr as u32 as usize, &json)?;
             }
             Ok(needed)

@@ -122,7 +122,9 @@ pub enum InvokeError {
         reason: &'static str,
     },
     /// Payload over 6 MB.
-    #[error("RequestTooLargeException: Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation (it is {size} bytes)")]
+    #[error(
+        "RequestTooLargeException: Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation (it is {size} bytes)"
+    )]
     RequestTooLarge {
         /// The payload's size.
         size: usize,
@@ -246,7 +248,10 @@ impl Runtime {
         host::add_host_functions(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding host functions: {e}"))?;
         std::fs::create_dir_all(&options.scratch_dir).map_err(|e| {
-            anyhow::anyhow!("creating the scratch folder {}: {e}", options.scratch_dir.display())
+            anyhow::anyhow!(
+                "creating the scratch folder {}: {e}",
+                options.scratch_dir.display()
+            )
         })?;
         if let Some(dir) = &options.cache_dir {
             // Without a writable cache every process compiles; that is slower, not wrong.
@@ -352,9 +357,7 @@ impl Runtime {
             in_flight: AtomicU32::new(0),
             generation: AtomicU64::new(0),
         });
-        let old = self
-            .functions_mut()
-            .insert(name.to_owned(), function);
+        let old = self.functions_mut().insert(name.to_owned(), function);
         drop(old);
         Ok(info)
     }
@@ -407,18 +410,27 @@ impl Runtime {
             Ok(ModuleKind::Command)
         } else {
             Ok(ModuleKind::Handler {
-                has_initialize: matches!(module.get_export("_initialize"), Some(ExternType::Func(_))),
+                has_initialize: matches!(
+                    module.get_export("_initialize"),
+                    Some(ExternType::Func(_))
+                ),
                 returns_status,
             })
         }
     }
 
     fn functions(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Function>>> {
-        self.inner.functions.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn functions_mut(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Function>>> {
-        self.inner.functions.write().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .functions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn function(&self, name: &str) -> Option<Arc<Function>> {
@@ -502,9 +514,11 @@ impl Runtime {
         }
         serde_json::from_slice::<serde::de::IgnoredAny>(payload)
             .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
-        let f = self.function(name).ok_or_else(|| InvokeError::ResourceNotFound {
-            arn: function_arn(name),
-        })?;
+        let f = self
+            .function(name)
+            .ok_or_else(|| InvokeError::ResourceNotFound {
+                arn: function_arn(name),
+            })?;
         let _slot = self.acquire(&f)?;
         let bp = &f.blueprint;
         let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
@@ -553,7 +567,8 @@ impl Runtime {
             }
         };
         let deadline = Instant::now() + timeout;
-        env.io().begin(event, context_until(&request_id, deadline), sink);
+        env.io()
+            .begin(event, context_until(&request_id, deadline), sink);
         let logging = env.io().has_sink();
         if logging {
             env.io().platform_line(
@@ -626,9 +641,10 @@ impl Runtime {
     fn acquire<'a>(&'a self, f: &'a Function) -> Result<Slot<'a>, InvokeError> {
         let account = &self.inner.in_flight;
         let limit = f.blueprint.config.reserved_concurrency.unwrap_or(u32::MAX);
-        if f
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+        if f.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
             .is_err()
         {
             return Err(InvokeError::TooManyRequests {

@@ -295,7 +295,13 @@ mod tests {
             init: Duration::from_micros(20),
             handler: Duration::from_micros(1230),
         };
-        let r = Report::new(&phases, StartKind::Cold, 128, 18 * 1024 * 1024 - 5, &Pricing::default());
+        let r = Report::new(
+            &phases,
+            StartKind::Cold,
+            128,
+            18 * 1024 * 1024 - 5,
+            &Pricing::default(),
+        );
         assert_eq!(
             r.line("abc"),
             "REPORT RequestId: abc\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 18 MB\tInit Duration: 0.05 ms"
@@ -314,7 +320,10 @@ mod tests {
         assert_eq!(e.error_message, "bad input");
         assert_eq!(e.stack_trace, ["a"]);
         let plain = FunctionError::handled_from_payload(b"oops\n");
-        assert_eq!((plain.error_type.as_str(), plain.error_message.as_str()), ("Error", "oops"));
+        assert_eq!(
+            (plain.error_type.as_str(), plain.error_message.as_str()),
+            ("Error", "oops")
+        );
     }
 
     #[test]

@@ -20,7 +20,12 @@ fn harness(dir: &TempDir) -> Harness<'static, LambdeskApp> {
 }
 
 /// Steps frames until `done` holds; fails after `limit` with what it waited for.
-fn step_until(h: &mut Harness<'_, LambdeskApp>, what: &str, limit: Duration, done: impl Fn(&Harness<'_, LambdeskApp>) -> bool) {
+fn step_until(
+    h: &mut Harness<'_, LambdeskApp>,
+    what: &str,
+    limit: Duration,
+    done: impl Fn(&Harness<'_, LambdeskApp>) -> bool,
+) {
     let start = Instant::now();
     loop {
         h.step();
@@ -37,7 +42,9 @@ fn ready(h: &Harness<'_, LambdeskApp>, name: &str) -> bool {
 }
 
 fn select(h: &mut Harness<'_, LambdeskApp>, name: &str) {
-    h.state_mut().controller.handle(Command::Select(name.into()));
+    h.state_mut()
+        .controller
+        .handle(Command::Select(name.into()));
     step_until(h, name, Duration::from_secs(60), |h| ready(h, name));
 }
 
@@ -50,19 +57,42 @@ fn samples_load_and_invoke_cold_then_warm() {
     let dir = TempDir::new("app");
     let mut h = harness(&dir);
     h.step();
-    for name in ["hello", "sum", "s3-object-info", "counter", "behave", "echo-wat", "ping-wat"] {
-        assert!(h.query_all_by_label(name).next().is_some(), "{name} is listed");
+    for name in [
+        "hello",
+        "sum",
+        "s3-object-info",
+        "counter",
+        "behave",
+        "echo-wat",
+        "ping-wat",
+    ] {
+        assert!(
+            h.query_all_by_label(name).next().is_some(),
+            "{name} is listed"
+        );
     }
     select(&mut h, "hello");
     h.get_by_role_and_label(Role::Button, "Invoke").click();
-    step_until(&mut h, "the REPORT line", Duration::from_secs(30), |h| has_label(h, "REPORT RequestId:"));
+    step_until(&mut h, "the REPORT line", Duration::from_secs(30), |h| {
+        has_label(h, "REPORT RequestId:")
+    });
     assert!(has_label(&h, "Cold start"));
-    assert!(has_label(&h, "\"Hello, Lambdesk!\""), "the response is shown");
+    assert!(
+        has_label(&h, "\"Hello, Lambdesk!\""),
+        "the response is shown"
+    );
     h.get_by_role_and_label(Role::Button, "Invoke").click();
-    step_until(&mut h, "a warm start", Duration::from_secs(30), |h| has_label(h, "Warm start"));
+    step_until(&mut h, "a warm start", Duration::from_secs(30), |h| {
+        has_label(h, "Warm start")
+    });
     assert_eq!(h.state().controller.records.len(), 2);
     // The workspace was written with the samples.
-    step_until(&mut h, "the workspace file", Duration::from_secs(10), |_| dir.path().join("workspace.json").exists());
+    step_until(
+        &mut h,
+        "the workspace file",
+        Duration::from_secs(10),
+        |_| dir.path().join("workspace.json").exists(),
+    );
 }
 
 #[test]
@@ -75,19 +105,32 @@ fn memory_is_edited_applied_and_the_next_start_is_cold() {
     h.get_by_label("Memory (MB)").set_text_value_accesskit("64");
     h.step();
     h.step();
-    assert!(has_label(&h, "64 is out of range; allowed 128–10240 MB"), "inline message");
-    h.get_by_label("Memory (MB)").set_text_value_accesskit("512");
+    assert!(
+        has_label(&h, "64 is out of range; allowed 128–10240 MB"),
+        "inline message"
+    );
+    h.get_by_label("Memory (MB)")
+        .set_text_value_accesskit("512");
     h.step();
     h.step();
     assert!(has_label(&h, "applying makes the next start cold"));
     h.get_by_role_and_label(Role::Button, "Apply").click();
     step_until(&mut h, "the new memory", Duration::from_secs(30), |h| {
-        h.state().controller.entry("hello").unwrap().config.memory_mb == 512 && ready(h, "hello")
+        h.state()
+            .controller
+            .entry("hello")
+            .unwrap()
+            .config
+            .memory_mb
+            == 512
+            && ready(h, "hello")
     });
     h.get_by_label("Test").click();
     h.step();
     h.get_by_role_and_label(Role::Button, "Invoke").click();
-    step_until(&mut h, "the invocation", Duration::from_secs(30), |h| !h.state().controller.records.is_empty());
+    step_until(&mut h, "the invocation", Duration::from_secs(30), |h| {
+        !h.state().controller.records.is_empty()
+    });
     let record = &h.state().controller.records[0];
     let inv = record.result.as_ref().unwrap();
     assert_eq!(inv.report.memory_size_mb, 512);
@@ -102,24 +145,45 @@ fn event_from_template_and_invalid_json_disables_invoke() {
     h.get_by_label("New from template…").click();
     h.step();
     h.step();
-    h.query_all_by_label("sqs").next().expect("the sqs template in the menu").click();
+    h.query_all_by_label("sqs")
+        .next()
+        .expect("the sqs template in the menu")
+        .click();
     h.step();
-    let entry = h.state().controller.entry("s3-object-info").unwrap().clone();
+    let entry = h
+        .state()
+        .controller
+        .entry("s3-object-info")
+        .unwrap()
+        .clone();
     let event = &entry.events[entry.selected_event];
     assert_eq!(event.name, "sqs");
     assert!(event.body.contains("aws:sqs"));
 
     let i = entry.selected_event;
-    h.state_mut().controller.handle(Command::EditEvent("s3-object-info".into(), i, "{\n  \"a\": 1,\n  \"b\" 2\n}".into()));
+    h.state_mut().controller.handle(Command::EditEvent(
+        "s3-object-info".into(),
+        i,
+        "{\n  \"a\": 1,\n  \"b\" 2\n}".into(),
+    ));
     h.step();
     h.step();
-    assert!(has_label(&h, "Invalid JSON at line 3, column 7: expected `:`"));
-    assert!(has_label(&h, "Invoke is disabled: The event is not valid JSON (line 3, column 7"));
+    assert!(has_label(
+        &h,
+        "Invalid JSON at line 3, column 7: expected `:`"
+    ));
+    assert!(has_label(
+        &h,
+        "Invoke is disabled: The event is not valid JSON (line 3, column 7"
+    ));
     h.get_by_role_and_label(Role::Button, "Invoke").click();
     for _ in 0..5 {
         h.step();
     }
-    assert!(h.state().controller.records.is_empty(), "a disabled Invoke does nothing");
+    assert!(
+        h.state().controller.records.is_empty(),
+        "a disabled Invoke does nothing"
+    );
     assert!(h.state().controller.running.is_empty());
 }
 
@@ -130,10 +194,23 @@ fn timeout_is_shown_and_frames_keep_stepping_while_running() {
     select(&mut h, "behave");
     let mut config = h.state().controller.entry("behave").unwrap().config.clone();
     config.timeout_s = 1;
-    h.state_mut().controller.handle(Command::ApplyConfig("behave".into(), config));
-    h.state_mut().controller.handle(Command::EditEvent("behave".into(), 0, r#"{"action":"sleep","ms":4000}"#.into()));
+    h.state_mut()
+        .controller
+        .handle(Command::ApplyConfig("behave".into(), config));
+    h.state_mut().controller.handle(Command::EditEvent(
+        "behave".into(),
+        0,
+        r#"{"action":"sleep","ms":4000}"#.into(),
+    ));
     step_until(&mut h, "the redeploy", Duration::from_secs(30), |h| {
-        h.state().controller.entry("behave").unwrap().config.timeout_s == 1 && ready(h, "behave")
+        h.state()
+            .controller
+            .entry("behave")
+            .unwrap()
+            .config
+            .timeout_s
+            == 1
+            && ready(h, "behave")
     });
     h.get_by_role_and_label(Role::Button, "Invoke").click();
     // While the function sleeps, frames go on and show progress.
@@ -147,7 +224,9 @@ fn timeout_is_shown_and_frames_keep_stepping_while_running() {
     assert!(frames >= 20, "only {frames} frames in 600 ms");
     assert!(has_label(&h, "Running "), "elapsed time is shown");
     assert!(h.query_by_role_and_label(Role::Button, "Cancel").is_some());
-    step_until(&mut h, "the timeout", Duration::from_secs(20), |h| has_label(h, "Task timed out after 1.00 seconds"));
+    step_until(&mut h, "the timeout", Duration::from_secs(20), |h| {
+        has_label(h, "Task timed out after 1.00 seconds")
+    });
 }
 
 #[test]
@@ -160,9 +239,19 @@ fn corrupted_workspace_is_kept_and_reported() {
     let backups: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("workspace.json.corrupt-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("workspace.json.corrupt-")
+        })
         .collect();
     assert_eq!(backups.len(), 1);
-    assert_eq!(std::fs::read_to_string(backups[0].path()).unwrap(), "{ this is not json");
-    assert!(h.query_all_by_label("hello").next().is_some(), "the samples are there to work with");
+    assert_eq!(
+        std::fs::read_to_string(backups[0].path()).unwrap(),
+        "{ this is not json"
+    );
+    assert!(
+        h.query_all_by_label("hello").next().is_some(),
+        "the samples are there to work with"
+    );
 }

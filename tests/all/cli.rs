@@ -23,23 +23,55 @@ fn invoke_prints_response_and_lambda_log_lines() {
     let event = cache.path().join("event.json");
     std::fs::write(&event, r#"{"name":"CLI"}"#).unwrap();
     let hello = sample("hello.wasm");
-    let out = lambdesk(&cache, &["invoke", hello.to_str().unwrap(), "--event", event.to_str().unwrap()]);
+    let out = lambdesk(
+        &cache,
+        &[
+            "invoke",
+            hello.to_str().unwrap(),
+            "--event",
+            event.to_str().unwrap(),
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "{\"event\":{\"name\":\"CLI\"},\"message\":\"Hello, CLI!\"}\n");
+    assert_eq!(
+        text(&out.stdout),
+        "{\"event\":{\"name\":\"CLI\"},\"message\":\"Hello, CLI!\"}\n"
+    );
     let err = text(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
-    assert!(lines[0].starts_with("START RequestId: ") && lines[0].ends_with(" Version: $LATEST"), "{err}");
+    assert!(
+        lines[0].starts_with("START RequestId: ") && lines[0].ends_with(" Version: $LATEST"),
+        "{err}"
+    );
     assert!(lines[1].starts_with("END RequestId: "), "{err}");
-    assert!(lines[2].starts_with("REPORT RequestId: ") && lines[2].contains("\tInit Duration: "), "{err}");
+    assert!(
+        lines[2].starts_with("REPORT RequestId: ") && lines[2].contains("\tInit Duration: "),
+        "{err}"
+    );
     // The compiled module is now in the cache for the next process.
-    assert!(std::fs::read_dir(cache.path()).unwrap().any(|e| e.unwrap().path().extension().is_some_and(|x| x == "cwasm")));
+    assert!(
+        std::fs::read_dir(cache.path()).unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "cwasm"))
+    );
 }
 
 #[test]
 fn times_summarises_cold_and_warm_starts() {
     let cache = TempDir::new("cli");
     let hello = sample("hello.wasm");
-    let out = lambdesk(&cache, &["invoke", hello.to_str().unwrap(), "--times", "50", "--quiet"]);
+    let out = lambdesk(
+        &cache,
+        &[
+            "invoke",
+            hello.to_str().unwrap(),
+            "--times",
+            "50",
+            "--quiet",
+        ],
+    );
     assert!(out.status.success());
     assert!(out.stdout.is_empty(), "--quiet prints no responses");
     let err = text(&out.stderr);
@@ -63,11 +95,36 @@ fn times_summarises_cold_and_warm_starts() {
 fn cold_flag_and_concurrency() {
     let cache = TempDir::new("cli");
     let counter = sample("counter.wasm");
-    let out = lambdesk(&cache, &["invoke", counter.to_str().unwrap(), "--times", "3", "--cold"]);
+    let out = lambdesk(
+        &cache,
+        &[
+            "invoke",
+            counter.to_str().unwrap(),
+            "--times",
+            "3",
+            "--cold",
+        ],
+    );
     assert!(out.status.success());
-    assert_eq!(text(&out.stdout).lines().filter(|l| l.contains("\"count\":1")).count(), 3);
+    assert_eq!(
+        text(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"count\":1"))
+            .count(),
+        3
+    );
     assert!(text(&out.stderr).contains("cold n=3 "));
-    let out = lambdesk(&cache, &["invoke", counter.to_str().unwrap(), "--times", "20", "--concurrency", "4"]);
+    let out = lambdesk(
+        &cache,
+        &[
+            "invoke",
+            counter.to_str().unwrap(),
+            "--times",
+            "20",
+            "--concurrency",
+            "4",
+        ],
+    );
     assert!(out.status.success());
     assert_eq!(text(&out.stdout).lines().count(), 20);
 }
@@ -80,7 +137,15 @@ fn failures_exit_non_zero_with_the_error_object() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["errorType"], "InvalidInput");
-    let out = lambdesk(&cache, &["invoke", sum.to_str().unwrap(), "--reserved-concurrency", "0"]);
+    let out = lambdesk(
+        &cache,
+        &[
+            "invoke",
+            sum.to_str().unwrap(),
+            "--reserved-concurrency",
+            "0",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("TooManyRequestsException"));
 }
@@ -96,7 +161,11 @@ fn bad_settings_and_modules_are_explained() {
     std::fs::write(&junk, "junk").unwrap();
     let out = lambdesk(&cache, &["invoke", junk.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("not a WebAssembly module"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not a WebAssembly module"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -105,8 +174,17 @@ fn events_list_and_show() {
     let out = lambdesk(&cache, &["events", "list"]);
     let list = text(&out.stdout);
     for name in [
-        "apigateway-http", "apigateway-rest", "s3-put", "s3-delete", "sqs", "sns",
-        "eventbridge-scheduled", "dynamodb-stream", "kinesis", "cloudwatch-logs", "alb",
+        "apigateway-http",
+        "apigateway-rest",
+        "s3-put",
+        "s3-delete",
+        "sqs",
+        "sns",
+        "eventbridge-scheduled",
+        "dynamodb-stream",
+        "kinesis",
+        "cloudwatch-logs",
+        "alb",
     ] {
         assert!(list.lines().any(|l| l.starts_with(name)), "{name} missing");
     }

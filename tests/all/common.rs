@@ -12,7 +12,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("lambdesk-test-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "lambdesk-test-{tag}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
@@ -53,8 +56,15 @@ pub fn runtime_in(dir: TempDir) -> TestRuntime {
 }
 
 pub fn sample(file: &str) -> PathBuf {
-    let dir = if file.ends_with(".wat") { "wat" } else { "dist" };
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions").join(dir).join(file)
+    let dir = if file.ends_with(".wat") {
+        "wat"
+    } else {
+        "dist"
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-functions")
+        .join(dir)
+        .join(file)
 }
 
 pub fn config(handler: &str) -> FunctionConfig {
@@ -74,7 +84,12 @@ impl Logs {
         Arc::new(move |line| lines.lock().unwrap().push((Instant::now(), line)))
     }
     pub fn texts(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|(_, l)| l.text.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, l)| l.text.clone())
+            .collect()
     }
 }
 

@@ -1,11 +1,15 @@
 //! Every event template deserialises into the matching type of the
 //! `aws_lambda_events` crate, so it has AWS's real shape.
 
-use aws_lambda_events::event::{alb, apigw, cloudwatch_events, cloudwatch_logs, dynamodb, kinesis, s3, sns, sqs};
+use aws_lambda_events::event::{
+    alb, apigw, cloudwatch_events, cloudwatch_logs, dynamodb, kinesis, s3, sns, sqs,
+};
 use lambdesk::model::events::{TEMPLATES, template};
 
 fn body(name: &str) -> &'static str {
-    template(name).unwrap_or_else(|| panic!("no template {name}")).body
+    template(name)
+        .unwrap_or_else(|| panic!("no template {name}"))
+        .body
 }
 
 fn parse<T: serde::de::DeserializeOwned>(name: &str) -> T {
@@ -21,10 +25,19 @@ fn templates_match_aws_types() {
     assert_eq!(r.http_method.as_str(), "POST");
     assert_eq!(r.path.as_deref(), Some("/hello/world"));
     let e: s3::S3Event = parse("s3-put");
-    assert_eq!(e.records[0].event_name.as_deref(), Some("ObjectCreated:Put"));
-    assert_eq!(e.records[0].s3.bucket.name.as_deref(), Some("example-bucket"));
+    assert_eq!(
+        e.records[0].event_name.as_deref(),
+        Some("ObjectCreated:Put")
+    );
+    assert_eq!(
+        e.records[0].s3.bucket.name.as_deref(),
+        Some("example-bucket")
+    );
     let e: s3::S3Event = parse("s3-delete");
-    assert_eq!(e.records[0].event_name.as_deref(), Some("ObjectRemoved:Delete"));
+    assert_eq!(
+        e.records[0].event_name.as_deref(),
+        Some("ObjectRemoved:Delete")
+    );
     let e: sqs::SqsEvent = parse("sqs");
     assert_eq!(e.records.len(), 2);
     assert_eq!(e.records[0].body.as_deref(), Some("Test message."));

@@ -1,10 +1,10 @@
 //! One integration-test binary (one link step): the runtime over the real
 //! sample functions, the command line, the event templates and the app.
 
+#[cfg(feature = "gui")]
+mod app;
 mod cli;
 mod common;
 mod events;
 mod runtime;
 mod samples;
-#[cfg(feature = "gui")]
-mod app;

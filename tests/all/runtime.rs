@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use lambdesk::model::{FunctionConfig, Mount};
 use lambdesk::runtime::{
-    CodeError, CodeSource, DeployError, ErrorKind, InvokeError, InvokeOptions, LogKind,
-    ModuleKind, Outcome, StartKind,
+    CodeError, CodeSource, DeployError, ErrorKind, InvokeError, InvokeOptions, LogKind, ModuleKind,
+    Outcome, StartKind,
 };
 use serde_json::{Value, json};
 
@@ -21,7 +21,12 @@ fn response(inv: &lambdesk::runtime::Invocation) -> Value {
 }
 
 fn error(inv: &lambdesk::runtime::Invocation) -> &lambdesk::runtime::FunctionError {
-    inv.error().unwrap_or_else(|| panic!("expected an error, got {:?}", String::from_utf8_lossy(&inv.payload())))
+    inv.error().unwrap_or_else(|| {
+        panic!(
+            "expected an error, got {:?}",
+            String::from_utf8_lossy(&inv.payload())
+        )
+    })
 }
 
 fn behave(rt: &lambdesk::runtime::Runtime, f: impl FnOnce(&mut FunctionConfig)) {
@@ -33,23 +38,44 @@ fn behave(rt: &lambdesk::runtime::Runtime, f: impl FnOnce(&mut FunctionConfig)) 
 #[test]
 fn hello_greets_and_echoes_the_event() {
     let t = runtime();
-    let info = t.runtime.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap();
-    assert!(matches!(info.kind, ModuleKind::Handler { has_initialize: true, .. }));
-    let inv = t.runtime.invoke("hello", br#"{"name":"Ada","n":1}"#).unwrap();
+    let info = t
+        .runtime
+        .deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
+    assert!(matches!(
+        info.kind,
+        ModuleKind::Handler {
+            has_initialize: true,
+            ..
+        }
+    ));
+    let inv = t
+        .runtime
+        .invoke("hello", br#"{"name":"Ada","n":1}"#)
+        .unwrap();
     assert_eq!(
         response(&inv),
         json!({"message": "Hello, Ada!", "event": {"name": "Ada", "n": 1}})
     );
     assert_eq!(inv.start, StartKind::Cold);
-    assert_eq!(t.runtime.invoke("hello", b"{}").unwrap().start, StartKind::Warm);
+    assert_eq!(
+        t.runtime.invoke("hello", b"{}").unwrap().start,
+        StartKind::Warm
+    );
 }
 
 #[test]
 fn sum_adds_and_reports_missing_values_as_handled_errors() {
     let t = runtime();
-    let info = t.runtime.deploy("sum", &sample("sum.wasm"), config("_start")).unwrap();
+    let info = t
+        .runtime
+        .deploy("sum", &sample("sum.wasm"), config("_start"))
+        .unwrap();
     assert_eq!(info.kind, ModuleKind::Command);
-    let inv = t.runtime.invoke("sum", br#"{"value1": 20, "value2": 22}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("sum", br#"{"value1": 20, "value2": 22}"#)
+        .unwrap();
     assert_eq!(inv.payload().as_ref(), b"42");
     let inv = t.runtime.invoke("sum", br#"{"value1": 1}"#).unwrap();
     let e = error(&inv);
@@ -61,7 +87,9 @@ fn sum_adds_and_reports_missing_values_as_handled_errors() {
 #[test]
 fn s3_object_info_answers_bucket_and_key() {
     let t = runtime();
-    t.runtime.deploy("s3", &sample("s3-object-info.wasm"), config("_start")).unwrap();
+    t.runtime
+        .deploy("s3", &sample("s3-object-info.wasm"), config("_start"))
+        .unwrap();
     let event = lambdesk::model::events::template("s3-put").unwrap().body;
     let inv = t.runtime.invoke("s3", event.as_bytes()).unwrap();
     assert_eq!(
@@ -73,9 +101,15 @@ fn s3_object_info_answers_bucket_and_key() {
 #[test]
 fn counter_keeps_state_while_warm_and_resets_when_cold() {
     let t = runtime();
-    t.runtime.deploy("counter", &sample("counter.wasm"), config("handler")).unwrap();
+    t.runtime
+        .deploy("counter", &sample("counter.wasm"), config("handler"))
+        .unwrap();
     let counts: Vec<u64> = (0..3)
-        .map(|_| response(&t.runtime.invoke("counter", b"{}").unwrap())["count"].as_u64().unwrap())
+        .map(|_| {
+            response(&t.runtime.invoke("counter", b"{}").unwrap())["count"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(counts, [1, 2, 3]);
     assert_eq!(t.runtime.drop_environments("counter"), 1);
@@ -87,24 +121,44 @@ fn counter_keeps_state_while_warm_and_resets_when_cold() {
 #[test]
 fn hand_written_wat_samples_run() {
     let t = runtime();
-    t.runtime.deploy("echo", &sample("echo.wat"), config("_start")).unwrap();
+    t.runtime
+        .deploy("echo", &sample("echo.wat"), config("_start"))
+        .unwrap();
     let event = br#"{ "spaced" :  [1, 2] }"#;
-    assert_eq!(t.runtime.invoke("echo", event).unwrap().payload().as_ref(), event);
-    t.runtime.deploy("ping", &sample("ping.wat"), config("handler")).unwrap();
-    let pongs: Vec<Vec<u8>> = (0..3).map(|_| t.runtime.invoke("ping", b"{}").unwrap().payload().to_vec()).collect();
-    assert_eq!(pongs, [b"{\"pong\":1}".to_vec(), b"{\"pong\":2}".to_vec(), b"{\"pong\":3}".to_vec()]);
+    assert_eq!(
+        t.runtime.invoke("echo", event).unwrap().payload().as_ref(),
+        event
+    );
+    t.runtime
+        .deploy("ping", &sample("ping.wat"), config("handler"))
+        .unwrap();
+    let pongs: Vec<Vec<u8>> = (0..3)
+        .map(|_| t.runtime.invoke("ping", b"{}").unwrap().payload().to_vec())
+        .collect();
+    assert_eq!(
+        pongs,
+        [
+            b"{\"pong\":1}".to_vec(),
+            b"{\"pong\":2}".to_vec(),
+            b"{\"pong\":3}".to_vec()
+        ]
+    );
 }
 
 #[test]
 fn phases_and_billing_distinguish_cold_from_warm() {
     let t = runtime();
-    t.runtime.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap();
+    t.runtime
+        .deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
     let cold = t.runtime.invoke("hello", b"{}").unwrap();
     let (source, _) = cold.phases.load.unwrap();
     assert_eq!(source, CodeSource::Compiled);
     assert!(cold.phases.instantiate > Duration::ZERO);
     assert!(cold.report.init_duration_ms.is_some());
-    let billed = (cold.phases.handler + cold.phases.init_total()).as_nanos().div_ceil(1_000_000) as u64;
+    let billed = (cold.phases.handler + cold.phases.init_total())
+        .as_nanos()
+        .div_ceil(1_000_000) as u64;
     assert_eq!(cold.report.billed_duration_ms, billed.max(1));
     let warm = t.runtime.invoke("hello", b"{}").unwrap();
     assert!(warm.phases.load.is_none());
@@ -127,24 +181,52 @@ fn second_runtime_loads_compiled_module_from_disk_cache() {
         .unwrap()
     };
     let first = make(&cache, "a");
-    let info = first.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap();
+    let info = first
+        .deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
     assert_eq!(info.load.0, CodeSource::Compiled);
     let second = make(&cache, "b");
-    let info = second.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap();
+    let info = second
+        .deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
     assert_eq!(info.load.0, CodeSource::DiskCache);
-    assert_eq!(second.invoke("hello", b"{}").unwrap().phases.load.unwrap().0, CodeSource::DiskCache);
+    assert_eq!(
+        second
+            .invoke("hello", b"{}")
+            .unwrap()
+            .phases
+            .load
+            .unwrap()
+            .0,
+        CodeSource::DiskCache
+    );
     // A damaged cache file is compiled again, not trusted.
-    let file = std::fs::read_dir(&cache).unwrap().next().unwrap().unwrap().path();
+    let file = std::fs::read_dir(&cache)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&file, b"garbage").unwrap();
     let third = make(&cache, "c");
-    assert_eq!(third.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap().load.0, CodeSource::Compiled);
+    assert_eq!(
+        third
+            .deploy("hello", &sample("hello.wasm"), config("handler"))
+            .unwrap()
+            .load
+            .0,
+        CodeSource::Compiled
+    );
 }
 
 #[test]
 fn timeout_obeyed() {
     let t = runtime();
     behave(&t.runtime, |c| c.timeout_s = 1);
-    let inv = t.runtime.invoke("behave", br#"{"action":"sleep","ms":200}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"sleep","ms":200}"#)
+        .unwrap();
     assert_eq!(response(&inv), json!({"slept_ms": 200}));
 }
 
@@ -153,9 +235,16 @@ fn timeout_violated_while_sleeping_in_a_host_call() {
     let t = runtime();
     behave(&t.runtime, |c| c.timeout_s = 1);
     let started = Instant::now();
-    let inv = t.runtime.invoke("behave", br#"{"action":"sleep","ms":8000}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"sleep","ms":8000}"#)
+        .unwrap();
     // The guest sleeps 8 s; the caller hears at the 1 s deadline.
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
     let e = error(&inv);
     assert_eq!(e.kind, ErrorKind::Unhandled);
     assert_eq!(e.error_message, "Task timed out after 1.00 seconds");
@@ -169,8 +258,14 @@ fn timeout_violated_while_sleeping_in_a_host_call() {
 fn timeout_violated_while_spinning() {
     let t = runtime();
     behave(&t.runtime, |c| c.timeout_s = 1);
-    let inv = t.runtime.invoke("behave", br#"{"action":"spin","ms":60000}"#).unwrap();
-    assert_eq!(error(&inv).error_message, "Task timed out after 1.00 seconds");
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"spin","ms":60000}"#)
+        .unwrap();
+    assert_eq!(
+        error(&inv).error_message,
+        "Task timed out after 1.00 seconds"
+    );
     assert_eq!(t.runtime.environments("behave").len(), 0);
 }
 
@@ -178,20 +273,37 @@ fn timeout_violated_while_spinning() {
 fn timeout_message_has_two_decimals_of_the_configured_timeout() {
     let t = runtime();
     let dir = TempDir::new("loop");
-    let path = wat(dir.path(), "loop", r#"(module (memory (export "memory") 1) (func (export "handler") (loop $l (br $l))))"#);
-    let c = FunctionConfig { timeout_s: 2, ..config("handler") };
+    let path = wat(
+        dir.path(),
+        "loop",
+        r#"(module (memory (export "memory") 1) (func (export "handler") (loop $l (br $l))))"#,
+    );
+    let c = FunctionConfig {
+        timeout_s: 2,
+        ..config("handler")
+    };
     t.runtime.deploy("loop", &path, c).unwrap();
     let inv = t.runtime.invoke("loop", b"{}").unwrap();
-    assert_eq!(error(&inv).error_message, "Task timed out after 2.00 seconds");
+    assert_eq!(
+        error(&inv).error_message,
+        "Task timed out after 2.00 seconds"
+    );
 }
 
 #[test]
 fn memory_obeyed() {
     let t = runtime();
     behave(&t.runtime, |c| c.memory_mb = 128);
-    let inv = t.runtime.invoke("behave", br#"{"action":"alloc","mb":40}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"alloc","mb":40}"#)
+        .unwrap();
     assert_eq!(response(&inv)["allocated_mb"], 40);
-    assert!(inv.report.max_memory_used_mb >= 40, "{}", inv.report.max_memory_used_mb);
+    assert!(
+        inv.report.max_memory_used_mb >= 40,
+        "{}",
+        inv.report.max_memory_used_mb
+    );
     assert!(inv.report.max_memory_used_mb <= 128);
 }
 
@@ -199,14 +311,26 @@ fn memory_obeyed() {
 fn memory_violated() {
     let t = runtime();
     behave(&t.runtime, |c| c.memory_mb = 128);
-    let inv = t.runtime.invoke("behave", br#"{"action":"alloc","mb":200}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"alloc","mb":200}"#)
+        .unwrap();
     let e = error(&inv);
     assert_eq!(e.error_type, "Runtime.OutOfMemory");
-    assert_eq!(e.error_message, "Runtime exited with error: memory limit of 128 MB exceeded");
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+    assert_eq!(
+        e.error_message,
+        "Runtime exited with error: memory limit of 128 MB exceeded"
+    );
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Cold
+    );
     // More memory configured: the same request fits.
     behave(&t.runtime, |c| c.memory_mb = 512);
-    let inv = t.runtime.invoke("behave", br#"{"action":"alloc","mb":200}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"alloc","mb":200}"#)
+        .unwrap();
     assert_eq!(response(&inv)["allocated_mb"], 200);
 }
 
@@ -214,12 +338,22 @@ fn memory_violated() {
 fn panic_is_an_unhandled_trap_with_a_named_backtrace() {
     let t = runtime();
     behave(&t.runtime, |_| {});
-    let inv = t.runtime.invoke("behave", br#"{"action":"panic"}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"panic"}"#)
+        .unwrap();
     let e = error(&inv);
     assert_eq!(e.kind, ErrorKind::Unhandled);
     assert_eq!(e.error_type, "Runtime.Trap");
-    assert!(e.stack_trace.iter().any(|f| f.contains("handler")), "{:?}", e.stack_trace);
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+    assert!(
+        e.stack_trace.iter().any(|f| f.contains("handler")),
+        "{:?}",
+        e.stack_trace
+    );
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Cold
+    );
 }
 
 #[test]
@@ -247,8 +381,16 @@ fn traps_in_wat_carry_function_names() {
         let inv = t.runtime.invoke("traps", b"{}").unwrap();
         let e = error(&inv);
         assert_eq!(e.error_type, "Runtime.Trap", "{handler}");
-        assert!(e.error_message.contains(message), "{handler}: {}", e.error_message);
-        assert!(e.stack_trace.iter().any(|f| f.contains(frame)), "{handler}: {:?}", e.stack_trace);
+        assert!(
+            e.error_message.contains(message),
+            "{handler}: {}",
+            e.error_message
+        );
+        assert!(
+            e.stack_trace.iter().any(|f| f.contains(frame)),
+            "{handler}: {:?}",
+            e.stack_trace
+        );
     }
 }
 
@@ -275,21 +417,36 @@ fn command_exit_status_is_a_runtime_exit_error() {
 fn handled_errors_are_distinguishable_from_responses() {
     let t = runtime();
     behave(&t.runtime, |_| {});
-    let inv = t.runtime.invoke("behave", br#"{"action":"error"}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"error"}"#)
+        .unwrap();
     let e = error(&inv);
     assert_eq!(e.kind, ErrorKind::Handled);
-    assert_eq!((e.error_type.as_str(), e.error_message.as_str()), ("BehaveError", "behave was asked to fail"));
+    assert_eq!(
+        (e.error_type.as_str(), e.error_message.as_str()),
+        ("BehaveError", "behave was asked to fail")
+    );
     let payload: Value = serde_json::from_slice(&inv.payload()).unwrap();
-    assert_eq!(payload, json!({"errorType": "BehaveError", "errorMessage": "behave was asked to fail", "stackTrace": []}));
+    assert_eq!(
+        payload,
+        json!({"errorType": "BehaveError", "errorMessage": "behave was asked to fail", "stackTrace": []})
+    );
     // A handled error keeps the environment warm.
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Warm);
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Warm
+    );
 }
 
 #[test]
 fn payload_limits_obeyed() {
     let t = runtime();
     behave(&t.runtime, |_| {});
-    let big = format!(r#"{{"action":"echo","pad":"{}"}}"#, "x".repeat(5 * 1024 * 1024));
+    let big = format!(
+        r#"{{"action":"echo","pad":"{}"}}"#,
+        "x".repeat(5 * 1024 * 1024)
+    );
     let inv = t.runtime.invoke("behave", big.as_bytes()).unwrap();
     assert_eq!(inv.payload().len(), big.len());
 }
@@ -302,7 +459,10 @@ fn payload_limits_violated() {
     let err = t.runtime.invoke("behave", too_big.as_bytes()).unwrap_err();
     assert!(matches!(err, InvokeError::RequestTooLarge { .. }));
     assert_eq!(err.error_type(), "RequestTooLargeException");
-    let inv = t.runtime.invoke("behave", br#"{"action":"output","bytes":7000000}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"output","bytes":7000000}"#)
+        .unwrap();
     assert_eq!(error(&inv).error_type, "Function.ResponseSizeTooLarge");
     let err = t.runtime.invoke("behave", b"not json").unwrap_err();
     assert_eq!(err.error_type(), "InvalidRequestContentException");
@@ -316,15 +476,25 @@ fn payload_limits_violated() {
 #[test]
 fn logs_come_in_lambdas_order_and_format() {
     let t = runtime();
-    t.runtime.deploy("counter", &sample("counter.wasm"), config("handler")).unwrap();
+    t.runtime
+        .deploy("counter", &sample("counter.wasm"), config("handler"))
+        .unwrap();
     let logs = Logs::default();
-    let opts = InvokeOptions { log_sink: Some(logs.sink()), ..Default::default() };
+    let opts = InvokeOptions {
+        log_sink: Some(logs.sink()),
+        ..Default::default()
+    };
     let cold = t.runtime.invoke_with("counter", b"{}", &opts).unwrap();
     let warm = t.runtime.invoke_with("counter", b"{}", &opts).unwrap();
     let lines = logs.0.lock().unwrap().clone();
     let kinds: Vec<LogKind> = lines.iter().map(|(_, l)| l.kind).collect();
     use LogKind::*;
-    assert_eq!(kinds, [Function, Start, Function, End, Report, Start, Function, End, Report]);
+    assert_eq!(
+        kinds,
+        [
+            Function, Start, Function, End, Report, Start, Function, End, Report
+        ]
+    );
     let texts = logs.texts();
     let id = &cold.request_id;
     assert_eq!(texts[1], format!("START RequestId: {id} Version: $LATEST"));
@@ -338,7 +508,12 @@ fn logs_come_in_lambdas_order_and_format() {
     assert!(fields[4].starts_with("Max Memory Used: ") && fields[4].ends_with(" MB"));
     assert!(fields[5].starts_with("Init Duration: ") && fields[5].ends_with(" ms"));
     assert_eq!(fields.len(), 6);
-    assert_eq!(texts[8].split('\t').count(), 5, "no Init Duration on a warm start: {}", texts[8]);
+    assert_eq!(
+        texts[8].split('\t').count(),
+        5,
+        "no Init Duration on a warm start: {}",
+        texts[8]
+    );
     // Every line carries function, stream and request id.
     for (_, l) in &lines[5..] {
         assert_eq!(&*l.request_id, warm.request_id);
@@ -354,11 +529,19 @@ fn log_lines_stream_while_the_function_runs() {
     let t = runtime();
     behave(&t.runtime, |c| c.timeout_s = 10);
     let logs = Logs::default();
-    let opts = InvokeOptions { log_sink: Some(logs.sink()), ..Default::default() };
-    t.runtime.invoke_with("behave", br#"{"action":"sleep","ms":2000}"#, &opts).unwrap();
+    let opts = InvokeOptions {
+        log_sink: Some(logs.sink()),
+        ..Default::default()
+    };
+    t.runtime
+        .invoke_with("behave", br#"{"action":"sleep","ms":2000}"#, &opts)
+        .unwrap();
     let finished = Instant::now();
     let lines = logs.0.lock().unwrap().clone();
-    let (at, _) = lines.iter().find(|(_, l)| l.text == "sleeping 2000 ms").unwrap();
+    let (at, _) = lines
+        .iter()
+        .find(|(_, l)| l.text == "sleeping 2000 ms")
+        .unwrap();
     assert!(finished.duration_since(*at) >= Duration::from_millis(1500));
 }
 
@@ -374,9 +557,15 @@ fn log_flood_is_bounded_and_completes() {
         })),
         ..Default::default()
     };
-    let inv = t.runtime.invoke_with("behave", br#"{"action":"log","lines":100000}"#, &opts).unwrap();
+    let inv = t
+        .runtime
+        .invoke_with("behave", br#"{"action":"log","lines":100000}"#, &opts)
+        .unwrap();
     assert_eq!(response(&inv), json!({"logged": 100000}));
-    assert_eq!(count.load(std::sync::atomic::Ordering::Relaxed), 100_000 + 3);
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::Relaxed),
+        100_000 + 3
+    );
 
     // One endless line (64 MB, no newline) arrives as 256 KB pieces.
     let dir = TempDir::new("flood");
@@ -394,9 +583,21 @@ fn log_flood_is_bounded_and_completes() {
                 (local.set $i (i32.add (local.get $i) (i32.const 1)))
                 (br_if $l (i32.lt_u (local.get $i) (i32.const 1024))))))"#,
     );
-    t.runtime.deploy("flood", &path, FunctionConfig { timeout_s: 60, ..config("_start") }).unwrap();
+    t.runtime
+        .deploy(
+            "flood",
+            &path,
+            FunctionConfig {
+                timeout_s: 60,
+                ..config("_start")
+            },
+        )
+        .unwrap();
     let logs = Logs::default();
-    let opts = InvokeOptions { log_sink: Some(logs.sink()), ..Default::default() };
+    let opts = InvokeOptions {
+        log_sink: Some(logs.sink()),
+        ..Default::default()
+    };
     t.runtime.invoke_with("flood", b"{}", &opts).unwrap();
     let lines = logs.0.lock().unwrap();
     let function_lines: Vec<usize> = lines
@@ -414,11 +615,20 @@ fn reserved_concurrency_obeyed() {
     behave(&t.runtime, |c| c.reserved_concurrency = Some(2));
     let rt = &t.runtime;
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| rt.invoke("behave", br#"{"action":"sleep","ms":300}"#).unwrap());
-        let b = s.spawn(|| rt.invoke("behave", br#"{"action":"sleep","ms":300}"#).unwrap());
+        let a = s.spawn(|| {
+            rt.invoke("behave", br#"{"action":"sleep","ms":300}"#)
+                .unwrap()
+        });
+        let b = s.spawn(|| {
+            rt.invoke("behave", br#"{"action":"sleep","ms":300}"#)
+                .unwrap()
+        });
         (a.join().unwrap(), b.join().unwrap())
     });
-    assert_ne!(a.environment_id, b.environment_id, "parallel invocations use separate environments");
+    assert_ne!(
+        a.environment_id, b.environment_id,
+        "parallel invocations use separate environments"
+    );
     assert_eq!(rt.environments("behave").len(), 2);
 }
 
@@ -438,12 +648,17 @@ fn reserved_concurrency_violated() {
         let err = rt.invoke("behave", b"{}").unwrap_err();
         assert_eq!(
             err,
-            InvokeError::TooManyRequests { reason: "ReservedFunctionConcurrentInvocationLimitExceeded" }
+            InvokeError::TooManyRequests {
+                reason: "ReservedFunctionConcurrentInvocationLimitExceeded"
+            }
         );
         assert!(slow.join().unwrap().is_ok());
     });
     behave(rt, |c| c.reserved_concurrency = Some(0));
-    assert_eq!(rt.invoke("behave", b"{}").unwrap_err().error_type(), "TooManyRequestsException");
+    assert_eq!(
+        rt.invoke("behave", b"{}").unwrap_err().error_type(),
+        "TooManyRequestsException"
+    );
 }
 
 #[test]
@@ -462,12 +677,18 @@ fn environment_and_context_are_lambdas() {
     assert_eq!(env["AWS_REGION"], "us-east-1");
     assert_eq!(env["_HANDLER"], "handler");
     assert_eq!(env["LAMBDA_TASK_ROOT"], "/var/task");
-    let inv = t.runtime.invoke("behave", br#"{"action":"context"}"#).unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"context"}"#)
+        .unwrap();
     let ctx = response(&inv);
     assert_eq!(ctx["awsRequestId"], inv.request_id.as_str());
     assert_eq!(ctx["functionName"], "behave");
     assert_eq!(ctx["memoryLimitInMB"], 256);
-    assert_eq!(ctx["invokedFunctionArn"], "arn:aws:lambda:us-east-1:123456789012:function:behave");
+    assert_eq!(
+        ctx["invokedFunctionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:behave"
+    );
     assert_eq!(ctx["logStreamName"], inv.log_stream.as_str());
     assert_eq!(env["AWS_LAMBDA_LOG_STREAM_NAME"], inv.log_stream.as_str());
     let remaining = ctx["remainingTimeMs"].as_i64().unwrap();
@@ -495,18 +716,41 @@ fn role_mounts_grant_exactly_what_they_say() {
     let out = TempDir::new("mount-rw");
     behave(&t.runtime, |c| {
         c.role.mounts = vec![
-            Mount { host_path: data.path().to_owned(), guest_path: "/data".into(), read_only: true },
-            Mount { host_path: out.path().to_owned(), guest_path: "/out".into(), read_only: false },
+            Mount {
+                host_path: data.path().to_owned(),
+                guest_path: "/data".into(),
+                read_only: true,
+            },
+            Mount {
+                host_path: out.path().to_owned(),
+                guest_path: "/out".into(),
+                read_only: false,
+            },
         ];
     });
-    let read = response(&t.runtime.invoke("behave", br#"{"action":"read","path":"/data/in.txt"}"#).unwrap());
+    let read = response(
+        &t.runtime
+            .invoke("behave", br#"{"action":"read","path":"/data/in.txt"}"#)
+            .unwrap(),
+    );
     assert_eq!(read["content"], "from the host");
-    let denied = t.runtime.invoke("behave", br#"{"action":"write","path":"/data/new.txt"}"#).unwrap();
+    let denied = t
+        .runtime
+        .invoke("behave", br#"{"action":"write","path":"/data/new.txt"}"#)
+        .unwrap();
     assert_eq!(error(&denied).error_type, "IOError");
     assert!(!data.path().join("new.txt").exists());
-    t.runtime.invoke("behave", br#"{"action":"write","path":"/out/new.txt"}"#).unwrap();
-    assert_eq!(std::fs::read_to_string(out.path().join("new.txt")).unwrap(), "written by behave");
-    let outside = t.runtime.invoke("behave", br#"{"action":"read","path":"/etc/hostname"}"#).unwrap();
+    t.runtime
+        .invoke("behave", br#"{"action":"write","path":"/out/new.txt"}"#)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("new.txt")).unwrap(),
+        "written by behave"
+    );
+    let outside = t
+        .runtime
+        .invoke("behave", br#"{"action":"read","path":"/etc/hostname"}"#)
+        .unwrap();
     assert_eq!(error(&outside).error_type, "IOError");
 }
 
@@ -519,18 +763,27 @@ fn zip_bundles_expose_their_files_at_var_task() {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
     zip.start_file("bootstrap.wasm", opts).unwrap();
-    zip.write_all(&std::fs::read(sample("behave.wasm")).unwrap()).unwrap();
+    zip.write_all(&std::fs::read(sample("behave.wasm")).unwrap())
+        .unwrap();
     zip.start_file("config/settings.json", opts).unwrap();
     zip.write_all(br#"{"from":"bundle"}"#).unwrap();
     zip.finish().unwrap();
-    t.runtime.deploy("bundle", &zip_path, config("handler")).unwrap();
+    t.runtime
+        .deploy("bundle", &zip_path, config("handler"))
+        .unwrap();
     let read = response(
         &t.runtime
-            .invoke("bundle", br#"{"action":"read","path":"/var/task/config/settings.json"}"#)
+            .invoke(
+                "bundle",
+                br#"{"action":"read","path":"/var/task/config/settings.json"}"#,
+            )
             .unwrap(),
     );
     assert_eq!(read["content"], r#"{"from":"bundle"}"#);
-    let write = t.runtime.invoke("bundle", br#"{"action":"write","path":"/var/task/x"}"#).unwrap();
+    let write = t
+        .runtime
+        .invoke("bundle", br#"{"action":"write","path":"/var/task/x"}"#)
+        .unwrap();
     assert_eq!(error(&write).error_type, "IOError");
 }
 
@@ -544,26 +797,49 @@ fn broken_code_gets_clear_errors() {
         path
     };
     let err = |path: &std::path::Path, handler: &str| {
-        t.runtime.deploy("broken", path, config(handler)).unwrap_err().to_string()
+        t.runtime
+            .deploy("broken", path, config(handler))
+            .unwrap_err()
+            .to_string()
     };
     assert!(err(&p("text.wasm", b"hello world"), "_start").starts_with("not a WebAssembly module"));
-    assert!(err(&p("bad.wasm", b"\0asm\x01\0\0\0\xff\xff"), "_start").starts_with("invalid WebAssembly module"));
+    assert!(
+        err(&p("bad.wasm", b"\0asm\x01\0\0\0\xff\xff"), "_start")
+            .starts_with("invalid WebAssembly module")
+    );
     assert!(err(&p("component.wasm", b"\0asm\x0d\0\x01\0"), "_start").contains("component"));
-    assert!(err(&p("bad.wat", b"(module (func (export \"x\") (i32.add)))"), "_start").starts_with("invalid WebAssembly"));
-    let no_entry = err(&p("lib.wat", br#"(module (func (export "other")))"#), "handler");
-    assert_eq!(no_entry, "no entry point: the module exports no function `handler` (exported functions: other)");
+    assert!(
+        err(
+            &p("bad.wat", b"(module (func (export \"x\") (i32.add)))"),
+            "_start"
+        )
+        .starts_with("invalid WebAssembly")
+    );
+    let no_entry = err(
+        &p("lib.wat", br#"(module (func (export "other")))"#),
+        "handler",
+    );
+    assert_eq!(
+        no_entry,
+        "no entry point: the module exports no function `handler` (exported functions: other)"
+    );
     let imports = err(
         &p("imports.wat", br#"(module (import "env" "db_query" (func)) (import "env" "log" (func)) (func (export "_start")))"#),
         "_start",
     );
-    assert_eq!(imports, "the module imports what no one provides: env::db_query, env::log");
+    assert_eq!(
+        imports,
+        "the module imports what no one provides: env::db_query, env::log"
+    );
     let zip_path = dir.path().join("empty.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-    zip.start_file("README.txt", zip::write::SimpleFileOptions::default()).unwrap();
+    zip.start_file("README.txt", zip::write::SimpleFileOptions::default())
+        .unwrap();
     zip.finish().unwrap();
     assert!(err(&zip_path, "_start").starts_with("the zip bundle contains no .wasm module"));
     assert!(matches!(
-        t.runtime.deploy("broken", &dir.path().join("missing.wasm"), config("_start")),
+        t.runtime
+            .deploy("broken", &dir.path().join("missing.wasm"), config("_start")),
         Err(DeployError::Code(CodeError::Io { .. }))
     ));
     // Nothing was deployed by all that.
@@ -573,8 +849,15 @@ fn broken_code_gets_clear_errors() {
 #[test]
 fn configuration_out_of_range_is_refused_naming_the_field() {
     let t = runtime();
-    let bad = FunctionConfig { memory_mb: 100, timeout_s: 0, ..config("_start") };
-    let err = t.runtime.deploy("sum", &sample("sum.wasm"), bad).unwrap_err();
+    let bad = FunctionConfig {
+        memory_mb: 100,
+        timeout_s: 0,
+        ..config("_start")
+    };
+    let err = t
+        .runtime
+        .deploy("sum", &sample("sum.wasm"), bad)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "invalid configuration: memory_mb: 100 is out of range; allowed 128–10240 MB; timeout_s: 0 is out of range; allowed 1–900 seconds"
@@ -592,7 +875,10 @@ fn idle_environments_are_reaped() {
         assert!(Instant::now() < deadline, "not reaped");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Cold
+    );
 }
 
 #[test]
@@ -600,18 +886,32 @@ fn new_configuration_makes_the_next_start_cold() {
     let t = runtime();
     behave(&t.runtime, |_| {});
     t.runtime.invoke("behave", b"{}").unwrap();
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Warm);
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Warm
+    );
     behave(&t.runtime, |c| c.timeout_s = 5);
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Cold
+    );
 }
 
 #[test]
 fn discard_option_makes_every_start_cold() {
     let t = runtime_in(TempDir::new("discard"));
-    t.runtime.deploy("hello", &sample("hello.wasm"), config("handler")).unwrap();
-    let opts = InvokeOptions { discard_environment: true, ..Default::default() };
+    t.runtime
+        .deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
+    let opts = InvokeOptions {
+        discard_environment: true,
+        ..Default::default()
+    };
     for _ in 0..3 {
-        assert_eq!(t.runtime.invoke_with("hello", b"{}", &opts).unwrap().start, StartKind::Cold);
+        assert_eq!(
+            t.runtime.invoke_with("hello", b"{}", &opts).unwrap().start,
+            StartKind::Cold
+        );
     }
 }
 
@@ -626,12 +926,22 @@ fn init_failure_is_reported_and_not_kept() {
             (func (export "_initialize") unreachable)
             (func (export "handler")))"#,
     );
-    t.runtime.deploy("initfail", &path, config("handler")).unwrap();
+    t.runtime
+        .deploy("initfail", &path, config("handler"))
+        .unwrap();
     let logs = Logs::default();
-    let opts = InvokeOptions { log_sink: Some(logs.sink()), ..Default::default() };
+    let opts = InvokeOptions {
+        log_sink: Some(logs.sink()),
+        ..Default::default()
+    };
     let inv = t.runtime.invoke_with("initfail", b"{}", &opts).unwrap();
     assert_eq!(error(&inv).error_type, "Runtime.InitError");
-    assert!(logs.texts().last().unwrap().starts_with("REPORT RequestId: "));
+    assert!(
+        logs.texts()
+            .last()
+            .unwrap()
+            .starts_with("REPORT RequestId: ")
+    );
     assert!(t.runtime.environments("initfail").is_empty());
 }
 
@@ -639,12 +949,22 @@ fn init_failure_is_reported_and_not_kept() {
 fn a_running_invocation_can_be_cancelled() {
     let t = runtime();
     behave(&t.runtime, |c| c.timeout_s = 60);
-    for action in [r#"{"action":"spin","ms":30000}"#, r#"{"action":"sleep","ms":30000}"#] {
+    for action in [
+        r#"{"action":"spin","ms":30000}"#,
+        r#"{"action":"sleep","ms":30000}"#,
+    ] {
         let cancel = lambdesk::runtime::CancelToken::new();
-        let opts = InvokeOptions { cancel: Some(cancel.clone()), ..Default::default() };
+        let opts = InvokeOptions {
+            cancel: Some(cancel.clone()),
+            ..Default::default()
+        };
         let started = Instant::now();
         let inv = std::thread::scope(|s| {
-            let h = s.spawn(|| t.runtime.invoke_with("behave", action.as_bytes(), &opts).unwrap());
+            let h = s.spawn(|| {
+                t.runtime
+                    .invoke_with("behave", action.as_bytes(), &opts)
+                    .unwrap()
+            });
             std::thread::sleep(Duration::from_millis(300));
             cancel.cancel();
             h.join().unwrap()
@@ -652,5 +972,8 @@ fn a_running_invocation_can_be_cancelled() {
         assert!(started.elapsed() < Duration::from_secs(20), "{action}");
         assert_eq!(error(&inv).error_type, "Runtime.Cancelled", "{action}");
     }
-    assert_eq!(t.runtime.invoke("behave", b"{}").unwrap().start, StartKind::Cold);
+    assert_eq!(
+        t.runtime.invoke("behave", b"{}").unwrap().start,
+        StartKind::Cold
+    );
 }

@@ -13,14 +13,33 @@ use crate::common::{runtime, sample};
 fn every_sample_runs_with_its_own_test_event() {
     let t = runtime();
     for s in SAMPLES {
-        assert_eq!(std::fs::read(sample(s.file_name)).unwrap(), s.code, "{} differs from its file", s.name);
-        t.runtime.deploy(s.name, &sample(s.file_name), s.config()).unwrap();
-        let event = if s.name == "behave" { r#"{"action":"echo"}"# } else { s.event.1 };
+        assert_eq!(
+            std::fs::read(sample(s.file_name)).unwrap(),
+            s.code,
+            "{} differs from its file",
+            s.name
+        );
+        t.runtime
+            .deploy(s.name, &sample(s.file_name), s.config())
+            .unwrap();
+        let event = if s.name == "behave" {
+            r#"{"action":"echo"}"#
+        } else {
+            s.event.1
+        };
         let inv = t.runtime.invoke(s.name, event.as_bytes()).unwrap();
         assert!(inv.error().is_none(), "{}: {:?}", s.name, inv.error());
     }
     // Each sample has dedicated tests in runtime.rs; this list keeps that honest.
-    let tested = ["hello", "sum", "s3-object-info", "counter", "behave", "echo-wat", "ping-wat"];
+    let tested = [
+        "hello",
+        "sum",
+        "s3-object-info",
+        "counter",
+        "behave",
+        "echo-wat",
+        "ping-wat",
+    ];
     let names: Vec<&str> = SAMPLES.iter().map(|s| s.name).collect();
     assert_eq!(names, tested);
 }
@@ -30,14 +49,24 @@ fn committed_modules_are_current() {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == "wasm32-wasip1"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == "wasm32-wasip1")
+        })
         .unwrap_or(false);
     if !installed {
-        eprintln!("skipped: the wasm32-wasip1 target is not installed (rustup target add wasm32-wasip1)");
+        eprintln!(
+            "skipped: the wasm32-wasip1 target is not installed (rustup target add wasm32-wasip1)"
+        );
         return;
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions/build.sh");
-    let out = Command::new("bash").arg(script).arg("--check").output().unwrap();
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--check")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}{}",
