@@ -284,9 +284,10 @@ impl LambdeskApp {
             SmokeStage::WaitDeploy => {
                 if views::invoke_blocker(&self.controller, "hello").is_none() {
                     self.controller.handle(Command::Select("hello".into()));
+                    // Two in a row: a cold start, then a warm one.
                     self.controller.handle(Command::Invoke {
                         function: "hello".into(),
-                        times: 1,
+                        times: 2,
                         parallel: 1,
                     });
                     *stage = SmokeStage::WaitResult;
@@ -298,12 +299,14 @@ impl LambdeskApp {
                     .logs
                     .lock()
                     .unwrap_or_else(|e| e.into_inner());
-                let has_report = (0..logs.len()).rev().take(50).any(|i| {
-                    logs.matching_entry(i)
-                        .is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
-                });
+                let reports = (0..logs.matching_len())
+                    .filter(|&i| {
+                        logs.matching_entry(i)
+                            .is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
+                    })
+                    .count();
                 drop(logs);
-                if has_report && self.controller.running.is_empty() {
+                if reports >= 2 && self.controller.running.is_empty() {
                     *stage = SmokeStage::Screenshot;
                     let smoke = smoke.clone();
                     let ctx2 = ctx.clone();
