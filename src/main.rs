@@ -5,6 +5,8 @@
 use clap::Parser;
 
 fn main() {
+    #[cfg(feature = "gui")]
+    lambdesk::app::mark_process_start();
     let cli = lambdesk::cli::Cli::parse();
     let code = match cli.command {
         Some(command) => match lambdesk::cli::run(command) {

@@ -87,6 +87,14 @@ pub struct SmokeTest {
     pub outcome: Arc<Mutex<Option<Result<(), String>>>>,
 }
 
+static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Records when the process started, so the smoke test can report the time to
+/// the first frame. Call first thing in `main`.
+pub fn mark_process_start() {
+    let _ = PROCESS_START.set(Instant::now());
+}
+
 /// The eframe app.
 pub struct LambdeskApp {
     /// State and commands.
@@ -94,6 +102,7 @@ pub struct LambdeskApp {
     /// View state.
     pub ui: UiState,
     smoke: Option<(SmokeTest, SmokeStage, Instant)>,
+    first_frame_done: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +149,7 @@ impl LambdeskApp {
             controller,
             ui,
             smoke: smoke.map(|s| (s, SmokeStage::WaitDeploy, Instant::now())),
+            first_frame_done: false,
         })
     }
 
@@ -419,6 +429,17 @@ impl eframe::App for LambdeskApp {
             views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
         });
         self.help_ui(ui.ctx());
+        if !self.first_frame_done {
+            self.first_frame_done = true;
+            if self.smoke.is_some()
+                && let Some(start) = PROCESS_START.get()
+            {
+                eprintln!(
+                    "lambdesk: first frame laid out {:.0} ms after start",
+                    start.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+        }
         for c in cmds {
             self.controller.handle(c);
         }

@@ -219,6 +219,18 @@ struct Inner {
     defined_imports: HashSet<(String, String)>,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Environments removed their own /tmp folders when they were dropped
+        // (the functions map is dropped after this body); unpacked bundles and
+        // the scratch folder itself go once nothing is left in them.
+        self.functions.get_mut().map(BTreeMap::clear).ok();
+        let scratch = &self.options.scratch_dir;
+        let _ = std::fs::remove_dir_all(scratch.join("bundles"));
+        let _ = std::fs::remove_dir(scratch);
+    }
+}
+
 /// The function runtime. Cheap to clone; every clone is the same runtime.
 #[derive(Clone)]
 pub struct Runtime {
