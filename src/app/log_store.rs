@@ -3,32 +3,26 @@
 //! lines costs only the rows on screen.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
-
-use chrono::{DateTime, Utc};
 
 use crate::runtime::{LogKind, LogLine};
 
 /// Default number of lines kept.
 pub const DEFAULT_CAP: usize = 200_000;
 
-/// One stored line.
+/// One stored line: the runtime's line and a sequence number.
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// Sequence number (never reused).
     pub seq: u64,
-    /// When it was written.
-    pub time: DateTime<Utc>,
-    /// Function name.
-    pub function: Arc<str>,
-    /// Log stream.
-    pub log_stream: Arc<str>,
-    /// Request id.
-    pub request_id: Arc<str>,
-    /// Kind of line.
-    pub kind: LogKind,
-    /// Text.
-    pub text: String,
+    /// The line.
+    pub line: LogLine,
+}
+
+impl std::ops::Deref for Entry {
+    type Target = LogLine;
+    fn deref(&self) -> &LogLine {
+        &self.line
+    }
 }
 
 impl Entry {
@@ -124,12 +118,7 @@ impl LogStore {
     pub fn push(&mut self, line: LogLine) {
         let entry = Entry {
             seq: self.next_seq,
-            time: line.time,
-            function: line.function,
-            log_stream: line.log_stream,
-            request_id: line.request_id,
-            kind: line.kind,
-            text: line.text,
+            line,
         };
         self.next_seq += 1;
         if self.filter.matches(&entry, &self.filter_text_lower) {
@@ -226,6 +215,8 @@ impl LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use std::sync::Arc;
 
     fn line(function: &str, request: &str, kind: LogKind, text: &str) -> LogLine {
         LogLine {

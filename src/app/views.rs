@@ -644,12 +644,7 @@ fn config_tab_ui(
             });
             ui.end_row();
 
-            let l = ui.label("Timeout (s)").on_hover_text("1–900 seconds; Lambda's default is 3");
-            ui.vertical(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut draft.timeout).desired_width(70.0)).labelled_by(l.id);
-                field_error(ui, "timeout_s");
-            });
-            ui.end_row();
+            number_row_ui(ui, "Timeout (s)", "1–900 seconds; Lambda's default is 3", &mut draft.timeout, "", &errors, "timeout_s");
 
             ui.label("Environment variables").on_hover_text("Keys plus values may total 4 KB; names reserved by Lambda are refused");
             ui.vertical(|ui| {
@@ -706,19 +701,24 @@ fn config_tab_ui(
             });
             ui.end_row();
 
-            let l = ui.label("Reserved concurrency").on_hover_text("Most environments running at once; empty for unreserved, 0 throttles every invocation");
-            ui.vertical(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut draft.reserved).desired_width(70.0).hint_text("unreserved")).labelled_by(l.id);
-                field_error(ui, "reserved_concurrency");
-            });
-            ui.end_row();
-
-            let l = ui.label("Idle time (s)").on_hover_text("An environment idle this long is shut down; the next start is cold");
-            ui.vertical(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut draft.idle).desired_width(70.0)).labelled_by(l.id);
-                field_error(ui, "idle_timeout_s");
-            });
-            ui.end_row();
+            number_row_ui(
+                ui,
+                "Reserved concurrency",
+                "Most environments running at once; empty for unreserved, 0 throttles every invocation",
+                &mut draft.reserved,
+                "unreserved",
+                &errors,
+                "reserved_concurrency",
+            );
+            number_row_ui(
+                ui,
+                "Idle time (s)",
+                "An environment idle this long is shut down; the next start is cold",
+                &mut draft.idle,
+                "",
+                &errors,
+                "idle_timeout_s",
+            );
 
             ui.label("Arguments").on_hover_text("argv for command modules, one per line");
             ui.add(egui::TextEdit::multiline(&mut draft.args).desired_rows(2).desired_width(300.0));
@@ -746,6 +746,31 @@ fn config_tab_ui(
             }
         });
     });
+}
+
+/// One grid row: a label, a short number field and its inline error.
+fn number_row_ui(
+    ui: &mut Ui,
+    label: &str,
+    tip: &str,
+    text: &mut String,
+    hint: &str,
+    errors: &[crate::model::ConfigError],
+    field: &str,
+) {
+    let l = ui.label(label).on_hover_text(tip);
+    ui.vertical(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(text)
+                .desired_width(70.0)
+                .hint_text(hint),
+        )
+        .labelled_by(l.id);
+        if let Some(m) = super::config_form::message_for(errors, field) {
+            ui.label(RichText::new(m).small().color(ERROR));
+        }
+    });
+    ui.end_row();
 }
 
 fn monitor_tab_ui(
