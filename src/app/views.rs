@@ -852,11 +852,11 @@ fn monitor_tab_ui(
                         e.peak_memory_bytes as f64 / 1_048_576.0
                     ));
                     if ui
-                        .link(&e.log_stream)
+                        .link(&*e.log_stream)
                         .on_hover_text("Show only this stream's log lines")
                         .clicked()
                     {
-                        state.log_filter.log_stream = Some(e.log_stream.clone());
+                        state.log_filter.log_stream = Some(e.log_stream.to_string());
                     }
                     ui.end_row();
                 }

@@ -67,6 +67,32 @@ pub fn new_log_stream_name() -> String {
     )
 }
 
+/// A new request id: a random (version 4) UUID. Drawn from a per-thread
+/// generator seeded from the OS once, so the invoke path makes no syscall.
+pub fn new_request_id() -> Arc<str> {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or([7; 8]),
+        ));
+    }
+    // wyrand: fast, statistically good, not for secrets (request ids are not).
+    let next = || {
+        STATE.with(|s| {
+            let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+            s.set(x);
+            let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
+            ((t >> 64) as u64) ^ (t as u64)
+        })
+    };
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&next().to_le_bytes());
+    bytes[8..].copy_from_slice(&next().to_le_bytes());
+    let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    Arc::from(&*id.hyphenated().encode_lower(&mut buf))
+}
+
 /// Splits a byte stream into lines, keeping at most [`MAX_LINE_BYTES`] of an
 /// unfinished line.
 #[derive(Debug, Default)]
@@ -138,6 +164,15 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].len(), MAX_LINE_BYTES);
         assert_eq!(lines[2].len(), 10);
+    }
+
+    #[test]
+    fn request_ids_are_distinct_v4_uuids() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_ne!(a, b);
+        let parsed = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
     }
 
     #[test]

@@ -152,7 +152,7 @@ pub struct EnvironmentInfo {
     /// Unique in this runtime.
     pub id: u64,
     /// Its log stream.
-    pub log_stream: String,
+    pub log_stream: Arc<str>,
     /// Running an invocation now.
     pub busy: bool,
     /// When it was created.
@@ -198,7 +198,7 @@ impl Function {
 fn env_info(env: &Environment, busy: bool) -> EnvironmentInfo {
     EnvironmentInfo {
         id: env.id,
-        log_stream: env.log_stream().to_string(),
+        log_stream: env.log_stream().clone(),
         busy,
         created: env.created,
         last_used: (env.invocations > 0).then_some(env.last_used),
@@ -217,10 +217,34 @@ struct Inner {
     next_env_id: AtomicU64,
     in_flight: AtomicU32,
     defined_imports: HashSet<(String, String)>,
+    /// Environments to shut down off the invoke path (removing /tmp takes time).
+    shutdown: Mutex<Option<std::sync::mpsc::SyncSender<Environment>>>,
+    shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Shuts an environment down on the reaper thread (inline if it is busy).
+    fn shut_down(&self, env: Environment) {
+        let guard = self.shutdown.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = guard.as_ref()
+            && let Err(std::sync::mpsc::TrySendError::Full(env)) = tx.try_send(env)
+        {
+            drop(guard);
+            drop(env);
+        }
+    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // Let the reaper thread finish the environments it was handed.
+        self.shutdown.get_mut().map(Option::take).ok();
+        let handle = self.shutdown_thread.get_mut().ok().and_then(Option::take);
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
         // Environments removed their own /tmp folders when they were dropped
         // (the functions map is dropped after this body); unpacked bundles and
         // the scratch folder itself go once nothing is left in them.
@@ -301,8 +325,15 @@ impl Runtime {
             next_env_id: AtomicU64::new(1),
             in_flight: AtomicU32::new(0),
             defined_imports,
+            shutdown: Mutex::new(None),
+            shutdown_thread: Mutex::new(None),
         });
-        start_reaper(Arc::downgrade(&inner))?;
+        let (tx, handle) = start_reaper(Arc::downgrade(&inner))?;
+        *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        *inner
+            .shutdown_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(Self { inner })
     }
 
@@ -498,7 +529,11 @@ impl Runtime {
             f.generation.fetch_add(1, Ordering::AcqRel);
             std::mem::take(&mut pool.idle)
         };
-        idle.len()
+        let n = idle.len();
+        for env in idle {
+            self.inner.shut_down(env);
+        }
+        n
     }
 
     /// Shuts down environments idle for longer than their function's idle time.
@@ -533,7 +568,7 @@ impl Runtime {
             })?;
         let _slot = self.acquire(&f)?;
         let bp = &f.blueprint;
-        let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let request_id = logs::new_request_id();
         let sink = options
             .log_sink
             .clone()
@@ -645,8 +680,9 @@ impl Runtime {
                 Some(env)
             }
         };
-        // Dropping an environment removes its /tmp: outside the lock.
-        drop(dropped);
+        if let Some(env) = dropped {
+            self.inner.shut_down(env);
+        }
         Ok(invocation)
     }
 
@@ -772,19 +808,35 @@ fn reap(inner: &Inner) -> usize {
     n
 }
 
-fn start_reaper(inner: Weak<Inner>) -> anyhow::Result<()> {
-    std::thread::Builder::new()
+/// Starts the thread that shuts environments down: those handed to it, and
+/// those idle for longer than their function allows (checked every 500 ms).
+fn start_reaper(
+    inner: Weak<Inner>,
+) -> anyhow::Result<(
+    std::sync::mpsc::SyncSender<Environment>,
+    std::thread::JoinHandle<()>,
+)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Environment>(256);
+    let handle = std::thread::Builder::new()
         .name("lambdesk-reaper".to_owned())
         .spawn(move || {
+            let mut next_reap = Instant::now() + Duration::from_millis(500);
             loop {
-                std::thread::sleep(Duration::from_millis(500));
-                let Some(inner) = inner.upgrade() else {
-                    return;
-                };
-                reap(&inner);
+                let wait = next_reap.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(env) => drop(env),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        next_reap = Instant::now() + Duration::from_millis(500);
+                        let Some(inner) = inner.upgrade() else {
+                            return;
+                        };
+                        reap(&inner);
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                }
             }
         })?;
-    Ok(())
+    Ok((tx, handle))
 }
 
 /// Picks a handler from a module's exported functions when none was given:
