@@ -60,11 +60,8 @@ pub fn log_group_name(function: &str) -> String {
 
 /// A new log stream name in Lambda's form.
 pub fn new_log_stream_name() -> String {
-    format!(
-        "{}/[$LATEST]{}",
-        Utc::now().format("%Y/%m/%d"),
-        uuid::Uuid::new_v4().simple()
-    )
+    let id = new_request_id().replace('-', "");
+    format!("{}/[$LATEST]{id}", Utc::now().format("%Y/%m/%d"))
 }
 
 /// A new request id: a random (version 4) UUID. Drawn from a per-thread

@@ -220,6 +220,7 @@ struct Inner {
     /// Environments to shut down off the invoke path (removing /tmp takes time).
     shutdown: Mutex<Option<std::sync::mpsc::SyncSender<Environment>>>,
     shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    tmp_stock: Arc<environment::TmpStock>,
 }
 
 impl Inner {
@@ -250,6 +251,7 @@ impl Drop for Inner {
         // the scratch folder itself go once nothing is left in them.
         self.functions.get_mut().map(BTreeMap::clear).ok();
         let scratch = &self.options.scratch_dir;
+        self.tmp_stock.clear();
         let _ = std::fs::remove_dir_all(scratch.join("bundles"));
         let _ = std::fs::remove_dir(scratch);
     }
@@ -315,6 +317,7 @@ impl Runtime {
                 .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
                 .collect()
         };
+        let options_scratch = options.scratch_dir.clone();
         let inner = Arc::new(Inner {
             modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
             engine,
@@ -327,6 +330,7 @@ impl Runtime {
             defined_imports,
             shutdown: Mutex::new(None),
             shutdown_thread: Mutex::new(None),
+            tmp_stock: Arc::new(environment::TmpStock::new(options_scratch)),
         });
         let (tx, handle) = start_reaper(Arc::downgrade(&inner))?;
         *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -392,6 +396,7 @@ impl Runtime {
                 log_group: Arc::from(logs::log_group_name(name)),
                 task_root: bundle.task_root.clone(),
                 scratch_dir: self.inner.options.scratch_dir.clone(),
+                tmp_stock: self.inner.tmp_stock.clone(),
                 config,
             },
             info: info.clone(),
@@ -831,6 +836,7 @@ fn start_reaper(
                             return;
                         };
                         reap(&inner);
+                        inner.tmp_stock.top_up();
                     }
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 }
