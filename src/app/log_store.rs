@@ -71,7 +71,7 @@ impl Filter {
         {
             return false;
         }
-        text_lower.is_empty() || e.text.to_lowercase().contains(text_lower)
+        text_lower.is_empty() || contains_ignore_case(&e.text, text_lower)
     }
 
     /// No filter at all.
@@ -173,19 +173,38 @@ impl LogStore {
         &self.filter
     }
 
-    /// Sets the filter and rebuilds the index (once, not per frame).
+    /// Sets the filter and rebuilds the index (once, not per frame). Typing
+    /// more of the same text only narrows the lines already matching.
     pub fn set_filter(&mut self, filter: Filter) {
         if filter == self.filter {
             return;
         }
-        self.filter_text_lower = filter.text.to_lowercase();
+        let text_lower = filter.text.to_lowercase();
+        let narrows = Filter {
+            text: self.filter.text.clone(),
+            ..filter.clone()
+        } == self.filter
+            && text_lower.contains(&self.filter_text_lower);
+        self.filter_text_lower = text_lower;
         self.filter = filter;
-        self.matching = self
-            .entries
-            .iter()
-            .filter(|e| self.filter.matches(e, &self.filter_text_lower))
-            .map(|e| e.seq)
-            .collect();
+        if narrows {
+            let first = self.entries.front().map_or(0, |e| e.seq);
+            let entries = &self.entries;
+            let (filter, text) = (&self.filter, &self.filter_text_lower);
+            self.matching.retain(|&seq| {
+                usize::try_from(seq - first)
+                    .ok()
+                    .and_then(|i| entries.get(i))
+                    .is_some_and(|e| filter.matches(e, text))
+            });
+        } else {
+            self.matching = self
+                .entries
+                .iter()
+                .filter(|e| self.filter.matches(e, &self.filter_text_lower))
+                .map(|e| e.seq)
+                .collect();
+        }
     }
 
     /// Number of lines passing the filter.
@@ -209,6 +228,23 @@ impl LogStore {
             }
         }
         out
+    }
+}
+
+/// Whether `haystack` contains `needle_lower` (already lower case), ignoring
+/// case, without allocating for ASCII needles.
+fn contains_ignore_case(haystack: &str, needle_lower: &str) -> bool {
+    if !needle_lower.bytes().any(|b| b.is_ascii_alphabetic()) {
+        // Nothing to fold: the plain (SIMD) search is exact.
+        haystack.contains(needle_lower)
+    } else if needle_lower.is_ascii() {
+        let needle = needle_lower.as_bytes();
+        haystack
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    } else {
+        haystack.to_lowercase().contains(needle_lower)
     }
 }
 
