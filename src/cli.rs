@@ -43,6 +43,25 @@ pub enum Command {
     /// The built-in sample functions.
     #[command(subcommand)]
     Samples(SamplesCommand),
+    /// Serve the Lambda Invoke API (for the AWS CLI and SDKs) on loopback.
+    Serve(ServeArgs),
+}
+
+/// `lambdesk serve …`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A function: NAME=MODULE (repeatable); the workspace's functions are served too.
+    #[arg(long = "function", value_name = "NAME=MODULE")]
+    pub functions: Vec<String>,
+    /// Port of the Lambda API (0 picks a free one).
+    #[arg(long, default_value_t = 3001)]
+    pub lambda_port: u16,
+    /// Address to listen on. Anything but loopback exposes your functions to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Folder for precompiled modules (default: the user cache folder).
+    #[arg(long, env = "LAMBDESK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `lambdesk events …`
@@ -117,8 +136,9 @@ pub struct InvokeArgs {
 }
 
 /// Runs a subcommand; returns the process exit code.
-pub fn run(command: Command) -> anyhow::Result<i32> {
+pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     match command {
+        Command::Serve(args) => serve(args, workspace),
         Command::Invoke(args) => invoke(args),
         Command::Events(EventsCommand::List) => {
             for t in TEMPLATES {
@@ -157,6 +177,51 @@ pub fn run(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut functions = Vec::new();
+    for f in &args.functions {
+        let (name, module) = f
+            .split_once('=')
+            .with_context(|| format!("--function {f}: expected NAME=MODULE"))?;
+        functions.push((name.to_owned(), PathBuf::from(module)));
+    }
+    if !args.host.is_loopback() {
+        eprintln!(
+            "warning: listening on {}, not loopback: anyone who can reach this machine can invoke your functions",
+            args.host
+        );
+    }
+    let workspace = workspace.filter(|w| w.join(crate::model::workspace::WORKSPACE_FILE).exists());
+    if workspace.is_none() && functions.is_empty() {
+        bail!("nothing to serve: give --function NAME=MODULE or --workspace DIR");
+    }
+    let sink: LogSink = Arc::new(|line: crate::runtime::LogLine| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{}] {}", line.function, line.text);
+    });
+    let mut options = RuntimeOptions {
+        log_sink: Some(sink.clone()),
+        ..RuntimeOptions::default()
+    };
+    if let Some(dir) = &args.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    let runtime = Runtime::new(options)?;
+    let opts = crate::serve::ServeOptions {
+        workspace,
+        functions,
+        ..Default::default()
+    };
+    let names = crate::serve::load_functions(&runtime, &opts)?;
+    let addr = std::net::SocketAddr::new(args.host, args.lambda_port);
+    let api = crate::serve::LambdaApi::start(runtime, addr, 8, Some(sink))?;
+    println!("Lambda API listening on http://{}", api.addr());
+    println!("functions: {}", names.join(", "));
+    let _ = std::io::stdout().flush();
+    api.wait();
+    Ok(0)
 }
 
 fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {

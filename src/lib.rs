@@ -3,13 +3,14 @@
 //!
 //! - [`model`]: the serde-only data model (configurations, events, workspace).
 //! - [`runtime`]: the headless runtime on wasmtime (no egui).
-//! - [`cli`]: the `lambdesk` command line.
+//! - [`cli`]: the `lambdesk` command line; [`serve`]: the Lambda Invoke API on loopback.
 //! - `app` (feature `gui`): the desktop console on eframe.
 
 pub mod cli;
 pub mod model;
 pub mod runtime;
 pub mod samples;
+pub mod serve;
 
 #[cfg(feature = "gui")]
 pub mod app;

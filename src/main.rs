@@ -8,15 +8,16 @@ fn main() {
     #[cfg(feature = "gui")]
     lambdesk::app::mark_process_start();
     let cli = lambdesk::cli::Cli::parse();
+    let cli_workspace = cli.workspace;
     let code = match cli.command {
-        Some(command) => match lambdesk::cli::run(command) {
+        Some(command) => match lambdesk::cli::run(command, cli_workspace) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");
                 2
             }
         },
-        None => run_app(cli.workspace, cli.smoke_test),
+        None => run_app(cli_workspace, cli.smoke_test),
     };
     std::process::exit(code);
 }

@@ -11,6 +11,11 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
   rustup target add wasm32-wasip1 || echo "note: could not add wasm32-wasip1; the sample rebuild check will be skipped"
 fi
 
+# boto3 (the AWS SDK for Python) checks that `lambdesk serve` works with an unchanged SDK.
+if ! python3 -c "import boto3" >/dev/null 2>&1; then
+  python3 -m pip install --quiet boto3
+fi
+
 # A virtual X server for the real-window check.
 if ! command -v xvfb-run >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

@@ -8,3 +8,4 @@ mod common;
 mod events;
 mod runtime;
 mod samples;
+mod serve;

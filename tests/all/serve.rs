@@ -1,0 +1,295 @@
+//! `lambdesk serve`: the Lambda Invoke API over real HTTP on loopback, with a
+//! raw client for status codes and headers, and boto3 (the AWS SDK for Python)
+//! unchanged against it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine;
+
+use crate::common::{TempDir, sample};
+
+struct Server {
+    child: Child,
+    url: String,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start() -> Server {
+    let dir = TempDir::new("serve");
+    // A workspace with a throttled function, plus functions from the command line.
+    let ws = lambdesk::model::Workspace {
+        version: 1,
+        functions: vec![lambdesk::model::FunctionEntry {
+            name: "throttled".into(),
+            code: sample("sum.wasm"),
+            config: lambdesk::model::FunctionConfig {
+                handler: "_start".into(),
+                reserved_concurrency: Some(0),
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    };
+    ws.save(&dir.path().join("workspace.json")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(dir.path())
+        .arg("--function")
+        .arg(format!("hello={}", sample("hello.wasm").display()))
+        .arg("--function")
+        .arg(format!("behave={}", sample("behave.wasm").display()))
+        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("Lambda API listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    let port = url.rsplit(':').next().unwrap().parse().unwrap();
+    Server {
+        child,
+        url,
+        port,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+const INVOKE: &str = "/2015-03-31/functions/hello/invocations";
+
+#[test]
+fn invoke_api_speaks_lambdas_protocol() {
+    let s = start();
+    let r = http(s.port, "POST", INVOKE, &[], br#"{"name":"API"}"#);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["message"], "Hello, API!");
+    assert_eq!(r.header("X-Amz-Executed-Version"), Some("$LATEST"));
+    assert!(r.header("X-Amz-Function-Error").is_none());
+
+    let r = http(
+        s.port,
+        "POST",
+        &format!("{INVOKE}?Qualifier=%24LATEST"),
+        &[("X-Amz-Log-Type", "Tail")],
+        b"{}",
+    );
+    assert_eq!(r.status, 200);
+    let tail = base64::engine::general_purpose::STANDARD
+        .decode(r.header("X-Amz-Log-Result").unwrap())
+        .unwrap();
+    let tail = String::from_utf8(tail).unwrap();
+    assert!(
+        tail.contains("START RequestId: ") && tail.contains("REPORT RequestId: "),
+        "{tail}"
+    );
+
+    let r = http(
+        s.port,
+        "POST",
+        "/2015-03-31/functions/behave/invocations",
+        &[],
+        br#"{"action":"error"}"#,
+    );
+    assert_eq!(
+        (r.status, r.header("X-Amz-Function-Error")),
+        (200, Some("Handled"))
+    );
+    assert_eq!(r.json()["errorType"], "BehaveError");
+    let r = http(
+        s.port,
+        "POST",
+        "/2015-03-31/functions/behave/invocations",
+        &[],
+        br#"{"action":"panic"}"#,
+    );
+    assert_eq!(r.header("X-Amz-Function-Error"), Some("Unhandled"));
+
+    let r = http(
+        s.port,
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "DryRun")],
+        b"{}",
+    );
+    assert_eq!(r.status, 204);
+
+    let r = http(
+        s.port,
+        "POST",
+        "/2015-03-31/functions/nobody/invocations",
+        &[],
+        b"{}",
+    );
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (404, Some("ResourceNotFoundException"))
+    );
+    assert_eq!(
+        r.json()["message"],
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nobody"
+    );
+    let r = http(
+        s.port,
+        "POST",
+        "/2015-03-31/functions/throttled/invocations",
+        &[],
+        b"{}",
+    );
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (429, Some("TooManyRequestsException"))
+    );
+    let r = http(s.port, "POST", INVOKE, &[], b"not json");
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (400, Some("InvalidRequestContentException"))
+    );
+    let big = vec![b' '; 6 * 1024 * 1024 + 10];
+    let r = http(s.port, "POST", INVOKE, &[], &big);
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (413, Some("RequestTooLargeException"))
+    );
+    let r = http(
+        s.port,
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "Event")],
+        b"{}",
+    );
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (400, Some("InvalidParameterValueException"))
+    );
+
+    let r = http(s.port, "GET", "/2015-03-31/functions/", &[], b"");
+    let names: Vec<String> = r.json()["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["behave", "hello", "throttled"]);
+    let r = http(s.port, "GET", "/2015-03-31/functions/hello", &[], b"");
+    assert_eq!(r.json()["Configuration"]["Handler"], "handler");
+    assert_eq!(r.json()["Configuration"]["MemorySize"], 128);
+}
+
+#[test]
+fn boto3_works_unchanged() {
+    let have_boto3 = Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have_boto3,
+        "boto3 is needed for this test: pip install boto3 (tests/run.sh installs it)"
+    );
+    let s = start();
+    let script = r#"
+import json, sys, boto3, botocore, botocore.config
+client = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local",
+                      config=botocore.config.Config(retries={"max_attempts": 1}))
+r = client.invoke(FunctionName="hello", Payload=json.dumps({"name": "boto3"}), LogType="Tail")
+assert r["StatusCode"] == 200, r
+assert json.loads(r["Payload"].read())["message"] == "Hello, boto3!"
+assert r["ExecutedVersion"] == "$LATEST"
+import base64
+assert "REPORT RequestId" in base64.b64decode(r["LogResult"]).decode()
+r = client.invoke(FunctionName="behave", Payload=b'{"action":"error"}')
+assert r["FunctionError"] == "Handled", r
+names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
+assert names == ["behave", "hello", "throttled"], names
+assert client.get_function(FunctionName="hello")["Configuration"]["Timeout"] == 3
+for name, code in [("nobody", "ResourceNotFoundException"), ("throttled", "TooManyRequestsException")]:
+    try:
+        client.invoke(FunctionName=name, Payload=b"{}")
+        raise SystemExit(f"{name}: no error")
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+print("boto3 ok")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&s.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
