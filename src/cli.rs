@@ -56,6 +56,13 @@ pub struct ServeArgs {
     /// Port of the Lambda API (0 picks a free one).
     #[arg(long, default_value_t = 3001)]
     pub lambda_port: u16,
+    /// Port of the HTTP API (API Gateway stand-in) for --route (0 picks a free one).
+    #[arg(long, default_value_t = 3000)]
+    pub http_port: u16,
+    /// An HTTP route: 'METHOD /path=FUNCTION' (repeatable); `{param}`, greedy
+    /// `{proxy+}`, method ANY; add `@1.0` for the REST API payload format.
+    #[arg(long = "route", value_name = "METHOD /path=FUNCTION")]
+    pub routes: Vec<String>,
     /// Address to listen on. Anything but loopback exposes your functions to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
@@ -216,11 +223,35 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     };
     let names = crate::serve::load_functions(&runtime, &opts)?;
     let addr = std::net::SocketAddr::new(args.host, args.lambda_port);
-    let api = crate::serve::LambdaApi::start(runtime, addr, 8, Some(sink))?;
+    let routes = args
+        .routes
+        .iter()
+        .map(|r| crate::http_trigger::Route::parse(r))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for r in &routes {
+        if !names.contains(&r.function) {
+            bail!("route `{}`: no function `{}`", r.key(), r.function);
+        }
+    }
+    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, Some(sink))?;
     println!("Lambda API listening on http://{}", api.addr());
+    let http = if routes.is_empty() {
+        None
+    } else {
+        let http_addr = std::net::SocketAddr::new(args.host, args.http_port);
+        let http = crate::http_trigger::HttpApi::start(runtime, http_addr, routes.clone(), 8)?;
+        println!("HTTP API listening on http://{}", http.addr());
+        for r in &routes {
+            println!("  {} -> {}", r.key(), r.function);
+        }
+        Some(http)
+    };
     println!("functions: {}", names.join(", "));
     let _ = std::io::stdout().flush();
     api.wait();
+    if let Some(http) = http {
+        http.wait();
+    }
     Ok(0)
 }
 

@@ -3,10 +3,12 @@
 //!
 //! - [`model`]: the serde-only data model (configurations, events, workspace).
 //! - [`runtime`]: the headless runtime on wasmtime (no egui).
-//! - [`cli`]: the `lambdesk` command line; [`serve`]: the Lambda Invoke API on loopback.
+//! - [`cli`]: the `lambdesk` command line; [`serve`]: the Lambda Invoke API on loopback;
+//!   [`http_trigger`]: the API Gateway stand-in.
 //! - `app` (feature `gui`): the desktop console on eframe.
 
 pub mod cli;
+pub mod http_trigger;
 pub mod model;
 pub mod runtime;
 pub mod samples;

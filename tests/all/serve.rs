@@ -14,6 +14,7 @@ struct Server {
     child: Child,
     url: String,
     port: u16,
+    http_port: Option<u16>,
     _dir: TempDir,
 }
 
@@ -25,7 +26,10 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let dir = TempDir::new("serve");
+    start_with(TempDir::new("serve"), &[])
+}
+
+fn start_with(dir: TempDir, extra: &[String]) -> Server {
     // A workspace with a throttled function, plus functions from the command line.
     let ws = lambdesk::model::Workspace {
         version: 1,
@@ -48,25 +52,38 @@ fn start() -> Server {
         .arg(format!("hello={}", sample("hello.wasm").display()))
         .arg("--function")
         .arg(format!("behave={}", sample("behave.wasm").display()))
+        .args(extra)
         .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    out.read_line(&mut line).unwrap();
     let url = line
         .trim()
         .strip_prefix("Lambda API listening on ")
         .unwrap_or_else(|| panic!("{line}"))
         .to_owned();
     let port = url.rsplit(':').next().unwrap().parse().unwrap();
+    let mut http_port = None;
+    if extra.iter().any(|a| a == "--route") {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let http = line
+            .trim()
+            .strip_prefix("HTTP API listening on ")
+            .unwrap_or_else(|| panic!("{line}"));
+        http_port = Some(http.rsplit(':').next().unwrap().parse().unwrap());
+    }
+    // Keep reading stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     Server {
         child,
         url,
         port,
+        http_port,
         _dir: dir,
     }
 }
@@ -292,4 +309,151 @@ print("boto3 ok")
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn http_trigger_builds_events_and_maps_responses_like_api_gateway() {
+    let dir = TempDir::new("http");
+    let body = r#"{"statusCode":201,"headers":{"x-made-by":"fixed"},"cookies":["a=1","b=2"],"body":"aGk=","isBase64Encoded":true}"#;
+    let escaped = body.replace('"', "\\\"");
+    let fixed = crate::common::wat(
+        dir.path(),
+        "fixed",
+        &format!(
+            r#"(module
+                (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+                (memory (export "memory") 1)
+                (data (i32.const 64) "{escaped}")
+                (func (export "_start")
+                  (i32.store (i32.const 0) (i32.const 64))
+                  (i32.store (i32.const 4) (i32.const {len}))
+                  (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))"#,
+            len = body.len()
+        ),
+    );
+    let extra: Vec<String> = [
+        "--function".to_owned(),
+        format!("echo={}", sample("echo.wat").display()),
+        "--function".to_owned(),
+        format!("fixed={}", fixed.display()),
+        "--function".to_owned(),
+        format!("sum={}", sample("sum.wasm").display()),
+        "--http-port".to_owned(),
+        "0".to_owned(),
+    ]
+    .into_iter()
+    .chain(
+        [
+            "ANY /echo/{proxy+}=echo",
+            "GET /v1/{id}=echo@1.0",
+            "GET /fixed=fixed",
+            "GET /fail=sum",
+            "GET /busy=throttled",
+        ]
+        .iter()
+        .flat_map(|r| ["--route".to_owned(), (*r).to_owned()]),
+    )
+    .collect();
+    let s = start_with(dir, &extra);
+    let port = s.http_port.unwrap();
+
+    // 2.0: the echo function returns the event; API Gateway infers a 200 JSON response.
+    let r = http(
+        port,
+        "POST",
+        "/echo/a/b?x=1&x=2&y=z",
+        &[("Cookie", "c1=v1; c2=v2"), ("X-Custom", "yes")],
+        b"hello",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    let event: aws_lambda_events::event::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(event.route_key.as_deref(), Some("ANY /echo/{proxy+}"));
+    assert_eq!(event.raw_path.as_deref(), Some("/echo/a/b"));
+    assert_eq!(event.raw_query_string.as_deref(), Some("x=1&x=2&y=z"));
+    assert_eq!(
+        event.path_parameters.get("proxy").map(String::as_str),
+        Some("a/b")
+    );
+    assert_eq!(
+        event.cookies,
+        Some(vec!["c1=v1".to_owned(), "c2=v2".to_owned()])
+    );
+    assert_eq!(event.body.as_deref(), Some("hello"));
+    assert_eq!(event.request_context.http.method.as_str(), "POST");
+    let raw: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        raw["queryStringParameters"],
+        serde_json::json!({"x": "1,2", "y": "z"})
+    );
+    assert_eq!(raw["headers"]["x-custom"], "yes");
+    // A body that is not UTF-8 arrives base64-encoded.
+    let r = http(port, "PUT", "/echo/bin", &[], &[0xff, 0x00, 0x10]);
+    let raw: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(
+        (raw["body"].as_str(), raw["isBase64Encoded"].as_bool()),
+        (Some("/wAQ"), Some(true))
+    );
+
+    // A structured response: status, headers, cookies, base64 body.
+    let r = http(port, "GET", "/fixed", &[], b"");
+    assert_eq!(
+        (r.status, r.header("x-made-by"), r.body.as_slice()),
+        (201, Some("fixed"), b"hi".as_slice())
+    );
+    let cookies: Vec<&str> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+
+    // 1.0 needs a statusCode: the echoed event is malformed, so 502.
+    let r = http(port, "GET", "/v1/42", &[], b"");
+    assert_eq!(
+        (r.status, r.json()),
+        (502, serde_json::json!({"message": "Internal server error"}))
+    );
+    let r = http(port, "GET", "/fail", &[], b"");
+    assert_eq!(r.status, 502, "a function error");
+    let r = http(port, "GET", "/busy", &[], b"");
+    assert_eq!(r.status, 429);
+    let r = http(port, "GET", "/nowhere", &[], b"");
+    assert_eq!(
+        (r.status, r.json()),
+        (404, serde_json::json!({"message": "Not Found"}))
+    );
+}
+
+#[test]
+fn rest_api_events_have_the_1_0_shape() {
+    use lambdesk::http_trigger::{HttpRequest, Route, event_v1};
+    let route = Route::parse("GET /items/{id}=f@1.0").unwrap();
+    let req = HttpRequest {
+        method: "GET".into(),
+        path: "/items/7".into(),
+        query: "a=1&a=2".into(),
+        headers: vec![
+            ("Host".into(), "127.0.0.1".into()),
+            ("Accept".into(), "*/*".into()),
+        ],
+        body: b"{}".to_vec(),
+        source_ip: "127.0.0.1".into(),
+    };
+    let params = route.matches("GET", "/items/7").unwrap();
+    let event = event_v1(&req, &route, &params, "id-1");
+    let parsed: aws_lambda_events::event::apigw::ApiGatewayProxyRequest =
+        serde_json::from_value(event.clone()).unwrap();
+    assert_eq!(parsed.resource.as_deref(), Some("/items/{id}"));
+    assert_eq!(
+        parsed.path_parameters.get("id").map(String::as_str),
+        Some("7")
+    );
+    assert_eq!(
+        event["multiValueQueryStringParameters"]["a"],
+        serde_json::json!(["1", "2"])
+    );
+    assert_eq!(event["queryStringParameters"]["a"], "2");
 }
