@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// `{proxy+}`, method ANY; add `@1.0` for the REST API payload format.
     #[arg(long = "route", value_name = "METHOD /path=FUNCTION")]
     pub routes: Vec<String>,
+    /// A schedule: 'EXPR=FUNCTION' with an EventBridge `rate(…)` or `cron(…)`
+    /// expression (UTC), repeatable; each firing delivers a Scheduled Event.
+    #[arg(long = "schedule", value_name = "EXPR=FUNCTION")]
+    pub schedules: Vec<String>,
     /// Address to listen on. Anything but loopback exposes your functions to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
@@ -233,6 +237,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
             bail!("route `{}`: no function `{}`", r.key(), r.function);
         }
     }
+    let runtime_for_schedules = runtime.clone();
     let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, Some(sink))?;
     println!("Lambda API listening on http://{}", api.addr());
     let http = if routes.is_empty() {
@@ -247,12 +252,69 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         Some(http)
     };
     println!("functions: {}", names.join(", "));
+    start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
     let _ = std::io::stdout().flush();
     api.wait();
     if let Some(http) = http {
         http.wait();
     }
     Ok(0)
+}
+
+/// Parses `EXPR=FUNCTION` schedules, prints their next firings and starts the
+/// thread that fires them.
+fn start_schedules(runtime: &Runtime, specs: &[String], names: &[String]) -> anyhow::Result<()> {
+    use crate::model::schedule::{Schedule, Timetable, scheduled_event};
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let mut entries = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let (expr, function) = spec
+            .rsplit_once('=')
+            .with_context(|| format!("--schedule {spec}: expected 'EXPR=FUNCTION'"))?;
+        let schedule =
+            Schedule::parse(expr).map_err(|e| anyhow::anyhow!("--schedule {spec}: {e}"))?;
+        if !names.iter().any(|n| n == function) {
+            bail!("--schedule {spec}: no function `{function}`");
+        }
+        let rule = format!("schedule-{}-{function}", i + 1);
+        let next: Vec<String> = schedule
+            .next_firings(chrono::Utc::now(), 5)
+            .iter()
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+            .collect();
+        println!(
+            "schedule {rule}: {expr} -> {function}; next: {}",
+            next.join(", ")
+        );
+        entries.push((rule, schedule, function.to_owned()));
+    }
+    let mut timetable = Timetable::new(entries, chrono::Utc::now());
+    let runtime = runtime.clone();
+    std::thread::Builder::new()
+        .name("lambdesk-scheduler".to_owned())
+        .spawn(move || {
+            while let Some(next) = timetable.next_due() {
+                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
+                std::thread::sleep(wait.min(Duration::from_secs(1)));
+                for (rule, function, time) in timetable.due(chrono::Utc::now()) {
+                    let runtime = runtime.clone();
+                    let event =
+                        scheduled_event(&rule, time, &crate::runtime::logs::new_request_id());
+                    // Scheduled invocations are asynchronous in Lambda: one thread each.
+                    let _ = std::thread::Builder::new()
+                        .name(format!("lambdesk-{rule}"))
+                        .spawn(move || {
+                            if let Err(e) = runtime.invoke(&function, event.to_string().as_bytes())
+                            {
+                                eprintln!("[{function}] {rule}: {e}");
+                            }
+                        });
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {

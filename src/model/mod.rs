@@ -4,7 +4,13 @@
 
 pub mod config;
 pub mod events;
+pub mod schedule;
 pub mod workspace;
+
+/// The region Lambdesk presents itself as.
+pub const REGION: &str = "us-east-1";
+/// The account id in ARNs.
+pub const ACCOUNT_ID: &str = "123456789012";
 
 pub use config::{ConfigError, FunctionConfig, Mount, Role};
 pub use workspace::{FunctionEntry, TestEvent, Workspace, WorkspaceError};

@@ -30,10 +30,7 @@ use crate::model::{ConfigError, FunctionConfig};
 use environment::{Blueprint, Environment};
 use host::{HostState, InvocationContext};
 
-/// The region Lambdesk pretends to be in.
-pub const REGION: &str = "us-east-1";
-/// The account id in ARNs.
-pub const ACCOUNT_ID: &str = "123456789012";
+pub use crate::model::{ACCOUNT_ID, REGION};
 /// Lambda's limit for a synchronous request payload: 6 MB.
 pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// Lambda's default account-wide concurrency.
