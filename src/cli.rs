@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// expression (UTC), repeatable; each firing delivers a Scheduled Event.
     #[arg(long = "schedule", value_name = "EXPR=FUNCTION")]
     pub schedules: Vec<String>,
+    /// A folder watched as an S3 bucket: 'DIR=FUNCTION[?prefix=P&suffix=S]'
+    /// (repeatable); files created, overwritten or deleted deliver S3 events.
+    #[arg(long = "bucket", value_name = "DIR=FUNCTION")]
+    pub buckets: Vec<String>,
     /// Address to listen on. Anything but loopback exposes your functions to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
@@ -253,6 +257,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     };
     println!("functions: {}", names.join(", "));
     start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
+    start_buckets(&runtime_for_schedules, &args.buckets, &names)?;
     let _ = std::io::stdout().flush();
     api.wait();
     if let Some(http) = http {
@@ -312,6 +317,38 @@ fn start_schedules(runtime: &Runtime, specs: &[String], names: &[String]) -> any
                             }
                         });
                 }
+            }
+        })?;
+    Ok(())
+}
+
+/// Starts the thread that watches folders as buckets (every 500 ms).
+fn start_buckets(runtime: &Runtime, specs: &[String], names: &[String]) -> anyhow::Result<()> {
+    if specs.is_empty() {
+        return Ok(());
+    }
+    let mut watches = Vec::new();
+    for spec in specs {
+        let w = crate::folder_trigger::FolderWatch::parse(spec)?;
+        if !names.contains(&w.function) {
+            bail!("--bucket {spec}: no function `{}`", w.function);
+        }
+        println!("bucket {}: {} -> {}", w.bucket, w.dir.display(), w.function);
+        watches.push(w);
+    }
+    let runtime = runtime.clone();
+    std::thread::Builder::new()
+        .name("lambdesk-buckets".to_owned())
+        .spawn(move || {
+            loop {
+                for w in &mut watches {
+                    for event in w.scan() {
+                        if let Err(e) = runtime.invoke(&w.function, event.to_string().as_bytes()) {
+                            eprintln!("[{}] bucket {}: {e}", w.function, w.bucket);
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
             }
         })?;
     Ok(())

@@ -8,6 +8,7 @@
 //! - `app` (feature `gui`): the desktop console on eframe.
 
 pub mod cli;
+pub mod folder_trigger;
 pub mod http_trigger;
 pub mod model;
 pub mod runtime;

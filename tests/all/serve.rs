@@ -15,6 +15,7 @@ struct Server {
     url: String,
     port: u16,
     http_port: Option<u16>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: TempDir,
 }
 
@@ -55,9 +56,17 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         .args(extra)
         .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let err_lines = stderr.clone();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            err_lines.lock().unwrap().push(line);
+        }
+    });
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
@@ -84,6 +93,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         url,
         port,
         http_port,
+        stderr,
         _dir: dir,
     }
 }
@@ -456,4 +466,68 @@ fn rest_api_events_have_the_1_0_shape() {
         serde_json::json!(["1", "2"])
     );
     assert_eq!(event["queryStringParameters"]["a"], "2");
+}
+
+#[test]
+fn folder_trigger_delivers_s3_events() {
+    let dir = TempDir::new("bucket");
+    let bucket = dir.path().join("uploads");
+    std::fs::create_dir_all(&bucket).unwrap();
+    let extra = vec![
+        "--function".to_owned(),
+        format!("s3={}", sample("s3-object-info.wasm").display()),
+        "--bucket".to_owned(),
+        format!("{}=s3?suffix=.txt", bucket.display()),
+    ];
+    let s = start_with(dir, &extra);
+    let wait_for = |what: &str, count: usize| {
+        let start = std::time::Instant::now();
+        loop {
+            let n = s
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(what))
+                .count();
+            if n >= count {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "waited for {count} × {what}: {:?}",
+                s.stderr.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    std::fs::write(bucket.join("report 1.txt"), "hello").unwrap();
+    std::fs::write(bucket.join("photo.jpg"), "not for us").unwrap();
+    wait_for("object s3://uploads/report+1.txt", 1);
+    wait_for("REPORT RequestId", 1);
+    std::fs::remove_file(bucket.join("report 1.txt")).unwrap();
+    wait_for("object s3://uploads/report+1.txt", 2);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let lines = s.stderr.lock().unwrap().clone();
+    assert!(
+        !lines.iter().any(|l| l.contains("photo.jpg")),
+        "the suffix filter holds: {lines:?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("REPORT RequestId"))
+            .count(),
+        2,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn folder_events_have_the_s3_shape() {
+    let event =
+        lambdesk::folder_trigger::s3_event("b", "a b.txt", "ObjectCreated:Put", Some((5, "etag")));
+    let parsed: aws_lambda_events::event::s3::S3Event = serde_json::from_value(event).unwrap();
+    assert_eq!(parsed.records[0].s3.object.key.as_deref(), Some("a+b.txt"));
+    assert_eq!(parsed.records[0].s3.object.size, Some(5));
 }
