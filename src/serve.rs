@@ -153,7 +153,8 @@ fn split_url(url: &str) -> (String, Vec<(String, String)>) {
     (percent_decode(path), params)
 }
 
-fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes (invalid ones are kept as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

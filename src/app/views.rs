@@ -182,7 +182,6 @@ fn test_tab_ui(
     state: &mut UiState,
     cmds: &mut Vec<Command>,
 ) {
-    let Some(entry) = c.entry(name) else { return };
     egui::Panel::left("events")
         .resizable(true)
         .default_size(ui.available_width() * 0.5)
@@ -224,7 +223,6 @@ fn test_tab_ui(
                         }
                     }
                 });
-                let _ = entry;
             });
     });
 }

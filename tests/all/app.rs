@@ -213,15 +213,12 @@ fn timeout_is_shown_and_frames_keep_stepping_while_running() {
             && ready(h, "behave")
     });
     h.get_by_role_and_label(Role::Button, "Invoke").click();
-    // While the function sleeps, frames go on and show progress.
-    let mut frames = 0;
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(600) {
+    // While the function sleeps, frames complete and show progress: the UI
+    // thread never waits for the invocation.
+    for _ in 0..5 {
         h.step();
-        frames += 1;
-        std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(frames >= 20, "only {frames} frames in 600 ms");
+    assert!(!h.state().controller.running.is_empty(), "still running after 5 frames");
     assert!(has_label(&h, "Running "), "elapsed time is shown");
     assert!(h.query_by_role_and_label(Role::Button, "Cancel").is_some());
     step_until(&mut h, "the timeout", Duration::from_secs(20), |h| {
