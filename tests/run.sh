@@ -31,8 +31,10 @@ cargo test
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
 shot="${LAMBDESK_SCREENSHOT:-$profile/window.png}"
-cargo build --quiet
+# `cargo test` built the binary (for the CLI tests); a separate `cargo build`
+# would resolve features without the dev-dependencies and compile wasmtime again.
 bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/lambdesk"
+test -x "$bin" || { echo "no binary at $bin" >&2; exit 1; }
 if command -v xvfb-run >/dev/null 2>&1; then
   XDG_DATA_HOME="$profile/data" XDG_CONFIG_HOME="$profile/config" XDG_CACHE_HOME="$profile/cache" \
   LAMBDESK_WORKSPACE="$profile/workspace" WGPU_BACKEND=gl \
