@@ -318,6 +318,12 @@ impl LambdeskApp {
                 drop(logs);
                 if reports >= 2 && self.controller.running.is_empty() {
                     *stage = SmokeStage::Screenshot;
+                    // Which tab to photograph (for README screenshots): test, configuration, monitor.
+                    self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
+                        Ok("configuration") => Tab::Configuration,
+                        Ok("monitor") => Tab::Monitor,
+                        _ => Tab::Test,
+                    };
                     let smoke = smoke.clone();
                     let ctx2 = ctx.clone();
                     // A few frames later, so the result is on screen.

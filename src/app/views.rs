@@ -800,6 +800,14 @@ fn monitor_tab_ui(
         .height(180.0)
         .legend(egui_plot::Legend::default())
         .x_axis_label("invocation")
+        .x_axis_formatter(|mark, _| {
+            // Invocations are counted: label whole numbers only.
+            if mark.value.fract() == 0.0 {
+                format!("{}", mark.value)
+            } else {
+                String::new()
+            }
+        })
         .y_axis_label("ms (init + handler)")
         .show(ui, |plot| {
             plot.points(egui_plot::Points::new("cold", cold).color(COLD).radius(3.0));

@@ -218,7 +218,10 @@ fn timeout_is_shown_and_frames_keep_stepping_while_running() {
     for _ in 0..5 {
         h.step();
     }
-    assert!(!h.state().controller.running.is_empty(), "still running after 5 frames");
+    assert!(
+        !h.state().controller.running.is_empty(),
+        "still running after 5 frames"
+    );
     assert!(has_label(&h, "Running "), "elapsed time is shown");
     assert!(h.query_by_role_and_label(Role::Button, "Cancel").is_some());
     step_until(&mut h, "the timeout", Duration::from_secs(20), |h| {
