@@ -71,6 +71,14 @@ pub struct ServeArgs {
     /// (repeatable); files created, overwritten or deleted deliver S3 events.
     #[arg(long = "bucket", value_name = "DIR=FUNCTION")]
     pub buckets: Vec<String>,
+    /// Folder of the durable asynchronous queue (default: `async-queue` in the
+    /// workspace folder, or in the user data folder).
+    #[arg(long)]
+    pub queue_dir: Option<PathBuf>,
+    /// Speed of the asynchronous queue's clock: 60 plays a minute of retry
+    /// schedule in a second.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
     /// Address to listen on. Anything but loopback exposes your functions to the network.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,
@@ -242,7 +250,22 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         }
     }
     let runtime_for_schedules = runtime.clone();
-    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, Some(sink))?;
+    let queue_dir = args.queue_dir.clone().unwrap_or_else(|| {
+        opts.workspace
+            .clone()
+            .unwrap_or_else(crate::model::workspace::default_data_dir)
+            .join("async-queue")
+    });
+    let queue = crate::async_queue::AsyncQueue::start(
+        runtime.clone(),
+        queue_dir,
+        crate::async_queue::Clock::new(args.time_scale),
+    )?;
+    // Triggers start (and take their first look at folders) before the
+    // servers announce themselves, so whoever waits for that line misses nothing.
+    start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
+    start_buckets(&runtime_for_schedules, &args.buckets, &names)?;
+    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, Some(sink), Some(queue))?;
     println!("Lambda API listening on http://{}", api.addr());
     let http = if routes.is_empty() {
         None
@@ -256,8 +279,6 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         Some(http)
     };
     println!("functions: {}", names.join(", "));
-    start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
-    start_buckets(&runtime_for_schedules, &args.buckets, &names)?;
     let _ = std::io::stdout().flush();
     api.wait();
     if let Some(http) = http {

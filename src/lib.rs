@@ -7,6 +7,7 @@
 //!   [`http_trigger`]: the API Gateway stand-in.
 //! - `app` (feature `gui`): the desktop console on eframe.
 
+pub mod async_queue;
 pub mod cli;
 pub mod folder_trigger;
 pub mod http_trigger;

@@ -3,8 +3,8 @@
 //!
 //! Served: `Invoke` (`RequestResponse` and `DryRun`, `X-Amz-Log-Type: Tail`,
 //! `Qualifier` `$LATEST`), `ListFunctions` and `GetFunction`, with AWS's error
-//! shapes. Asynchronous invocation (`Event`) is refused with a clear error
-//! until the durable async queue exists.
+//! shapes. `Event` invocations go to the durable asynchronous queue
+//! ([`crate::async_queue`]) and are answered 202.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -16,6 +16,7 @@ use base64::Engine;
 use serde_json::json;
 use tiny_http::{Header, Method, Request, Response, Server};
 
+use crate::async_queue::AsyncQueue;
 use crate::model::{FunctionConfig, Workspace};
 use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
@@ -41,6 +42,7 @@ impl LambdaApi {
         addr: SocketAddr,
         threads: usize,
         log: Option<LogSink>,
+        queue: Option<Arc<AsyncQueue>>,
     ) -> anyhow::Result<Self> {
         let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
         let addr = server
@@ -53,12 +55,13 @@ impl LambdaApi {
             let server = server.clone();
             let runtime = runtime.clone();
             let log = log.clone();
+            let queue = queue.clone();
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("lambdesk-api-{i}"))
                     .spawn(move || {
                         while let Ok(request) = server.recv() {
-                            handle(&runtime, log.as_ref(), request);
+                            handle(&runtime, log.as_ref(), queue.as_deref(), request);
                         }
                     })?,
             );
@@ -188,7 +191,12 @@ fn parse_name(raw: &str) -> (String, Option<String>) {
     }
 }
 
-fn handle(runtime: &Runtime, log: Option<&LogSink>, mut request: Request) {
+fn handle(
+    runtime: &Runtime,
+    log: Option<&LogSink>,
+    queue: Option<&AsyncQueue>,
+    mut request: Request,
+) {
     let (path, params) = split_url(request.url());
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
@@ -197,7 +205,7 @@ fn handle(runtime: &Runtime, log: Option<&LogSink>, mut request: Request) {
         (Method::Get, [name]) => get_function(runtime, name),
         (Method::Post, [name, "invocations"]) => {
             let name = (*name).to_owned();
-            invoke(runtime, log, &mut request, &name, &params)
+            invoke(runtime, log, queue, &mut request, &name, &params)
         }
         _ => aws_error(404, "UnknownOperationException", "Unknown operation"),
     };
@@ -269,6 +277,7 @@ fn get_function(runtime: &Runtime, raw: &str) -> Reply {
 fn invoke(
     runtime: &Runtime,
     log: Option<&LogSink>,
+    queue: Option<&AsyncQueue>,
     request: &mut Request,
     raw_name: &str,
     params: &[(String, String)],
@@ -332,11 +341,29 @@ fn invoke(
             return r;
         }
         "Event" => {
-            return aws_error(
-                400,
-                "InvalidParameterValueException",
-                "Asynchronous invocation (InvocationType Event) is not supported by lambdesk serve yet; use RequestResponse",
-            );
+            let Some(queue) = queue else {
+                return aws_error(
+                    400,
+                    "InvalidParameterValueException",
+                    "this server has no asynchronous queue",
+                );
+            };
+            return match queue.accept(&name, &body) {
+                Ok(id) => {
+                    let mut r = Response::from_data(Vec::new()).with_status_code(202);
+                    for h in [
+                        header("x-amzn-RequestId", &id),
+                        header("X-Amz-Executed-Version", "$LATEST"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    {
+                        r.add_header(h);
+                    }
+                    r
+                }
+                Err(e) => invoke_error(&e),
+            };
         }
         other => {
             return aws_error(

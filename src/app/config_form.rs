@@ -41,6 +41,8 @@ pub struct ConfigDraft {
     pub idle: String,
     /// Arguments, one per line.
     pub args: String,
+    /// Asynchronous invocation settings (kept as they are; not edited here yet).
+    pub async_invoke: crate::model::AsyncInvokeConfig,
 }
 
 impl ConfigDraft {
@@ -72,6 +74,7 @@ impl ConfigDraft {
                 .unwrap_or_default(),
             idle: c.idle_timeout_s.to_string(),
             args: c.args.join("\n"),
+            async_invoke: c.async_invoke.clone(),
         }
     }
 
@@ -154,6 +157,7 @@ impl ConfigDraft {
                 .map(str::to_owned)
                 .filter(|a| !a.is_empty())
                 .collect(),
+            async_invoke: self.async_invoke.clone(),
         };
         if errors.is_empty() {
             config.validate().map(|()| config)

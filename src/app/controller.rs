@@ -200,12 +200,7 @@ enum DialogKind {
 
 /// Where the workspace lives unless the user picks a folder.
 pub fn default_workspace_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("LAMBDESK_WORKSPACE") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("dev", "lambdesk", "Lambdesk")
-        .map(|d| d.data_dir().to_owned())
-        .unwrap_or_else(|| std::env::temp_dir().join("lambdesk-workspace"))
+    crate::model::workspace::default_data_dir()
 }
 
 fn lock(logs: &Mutex<LogStore>) -> MutexGuard<'_, LogStore> {

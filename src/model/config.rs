@@ -68,6 +68,37 @@ pub struct FunctionConfig {
     pub idle_timeout_s: u64,
     /// Arguments for command modules (`argv[1..]`).
     pub args: Vec<String>,
+    /// Asynchronous invocation: retries, event age, destinations.
+    pub async_invoke: AsyncInvokeConfig,
+}
+
+/// How asynchronous invocations (`Event`) of a function are retried and where
+/// their outcome goes, as Lambda's `EventInvokeConfig` and dead-letter queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AsyncInvokeConfig {
+    /// Retries after a function error (0–2, default 2).
+    pub max_retry_attempts: u32,
+    /// Oldest an event may get before it is dropped (60–21,600 s, default 21,600).
+    pub max_event_age_s: u32,
+    /// On success: `function:NAME` or `file:PATH` (JSON lines).
+    pub on_success: Option<String>,
+    /// On failure: `function:NAME` or `file:PATH` (JSON lines).
+    pub on_failure: Option<String>,
+    /// A JSON-lines file receiving events that exhausted their retries or age.
+    pub dead_letter_file: Option<PathBuf>,
+}
+
+impl Default for AsyncInvokeConfig {
+    fn default() -> Self {
+        Self {
+            max_retry_attempts: 2,
+            max_event_age_s: 21_600,
+            on_success: None,
+            on_failure: None,
+            dead_letter_file: None,
+        }
+    }
 }
 
 impl Default for FunctionConfig {
@@ -81,6 +112,7 @@ impl Default for FunctionConfig {
             reserved_concurrency: None,
             idle_timeout_s: IDLE_DEFAULT_S,
             args: Vec::new(),
+            async_invoke: AsyncInvokeConfig::default(),
         }
     }
 }
@@ -161,6 +193,36 @@ impl FunctionConfig {
                     self.idle_timeout_s
                 ),
             ));
+        }
+        let a = &self.async_invoke;
+        if a.max_retry_attempts > 2 {
+            errors.push(ConfigError::new(
+                "async_invoke.max_retry_attempts",
+                format!("{} is out of range; allowed 0–2", a.max_retry_attempts),
+            ));
+        }
+        if !(60..=21_600).contains(&a.max_event_age_s) {
+            errors.push(ConfigError::new(
+                "async_invoke.max_event_age_s",
+                format!(
+                    "{} is out of range; allowed 60–21600 seconds",
+                    a.max_event_age_s
+                ),
+            ));
+        }
+        for (field, dest) in [
+            ("async_invoke.on_success", &a.on_success),
+            ("async_invoke.on_failure", &a.on_failure),
+        ] {
+            if let Some(d) = dest
+                && !(d.starts_with("function:") && d.len() > 9
+                    || d.starts_with("file:") && d.len() > 5)
+            {
+                errors.push(ConfigError::new(
+                    field,
+                    format!("`{d}` must be `function:NAME` or `file:PATH`"),
+                ));
+            }
         }
         for mount in &self.role.mounts {
             if let Err(e) = validate_mount(mount) {

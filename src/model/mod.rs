@@ -12,5 +12,5 @@ pub const REGION: &str = "us-east-1";
 /// The account id in ARNs.
 pub const ACCOUNT_ID: &str = "123456789012";
 
-pub use config::{ConfigError, FunctionConfig, Mount, Role};
+pub use config::{AsyncInvokeConfig, ConfigError, FunctionConfig, Mount, Role};
 pub use workspace::{FunctionEntry, TestEvent, Workspace, WorkspaceError};

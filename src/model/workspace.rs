@@ -143,6 +143,17 @@ impl Workspace {
     }
 }
 
+/// The user data folder (`~/.local/share/lambdesk` on Linux), or
+/// `$LAMBDESK_WORKSPACE` when set.
+pub fn default_data_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("LAMBDESK_WORKSPACE") {
+        return PathBuf::from(dir);
+    }
+    directories::ProjectDirs::from("dev", "lambdesk", "Lambdesk")
+        .map(|d| d.data_dir().to_owned())
+        .unwrap_or_else(|| std::env::temp_dir().join("lambdesk-workspace"))
+}
+
 /// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
 pub fn sanitize_name(raw: &str) -> String {
     let name: String = raw

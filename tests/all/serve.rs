@@ -68,8 +68,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         }
     });
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
+    let line = read_until(&mut out, "Lambda API listening on ");
     let url = line
         .trim()
         .strip_prefix("Lambda API listening on ")
@@ -95,6 +94,20 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         http_port,
         stderr,
         _dir: dir,
+    }
+}
+
+/// Reads stdout lines until one starts with `prefix`; returns it.
+fn read_until(out: &mut impl BufRead, prefix: &str) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "the server ended before printing `{prefix}`"
+        );
+        if line.starts_with(prefix) {
+            return line;
+        }
     }
 }
 
@@ -254,6 +267,14 @@ fn invoke_api_speaks_lambdas_protocol() {
         &[("X-Amz-Invocation-Type", "Event")],
         b"{}",
     );
+    assert_eq!(r.status, 202, "accepted into the asynchronous queue");
+    let r = http(
+        s.port,
+        "POST",
+        INVOKE,
+        &[("X-Amz-Invocation-Type", "Bogus")],
+        b"{}",
+    );
     assert_eq!(
         (r.status, r.header("x-amzn-ErrorType")),
         (400, Some("InvalidParameterValueException"))
@@ -296,6 +317,7 @@ import base64
 assert "REPORT RequestId" in base64.b64decode(r["LogResult"]).decode()
 r = client.invoke(FunctionName="behave", Payload=b'{"action":"error"}')
 assert r["FunctionError"] == "Handled", r
+assert client.invoke(FunctionName="hello", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
 names = [f["FunctionName"] for f in client.list_functions()["Functions"]]
 assert names == ["behave", "hello", "throttled"], names
 assert client.get_function(FunctionName="hello")["Configuration"]["Timeout"] == 3
@@ -530,4 +552,234 @@ fn folder_events_have_the_s3_shape() {
     let parsed: aws_lambda_events::event::s3::S3Event = serde_json::from_value(event).unwrap();
     assert_eq!(parsed.records[0].s3.object.key.as_deref(), Some("a+b.txt"));
     assert_eq!(parsed.records[0].s3.object.size, Some(5));
+}
+
+fn workspace_with(dir: &std::path::Path, functions: Vec<lambdesk::model::FunctionEntry>) {
+    let ws = lambdesk::model::Workspace {
+        version: 1,
+        functions,
+    };
+    ws.save(&dir.join("workspace.json")).unwrap();
+}
+
+fn entry(
+    name: &str,
+    file: &str,
+    handler: &str,
+    f: impl FnOnce(&mut lambdesk::model::FunctionConfig),
+) -> lambdesk::model::FunctionEntry {
+    let mut config = lambdesk::model::FunctionConfig {
+        handler: handler.into(),
+        ..Default::default()
+    };
+    f(&mut config);
+    lambdesk::model::FunctionEntry {
+        name: name.into(),
+        code: sample(file),
+        config,
+        ..Default::default()
+    }
+}
+
+fn lines_of(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn wait_for_lines(path: &std::path::Path, n: usize, limit_s: u64) -> Vec<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        let lines = lines_of(path);
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(limit_s),
+            "waited for {n} line(s) in {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(dir)
+        .args(extra)
+        .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = read_until(&mut out, "Lambda API listening on ");
+    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, port)
+}
+
+#[test]
+fn async_events_are_retried_on_lambdas_schedule_and_recorded() {
+    let dir = TempDir::new("async");
+    let d = dir.path();
+    let (failures, dlq, successes) = (
+        d.join("failures.jsonl"),
+        d.join("dlq.jsonl"),
+        d.join("successes.jsonl"),
+    );
+    workspace_with(
+        d,
+        vec![
+            entry("behave", "behave.wasm", "handler", |c| {
+                c.async_invoke.on_failure = Some(format!("file:{}", failures.display()));
+                c.async_invoke.dead_letter_file = Some(dlq.clone());
+            }),
+            entry("sum", "sum.wasm", "_start", |c| {
+                c.async_invoke.on_success = Some(format!("file:{}", successes.display()));
+            }),
+        ],
+    );
+    let started = chrono::Utc::now();
+    // 600× clock: the 1 + 2 minutes of retry schedule take 0.3 s.
+    let queue = d.join("queue");
+    let (mut child, port) = serve_process(
+        d,
+        &[
+            "--time-scale",
+            "600",
+            "--queue-dir",
+            queue.to_str().unwrap(),
+        ],
+    );
+    let event = br#"{"action":"error"}"#;
+    let r = http(
+        port,
+        "POST",
+        "/2015-03-31/functions/behave/invocations",
+        &[("X-Amz-Invocation-Type", "Event")],
+        event,
+    );
+    assert_eq!(r.status, 202);
+    let id = r.header("x-amzn-RequestId").unwrap().to_owned();
+    let record = &wait_for_lines(&failures, 1, 30)[0];
+    assert_eq!(record["requestContext"]["requestId"], id.as_str());
+    assert_eq!(record["requestContext"]["condition"], "RetriesExhausted");
+    assert_eq!(record["requestContext"]["approximateInvokeCount"], 3);
+    assert_eq!(
+        record["requestContext"]["functionArn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:behave:$LATEST"
+    );
+    assert_eq!(
+        record["requestPayload"],
+        serde_json::json!({"action": "error"})
+    );
+    assert_eq!(record["responseContext"]["functionError"], "Handled");
+    assert_eq!(record["responsePayload"]["errorType"], "BehaveError");
+    assert_eq!(record["version"], "1.0");
+    // Three attempts 1 and 2 minutes apart: at least 3 minutes of (fast) clock time.
+    let at = chrono::DateTime::parse_from_rfc3339(record["timestamp"].as_str().unwrap()).unwrap();
+    assert!(
+        at.signed_duration_since(started) >= chrono::Duration::seconds(180),
+        "{at} vs {started}"
+    );
+    let dead = wait_for_lines(&dlq, 1, 10);
+    assert_eq!(dead[0]["event"], serde_json::json!({"action": "error"}));
+
+    let r = http(
+        port,
+        "POST",
+        "/2015-03-31/functions/sum/invocations",
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"value1":1,"value2":2}"#,
+    );
+    assert_eq!(r.status, 202);
+    let ok = &wait_for_lines(&successes, 1, 30)[0];
+    assert_eq!(
+        (
+            ok["requestContext"]["condition"].as_str(),
+            ok["responsePayload"].as_i64()
+        ),
+        (Some("Success"), Some(3))
+    );
+    assert_eq!(ok["requestContext"]["approximateInvokeCount"], 1);
+
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1024 * 1024));
+    let r = http(
+        port,
+        "POST",
+        "/2015-03-31/functions/sum/invocations",
+        &[("X-Amz-Invocation-Type", "Event")],
+        big.as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.header("x-amzn-ErrorType")),
+        (413, Some("RequestTooLargeException"))
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // Delivered events leave nothing in the queue.
+    assert_eq!(
+        std::fs::read_dir(&queue)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn accepted_events_survive_a_killed_server() {
+    let dir = TempDir::new("durable");
+    let d = dir.path();
+    let successes = d.join("successes.jsonl");
+    let queue = d.join("queue");
+    let sum = |reserved: Option<u32>| {
+        entry("sum", "sum.wasm", "_start", |c| {
+            c.reserved_concurrency = reserved;
+            c.async_invoke.on_success = Some(format!("file:{}", successes.display()));
+        })
+    };
+    // Throttled: the event is accepted and waits in the queue.
+    workspace_with(d, vec![sum(Some(0))]);
+    let (mut child, port) = serve_process(d, &["--queue-dir", queue.to_str().unwrap()]);
+    let r = http(
+        port,
+        "POST",
+        "/2015-03-31/functions/sum/invocations",
+        &[("X-Amz-Invocation-Type", "Event")],
+        br#"{"value1":20,"value2":22}"#,
+    );
+    assert_eq!(r.status, 202);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_dir(&queue)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        1,
+        "the event is on disk"
+    );
+    assert!(lines_of(&successes).is_empty());
+    // After the restart (no longer throttled) it is delivered.
+    workspace_with(d, vec![sum(None)]);
+    let (mut child, _) = serve_process(d, &["--queue-dir", queue.to_str().unwrap()]);
+    let ok = &wait_for_lines(&successes, 1, 30)[0];
+    assert_eq!(ok["responsePayload"], 42);
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -1,0 +1,385 @@
+//! Asynchronous invocation (`InvocationType: Event`): events are accepted into
+//! a durable queue (one file each, written before the caller hears 202),
+//! delivered by a dispatcher thread, retried after a function error (1 minute
+//! before the second attempt, 2 before the third) or a throttle (backoff), and
+//! dropped when older than the function's maximum event age. Outcomes go to
+//! the on-success / on-failure destinations (another function or a JSON-lines
+//! file) as Lambda's invocation records; exhausted events go to the
+//! dead-letter file. A clock with a speed factor fast-forwards the schedule.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::model::workspace::write_atomic;
+use crate::runtime::{InvokeError, Outcome, Runtime, function_arn};
+
+/// Lambda's payload limit for asynchronous invocation: 1 MB.
+pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+/// Time as the queue sees it: real time, optionally sped up.
+#[derive(Clone, Debug)]
+pub struct Clock {
+    origin_real: Instant,
+    origin: DateTime<Utc>,
+    speed: f64,
+}
+
+impl Clock {
+    /// A clock running `speed` times faster than real time (1.0: real time).
+    pub fn new(speed: f64) -> Self {
+        Self {
+            origin_real: Instant::now(),
+            origin: Utc::now(),
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Now, on this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        let elapsed = self.origin_real.elapsed().as_secs_f64() * self.speed;
+        self.origin + chrono::Duration::microseconds((elapsed * 1e6) as i64)
+    }
+
+    /// How long to really wait for `d` of clock time.
+    pub fn real(&self, d: chrono::Duration) -> Duration {
+        d.to_std().unwrap_or_default().div_f64(self.speed)
+    }
+}
+
+/// One accepted event, as stored on disk.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueuedEvent {
+    /// The request id returned to the caller.
+    pub id: String,
+    /// The function.
+    pub function: String,
+    /// The event.
+    pub payload: String,
+    /// When it was accepted.
+    pub accepted_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Throttled attempts so far (they do not count as retries).
+    pub throttles: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+}
+
+struct State {
+    pending: BTreeMap<String, QueuedEvent>,
+    in_flight: usize,
+}
+
+/// The durable queue of asynchronous invocations.
+pub struct AsyncQueue {
+    runtime: Runtime,
+    dir: PathBuf,
+    clock: Clock,
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+/// Most deliveries running at once.
+const MAX_IN_FLIGHT: usize = 16;
+
+impl AsyncQueue {
+    /// Opens the queue stored in `dir` (events accepted before a restart are
+    /// delivered) and starts its dispatcher thread.
+    pub fn start(runtime: Runtime, dir: PathBuf, clock: Clock) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("creating the queue folder {}: {e}", dir.display()))?;
+        let mut pending = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            // A write cut short by a kill leaves a temporary file; the event
+            // file it was replacing is intact.
+            if entry.file_name().to_string_lossy().contains(".tmp-") {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            if path.extension().is_some_and(|e| e == "json")
+                && let Ok(bytes) = std::fs::read(&path)
+                && let Ok(ev) = serde_json::from_slice::<QueuedEvent>(&bytes)
+            {
+                pending.insert(ev.id.clone(), ev);
+            }
+        }
+        let queue = Arc::new(Self {
+            runtime,
+            dir,
+            clock,
+            state: Mutex::new(State {
+                pending,
+                in_flight: 0,
+            }),
+            wake: Condvar::new(),
+        });
+        let weak = Arc::downgrade(&queue);
+        std::thread::Builder::new()
+            .name("lambdesk-async".to_owned())
+            .spawn(move || dispatch(&weak))?;
+        Ok(queue)
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Accepts an event: checks it, stores it durably, returns its request id.
+    pub fn accept(&self, function: &str, payload: &[u8]) -> Result<String, InvokeError> {
+        if payload.len() > MAX_ASYNC_PAYLOAD {
+            return Err(InvokeError::RequestTooLarge {
+                size: payload.len(),
+            });
+        }
+        let text = std::str::from_utf8(payload)
+            .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
+        if self.runtime.config(function).is_none() {
+            return Err(InvokeError::ResourceNotFound {
+                arn: function_arn(function),
+            });
+        }
+        let now = self.clock.now();
+        let ev = QueuedEvent {
+            id: crate::runtime::logs::new_request_id().to_string(),
+            function: function.to_owned(),
+            payload: text.to_owned(),
+            accepted_at: now,
+            attempts: 0,
+            throttles: 0,
+            next_attempt_at: now,
+        };
+        self.store(&ev).map_err(|e| {
+            InvokeError::InvalidRequestContent(format!("the queue cannot store the event: {e}"))
+        })?;
+        let id = ev.id.clone();
+        self.lock().pending.insert(id.clone(), ev);
+        self.wake.notify_all();
+        Ok(id)
+    }
+
+    /// Events waiting, oldest first.
+    pub fn pending(&self) -> Vec<QueuedEvent> {
+        let mut v: Vec<QueuedEvent> = self.lock().pending.values().cloned().collect();
+        v.sort_by_key(|e| e.accepted_at);
+        v
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    fn store(&self, ev: &QueuedEvent) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(ev).map_err(std::io::Error::other)?;
+        write_atomic(&self.path(&ev.id), &bytes)
+    }
+
+    fn forget(&self, id: &str) {
+        let _ = std::fs::remove_file(self.path(id));
+    }
+
+    /// Runs one attempt and decides what happens next.
+    fn attempt(&self, mut ev: QueuedEvent) {
+        let Some(config) = self.runtime.config(&ev.function) else {
+            // The function is gone: nothing can deliver the event.
+            eprintln!(
+                "lambdesk: dropping event {} for {}: the function no longer exists",
+                ev.id, ev.function
+            );
+            self.forget(&ev.id);
+            return;
+        };
+        let a = config.async_invoke;
+        let now = self.clock.now();
+        if now - ev.accepted_at > chrono::Duration::seconds(i64::from(a.max_event_age_s)) {
+            self.finish(&ev, &a, "EventAgeExceeded", None);
+            return;
+        }
+        let result = self.runtime.invoke(&ev.function, ev.payload.as_bytes());
+        match result {
+            Err(InvokeError::TooManyRequests { .. }) => {
+                ev.throttles += 1;
+                let backoff = (1i64 << ev.throttles.min(8)).min(300);
+                ev.next_attempt_at = self.clock.now() + chrono::Duration::seconds(backoff);
+                self.requeue(ev);
+            }
+            Err(e) => {
+                // The function cannot be invoked at all (not found, too large).
+                let outcome = json!({ "errorType": e.error_type(), "errorMessage": e.to_string() });
+                ev.attempts += 1;
+                self.finish(&ev, &a, "RetriesExhausted", Some((None, outcome)));
+            }
+            Ok(inv) => {
+                ev.attempts += 1;
+                let payload: Value = serde_json::from_slice(&inv.payload()).unwrap_or(Value::Null);
+                match &inv.outcome {
+                    Outcome::Response(_) => self.finish(&ev, &a, "Success", Some((None, payload))),
+                    Outcome::Error(_) if ev.attempts <= a.max_retry_attempts => {
+                        // 1 minute before the second attempt, 2 before the third.
+                        let delay = 60 * i64::from(ev.attempts);
+                        ev.next_attempt_at = self.clock.now() + chrono::Duration::seconds(delay);
+                        self.requeue(ev);
+                    }
+                    Outcome::Error(err) => {
+                        let kind = err.kind.label();
+                        self.finish(&ev, &a, "RetriesExhausted", Some((Some(kind), payload)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn requeue(&self, ev: QueuedEvent) {
+        let _ = self.store(&ev);
+        self.lock().pending.insert(ev.id.clone(), ev);
+        self.wake.notify_all();
+    }
+
+    fn finish(
+        &self,
+        ev: &QueuedEvent,
+        a: &crate::model::AsyncInvokeConfig,
+        condition: &str,
+        response: Option<(Option<&str>, Value)>,
+    ) {
+        let success = condition == "Success";
+        let record = invocation_record(ev, condition, &response, self.clock.now());
+        let destination = if success {
+            &a.on_success
+        } else {
+            &a.on_failure
+        };
+        if let Some(dest) = destination {
+            self.deliver(dest, &record);
+        }
+        if !success && let Some(dlq) = &a.dead_letter_file {
+            let _ = append_line(
+                dlq,
+                &json!({
+                    "requestId": ev.id,
+                    "function": ev.function,
+                    "condition": condition,
+                    "approximateInvokeCount": ev.attempts,
+                    "event": serde_json::from_str::<Value>(&ev.payload).unwrap_or(Value::Null),
+                }),
+            );
+        }
+        self.forget(&ev.id);
+    }
+
+    fn deliver(&self, destination: &str, record: &Value) {
+        if let Some(path) = destination.strip_prefix("file:") {
+            if let Err(e) = append_line(Path::new(path), record) {
+                eprintln!("lambdesk: writing the destination {path}: {e}");
+            }
+        } else if let Some(name) = destination.strip_prefix("function:")
+            && let Err(e) = self.accept(name, record.to_string().as_bytes())
+        {
+            eprintln!("lambdesk: sending to the destination function {name}: {e}");
+        }
+    }
+}
+
+/// Lambda's invocation record for destinations.
+fn invocation_record(
+    ev: &QueuedEvent,
+    condition: &str,
+    response: &Option<(Option<&str>, Value)>,
+    now: DateTime<Utc>,
+) -> Value {
+    let mut response_context = json!({ "statusCode": 200, "executedVersion": "$LATEST" });
+    if let Some((Some(kind), _)) = response {
+        response_context["functionError"] = json!(kind);
+    }
+    let mut record = json!({
+        "version": "1.0",
+        "timestamp": now.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "requestContext": {
+            "requestId": ev.id,
+            "functionArn": format!("{}:$LATEST", function_arn(&ev.function)),
+            "condition": condition,
+            "approximateInvokeCount": ev.attempts,
+        },
+        "requestPayload": serde_json::from_str::<Value>(&ev.payload).unwrap_or(Value::Null),
+        "responseContext": response_context,
+    });
+    if let Some((_, payload)) = response {
+        record["responsePayload"] = payload.clone();
+    }
+    record
+}
+
+fn append_line(path: &Path, value: &Value) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut line = value.to_string();
+    line.push('\n');
+    f.write_all(line.as_bytes())?;
+    f.sync_data()
+}
+
+fn dispatch(queue: &std::sync::Weak<AsyncQueue>) {
+    loop {
+        let Some(q) = queue.upgrade() else { return };
+        let now = q.clock.now();
+        let mut state = q.lock();
+        let due: Vec<String> = state
+            .pending
+            .values()
+            .filter(|e| e.next_attempt_at <= now)
+            .map(|e| e.id.clone())
+            .take(MAX_IN_FLIGHT.saturating_sub(state.in_flight))
+            .collect();
+        for id in due {
+            let Some(ev) = state.pending.remove(&id) else {
+                continue;
+            };
+            state.in_flight += 1;
+            let q2 = q.clone();
+            let spawned = std::thread::Builder::new()
+                .name("lambdesk-async-attempt".to_owned())
+                .spawn(move || {
+                    q2.attempt(ev);
+                    q2.lock().in_flight -= 1;
+                    q2.wake.notify_all();
+                });
+            if spawned.is_err() {
+                state.in_flight -= 1;
+            }
+        }
+        let next = state.pending.values().map(|e| e.next_attempt_at).min();
+        let wait = next
+            .map(|t| q.clock.real(t - q.clock.now()))
+            .unwrap_or(Duration::from_millis(500))
+            .clamp(Duration::from_millis(1), Duration::from_millis(500));
+        let (guard, _) = q
+            .wake
+            .wait_timeout(state, wait)
+            .unwrap_or_else(|e| e.into_inner());
+        drop(guard);
+        drop(q);
+    }
+}
