@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// (repeatable); files created, overwritten or deleted deliver S3 events.
     #[arg(long = "bucket", value_name = "DIR=FUNCTION")]
     pub buckets: Vec<String>,
+    /// A local queue mapped to a function: 'NAME=FUNCTION[?batch=N&window=S&visibility=S]'
+    /// (repeatable); send messages with POST /lambdesk/queues/NAME on the Lambda API port.
+    #[arg(long = "queue", value_name = "NAME=FUNCTION")]
+    pub queues: Vec<String>,
     /// Folder of the durable asynchronous queue (default: `async-queue` in the
     /// workspace folder, or in the user data folder).
     #[arg(long)]
@@ -265,7 +269,21 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     // servers announce themselves, so whoever waits for that line misses nothing.
     start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
     start_buckets(&runtime_for_schedules, &args.buckets, &names)?;
-    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, Some(sink), Some(queue))?;
+    let mut queues = Vec::new();
+    for spec in &args.queues {
+        let q = crate::sqs_queue::LocalQueue::parse(spec)?;
+        if !names.contains(&q.function) {
+            bail!("--queue {spec}: no function `{}`", q.function);
+        }
+        queues.push(Arc::new(q));
+    }
+    crate::sqs_queue::start_pollers(&runtime, &queues)?;
+    let extras = crate::serve::ApiExtras {
+        log: Some(sink),
+        async_queue: Some(queue),
+        queues: queues.clone(),
+    };
+    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, extras)?;
     println!("Lambda API listening on http://{}", api.addr());
     let http = if routes.is_empty() {
         None
@@ -278,6 +296,17 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         }
         Some(http)
     };
+    for q in &queues {
+        println!(
+            "queue {} -> {} (batch {}, window {} s): POST http://{}/lambdesk/queues/{}",
+            q.name,
+            q.function,
+            q.batch_size,
+            q.window.as_secs(),
+            api.addr(),
+            q.name
+        );
+    }
     println!("functions: {}", names.join(", "));
     let _ = std::io::stdout().flush();
     api.wait();

@@ -15,6 +15,7 @@ pub mod model;
 pub mod runtime;
 pub mod samples;
 pub mod serve;
+pub mod sqs_queue;
 
 #[cfg(feature = "gui")]
 pub mod app;

@@ -21,6 +21,51 @@ use crate::model::{FunctionConfig, Workspace};
 use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
 };
+use crate::sqs_queue::LocalQueue;
+
+/// What the API serves besides the runtime's functions.
+#[derive(Clone, Default)]
+pub struct ApiExtras {
+    /// Receives every log line.
+    pub log: Option<LogSink>,
+    /// Takes `Event` invocations.
+    pub async_queue: Option<Arc<AsyncQueue>>,
+    /// Local queues messages can be sent to (`POST /lambdesk/queues/NAME`).
+    pub queues: Vec<Arc<LocalQueue>>,
+}
+
+/// `POST /lambdesk/queues/NAME` sends the body as a message;
+/// `GET` says how many wait.
+fn queue_request(extras: &ApiExtras, name: &str, request: &mut Request) -> Reply {
+    let Some(q) = extras.queues.iter().find(|q| q.name == name) else {
+        return aws_error(404, "QueueDoesNotExist", &format!("no queue `{name}`"));
+    };
+    match request.method() {
+        Method::Post => {
+            let mut body = String::new();
+            if request
+                .as_reader()
+                .take(256 * 1024 + 1)
+                .read_to_string(&mut body)
+                .is_err()
+                || body.len() > 256 * 1024
+            {
+                return aws_error(
+                    400,
+                    "InvalidMessageContents",
+                    "the message must be UTF-8 text of at most 256 KB",
+                );
+            }
+            json_reply(200, &json!({ "MessageId": q.send(body) }))
+        }
+        Method::Get => json_reply(200, &json!({ "ApproximateNumberOfMessages": q.len() })),
+        _ => aws_error(
+            405,
+            "UnsupportedOperation",
+            "use POST to send or GET to count",
+        ),
+    }
+}
 
 /// Lambda's API version prefix.
 const PREFIX: &str = "/2015-03-31/functions";
@@ -41,8 +86,7 @@ impl LambdaApi {
         runtime: Runtime,
         addr: SocketAddr,
         threads: usize,
-        log: Option<LogSink>,
-        queue: Option<Arc<AsyncQueue>>,
+        extras: ApiExtras,
     ) -> anyhow::Result<Self> {
         let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
         let addr = server
@@ -54,14 +98,13 @@ impl LambdaApi {
         for i in 0..threads.max(1) {
             let server = server.clone();
             let runtime = runtime.clone();
-            let log = log.clone();
-            let queue = queue.clone();
+            let extras = extras.clone();
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("lambdesk-api-{i}"))
                     .spawn(move || {
                         while let Ok(request) = server.recv() {
-                            handle(&runtime, log.as_ref(), queue.as_deref(), request);
+                            handle(&runtime, &extras, request);
                         }
                     })?,
             );
@@ -191,13 +234,14 @@ fn parse_name(raw: &str) -> (String, Option<String>) {
     }
 }
 
-fn handle(
-    runtime: &Runtime,
-    log: Option<&LogSink>,
-    queue: Option<&AsyncQueue>,
-    mut request: Request,
-) {
+fn handle(runtime: &Runtime, extras: &ApiExtras, mut request: Request) {
+    let (log, queue) = (extras.log.as_ref(), extras.async_queue.as_deref());
     let (path, params) = split_url(request.url());
+    if let Some(name) = path.strip_prefix("/lambdesk/queues/") {
+        let reply = queue_request(extras, name, &mut request);
+        let _ = request.respond(reply);
+        return;
+    }
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let reply = match (request.method(), segments.as_slice()) {

@@ -783,3 +783,46 @@ fn accepted_events_survive_a_killed_server() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn queue_batches_honour_partial_batch_responses() {
+    let extra: Vec<String> = [
+        "--queue",
+        "jobs=behave?batch=3&window=2&visibility=1&max_receive=2",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let s = start_with(TempDir::new("queue"), &extra);
+    for body in ["ok-1", "fail", "ok-2"] {
+        let r = http(
+            s.port,
+            "POST",
+            "/lambdesk/queues/jobs",
+            &[],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 200);
+        assert!(r.json()["MessageId"].is_string());
+    }
+    let wait_for = |what: &str| {
+        let start = std::time::Instant::now();
+        while !s.stderr.lock().unwrap().iter().any(|l| l.contains(what)) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "waited for {what}: {:?}",
+                s.stderr.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // One batch of three; only the failed message comes back, alone, and is
+    // dropped after its second receive.
+    wait_for("batch of 3 message(s), 1 failed");
+    wait_for("batch of 1 message(s), 1 failed");
+    wait_for("after 2 receives");
+    let r = http(s.port, "GET", "/lambdesk/queues/jobs", &[], b"");
+    assert_eq!(r.json()["ApproximateNumberOfMessages"], 0);
+    let r = http(s.port, "POST", "/lambdesk/queues/nope", &[], b"x");
+    assert_eq!(r.status, 404);
+}

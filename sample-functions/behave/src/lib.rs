@@ -5,6 +5,8 @@
 //! `{"action": "log", "lines": N}`, `{"action": "error"}`, `{"action": "output", "bytes": N}`,
 //! `{"action": "tmp"}` (writes then reads a file in /tmp), `{"action": "env"}`,
 //! `{"action": "context"}`, `{"action": "read", "path": P}`, `{"action": "write", "path": P}`.
+//! An SQS event (`Records` from `aws:sqs`) gets a partial batch response that
+//! fails the messages whose body is `fail`.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,17 @@ lambdesk_guest::initialize!({});
 #[unsafe(no_mangle)]
 pub extern "C" fn handler() {
     run(|event, ctx| {
+        if let Some(records) = event.get("Records").and_then(Value::as_array)
+            && records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+        {
+            let failures: Vec<Value> = records
+                .iter()
+                .filter(|r| r.get("body").and_then(Value::as_str) == Some("fail"))
+                .map(|r| json!({ "itemIdentifier": r.get("messageId").cloned().unwrap_or(Value::Null) }))
+                .collect();
+            eprintln!("batch of {} message(s), {} failed", records.len(), failures.len());
+            return Ok(json!({ "batchItemFailures": failures }));
+        }
         let num = |k: &str| event.get(k).and_then(Value::as_u64).unwrap_or(0);
         let action = event.get("action").and_then(Value::as_str).unwrap_or("echo");
         match action {

@@ -1,0 +1,322 @@
+//! Local queues with an SQS event source mapping: messages sent over HTTP wait
+//! in a queue; a poller hands them to the function in batches (batch size,
+//! batching window) as the SQS event; a failed batch comes back after the
+//! visibility timeout, and a partial batch response (`batchItemFailures`)
+//! returns only the failed messages.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use md5::Digest;
+use serde_json::{Value, json};
+
+use crate::runtime::{Outcome, Runtime};
+
+#[derive(Clone, Debug)]
+struct Message {
+    id: String,
+    body: String,
+    sent_ms: u64,
+    first_receive_ms: Option<u64>,
+    receive_count: u32,
+    visible_at: Instant,
+}
+
+/// A queue mapped to a function.
+pub struct LocalQueue {
+    /// Queue name.
+    pub name: String,
+    /// The function receiving its batches.
+    pub function: String,
+    /// Most messages per batch (1–10,000; default 10).
+    pub batch_size: usize,
+    /// How long to gather a batch (0–300 s; default 0).
+    pub window: Duration,
+    /// How long a failed message stays invisible before it is retried.
+    pub visibility: Duration,
+    /// Receives after which a message is dropped (and logged).
+    pub max_receive: u32,
+    messages: Mutex<VecDeque<Message>>,
+    arrived: Condvar,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl LocalQueue {
+    /// Parses `NAME=FUNCTION[?batch=N&window=S&visibility=S&max_receive=N]`.
+    pub fn parse(spec: &str) -> anyhow::Result<Self> {
+        let (name, target) = spec.split_once('=').with_context(|| {
+            format!("--queue {spec}: expected 'NAME=FUNCTION[?batch=N&window=S]'")
+        })?;
+        let (function, options) = target.split_once('?').unwrap_or((target, ""));
+        let mut q = Self {
+            name: name.to_owned(),
+            function: function.to_owned(),
+            batch_size: 10,
+            window: Duration::ZERO,
+            visibility: Duration::from_secs(30),
+            max_receive: 5,
+            messages: Mutex::new(VecDeque::new()),
+            arrived: Condvar::new(),
+        };
+        for kv in options.split('&').filter(|s| !s.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let n: u64 = v
+                .parse()
+                .with_context(|| format!("--queue {spec}: `{kv}` needs a whole number"))?;
+            match k {
+                "batch" if (1..=10_000).contains(&n) => q.batch_size = n as usize,
+                "window" if n <= 300 => q.window = Duration::from_secs(n),
+                "visibility" if n <= 43_200 => q.visibility = Duration::from_secs(n),
+                "max_receive" if n >= 1 => q.max_receive = n as u32,
+                "batch" => bail!("--queue {spec}: batch must be 1–10000"),
+                "window" => bail!("--queue {spec}: window must be 0–300 seconds"),
+                _ => bail!(
+                    "--queue {spec}: unknown option `{k}` (batch, window, visibility, max_receive)"
+                ),
+            }
+        }
+        if q.name.is_empty()
+            || !q
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("--queue {spec}: queue names use letters, digits, - and _");
+        }
+        Ok(q)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
+        self.messages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a message; returns its id.
+    pub fn send(&self, body: String) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.lock().push_back(Message {
+            id: id.clone(),
+            body,
+            sent_ms: now_ms(),
+            first_receive_ms: None,
+            receive_count: 0,
+            visible_at: Instant::now(),
+        });
+        self.arrived.notify_all();
+        id
+    }
+
+    /// Messages waiting (visible or not).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no message waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn arn(&self) -> String {
+        format!(
+            "arn:aws:sqs:{}:{}:{}",
+            crate::model::REGION,
+            crate::model::ACCOUNT_ID,
+            self.name
+        )
+    }
+
+    /// Takes the next batch of visible messages, waiting for the first one
+    /// (up to `wait`) and then up to the batching window for more.
+    fn next_batch(&self, wait: Duration) -> Vec<Message> {
+        let deadline = Instant::now() + wait;
+        let mut q = self.lock();
+        let visible =
+            |q: &VecDeque<Message>, now: Instant| q.iter().filter(|m| m.visible_at <= now).count();
+        while visible(&q, Instant::now()) == 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return Vec::new();
+            }
+            let next_visible = q
+                .iter()
+                .map(|m| m.visible_at)
+                .min()
+                .unwrap_or(deadline)
+                .min(deadline);
+            let (g, _) = self
+                .arrived
+                .wait_timeout(
+                    q,
+                    next_visible
+                        .saturating_duration_since(now)
+                        .max(Duration::from_millis(1)),
+                )
+                .unwrap_or_else(|e| e.into_inner());
+            q = g;
+        }
+        let window_end = Instant::now() + self.window;
+        while visible(&q, Instant::now()) < self.batch_size && Instant::now() < window_end {
+            let (g, _) = self
+                .arrived
+                .wait_timeout(q, window_end.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|e| e.into_inner());
+            q = g;
+        }
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        let mut rest = VecDeque::new();
+        for mut m in q.drain(..) {
+            if batch.len() < self.batch_size && m.visible_at <= now {
+                m.receive_count += 1;
+                m.first_receive_ms.get_or_insert_with(now_ms);
+                batch.push(m);
+            } else {
+                rest.push_back(m);
+            }
+        }
+        *q = rest;
+        batch
+    }
+
+    fn event(&self, batch: &[Message]) -> Value {
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.id,
+                    "receiptHandle": format!("{}#{}", m.id, m.receive_count),
+                    "body": m.body,
+                    "attributes": {
+                        "ApproximateReceiveCount": m.receive_count.to_string(),
+                        "SentTimestamp": m.sent_ms.to_string(),
+                        "SenderId": crate::model::ACCOUNT_ID,
+                        "ApproximateFirstReceiveTimestamp": m.first_receive_ms.unwrap_or(m.sent_ms).to_string(),
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": crate::runtime::code::hex(&md5::Md5::digest(m.body.as_bytes())),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.arn(),
+                    "awsRegion": crate::model::REGION,
+                })
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+
+    /// Hands messages back after a failure (invisible for the visibility
+    /// timeout), dropping those received too often.
+    fn give_back(&self, failed: Vec<Message>) {
+        let visible_at = Instant::now() + self.visibility;
+        let mut q = self.lock();
+        for mut m in failed {
+            if m.receive_count >= self.max_receive {
+                eprintln!(
+                    "[{}] queue {}: dropping message {} after {} receives",
+                    self.function, self.name, m.id, m.receive_count
+                );
+                continue;
+            }
+            m.visible_at = visible_at;
+            q.push_back(m);
+        }
+        drop(q);
+        self.arrived.notify_all();
+    }
+
+    /// Delivers one batch if one is ready within `wait`. Returns the batch size.
+    pub fn poll_once(&self, runtime: &Runtime, wait: Duration) -> usize {
+        let batch = self.next_batch(wait);
+        if batch.is_empty() {
+            return 0;
+        }
+        let n = batch.len();
+        let event = self.event(&batch);
+        let failed_ids: Option<Vec<String>> =
+            match runtime.invoke(&self.function, event.to_string().as_bytes()) {
+                Ok(inv) => match &inv.outcome {
+                    Outcome::Error(_) => None,
+                    Outcome::Response(bytes) => Some(
+                        serde_json::from_slice::<Value>(bytes)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("batchItemFailures")
+                                    .and_then(Value::as_array)
+                                    .cloned()
+                            })
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|f| {
+                                f.get("itemIdentifier")
+                                    .and_then(Value::as_str)
+                                    .map(str::to_owned)
+                            })
+                            .collect(),
+                    ),
+                },
+                Err(_) => None,
+            };
+        let failed: Vec<Message> = match failed_ids {
+            // The whole batch failed: every message comes back.
+            None => batch,
+            Some(ids) => batch.into_iter().filter(|m| ids.contains(&m.id)).collect(),
+        };
+        self.give_back(failed);
+        n
+    }
+}
+
+/// Starts one poller thread per queue.
+pub fn start_pollers(runtime: &Runtime, queues: &[Arc<LocalQueue>]) -> anyhow::Result<()> {
+    for q in queues {
+        let (runtime, q) = (runtime.clone(), q.clone());
+        std::thread::Builder::new()
+            .name(format!("lambdesk-queue-{}", q.name))
+            .spawn(move || {
+                loop {
+                    q.poll_once(&runtime, Duration::from_secs(1));
+                }
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_checked() {
+        let q = LocalQueue::parse("jobs=worker?batch=3&window=2").unwrap();
+        assert_eq!((q.batch_size, q.window), (3, Duration::from_secs(2)));
+        assert!(LocalQueue::parse("jobs=worker?batch=0").is_err());
+        assert!(LocalQueue::parse("jobs=worker?speed=1").is_err());
+        assert!(LocalQueue::parse("bad name=worker").is_err());
+    }
+
+    #[test]
+    fn batches_respect_size_and_carry_the_sqs_shape() {
+        let q = LocalQueue::parse("jobs=worker?batch=2").unwrap();
+        for b in ["a", "b", "c"] {
+            q.send(b.to_owned());
+        }
+        let batch = q.next_batch(Duration::from_millis(10));
+        assert_eq!(batch.len(), 2);
+        let event = q.event(&batch);
+        assert_eq!(event["Records"][0]["body"], "a");
+        assert_eq!(
+            event["Records"][0]["attributes"]["ApproximateReceiveCount"],
+            "1"
+        );
+        assert_eq!(
+            event["Records"][0]["eventSourceARN"],
+            "arn:aws:sqs:us-east-1:123456789012:jobs"
+        );
+        assert_eq!(q.len(), 1);
+    }
+}
