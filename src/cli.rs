@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// (repeatable); send messages with POST /lambdesk/queues/NAME on the Lambda API port.
     #[arg(long = "queue", value_name = "NAME=FUNCTION")]
     pub queues: Vec<String>,
+    /// A local stream mapped to a function:
+    /// 'NAME=FUNCTION[?kind=kinesis|dynamodb&shards=N&batch=N&retries=N]' (repeatable);
+    /// put records with POST /lambdesk/streams/NAME?partitionKey=K on the Lambda API port.
+    #[arg(long = "stream", value_name = "NAME=FUNCTION")]
+    pub streams: Vec<String>,
     /// Folder of the durable asynchronous queue (default: `async-queue` in the
     /// workspace folder, or in the user data folder).
     #[arg(long)]
@@ -278,10 +283,20 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         queues.push(Arc::new(q));
     }
     crate::sqs_queue::start_pollers(&runtime, &queues)?;
+    let mut streams = Vec::new();
+    for spec in &args.streams {
+        let s = crate::stream::LocalStream::parse(spec)?;
+        if !names.contains(&s.function) {
+            bail!("--stream {spec}: no function `{}`", s.function);
+        }
+        streams.push(Arc::new(s));
+    }
+    crate::stream::start_pollers(&runtime, &streams)?;
     let extras = crate::serve::ApiExtras {
         log: Some(sink),
         async_queue: Some(queue),
         queues: queues.clone(),
+        streams: streams.clone(),
     };
     let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, extras)?;
     println!("Lambda API listening on http://{}", api.addr());
@@ -305,6 +320,17 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
             q.window.as_secs(),
             api.addr(),
             q.name
+        );
+    }
+    for s in &streams {
+        println!(
+            "stream {} ({:?}, {} shard(s)) -> {}: POST http://{}/lambdesk/streams/{}?partitionKey=K",
+            s.name,
+            s.kind,
+            s.shard_count(),
+            s.function,
+            api.addr(),
+            s.name
         );
     }
     println!("functions: {}", names.join(", "));

@@ -16,6 +16,7 @@ pub mod runtime;
 pub mod samples;
 pub mod serve;
 pub mod sqs_queue;
+pub mod stream;
 
 #[cfg(feature = "gui")]
 pub mod app;

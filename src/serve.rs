@@ -22,6 +22,7 @@ use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
 };
 use crate::sqs_queue::LocalQueue;
+use crate::stream::LocalStream;
 
 /// What the API serves besides the runtime's functions.
 #[derive(Clone, Default)]
@@ -32,6 +33,58 @@ pub struct ApiExtras {
     pub async_queue: Option<Arc<AsyncQueue>>,
     /// Local queues messages can be sent to (`POST /lambdesk/queues/NAME`).
     pub queues: Vec<Arc<LocalQueue>>,
+    /// Local streams records can be put to (`POST /lambdesk/streams/NAME`).
+    pub streams: Vec<Arc<LocalStream>>,
+}
+
+/// `POST /lambdesk/streams/NAME[?partitionKey=K]` puts the body as a record
+/// (for a DynamoDB stream, the change as JSON); `GET` counts waiting records.
+fn stream_request(
+    extras: &ApiExtras,
+    name: &str,
+    params: &[(String, String)],
+    request: &mut Request,
+) -> Reply {
+    let Some(s) = extras.streams.iter().find(|s| s.name == name) else {
+        return aws_error(
+            404,
+            "ResourceNotFoundException",
+            &format!("no stream `{name}`"),
+        );
+    };
+    match request.method() {
+        Method::Post => {
+            let mut body = Vec::new();
+            if request
+                .as_reader()
+                .take(1024 * 1024 + 1)
+                .read_to_end(&mut body)
+                .is_err()
+                || body.len() > 1024 * 1024
+            {
+                return aws_error(400, "ValidationException", "a record is at most 1 MB");
+            }
+            let key = params
+                .iter()
+                .find(|(k, _)| k == "partitionKey")
+                .map(|(_, v)| v.as_str());
+            match s.put(key, body) {
+                Ok((shard, seq)) => {
+                    json_reply(200, &json!({ "ShardId": shard, "SequenceNumber": seq }))
+                }
+                Err(e) => aws_error(400, "ValidationException", &e),
+            }
+        }
+        Method::Get => json_reply(
+            200,
+            &json!({ "Records": s.len(), "Shards": s.shard_count() }),
+        ),
+        _ => aws_error(
+            405,
+            "UnsupportedOperation",
+            "use POST to put or GET to count",
+        ),
+    }
 }
 
 /// `POST /lambdesk/queues/NAME` sends the body as a message;
@@ -237,6 +290,11 @@ fn parse_name(raw: &str) -> (String, Option<String>) {
 fn handle(runtime: &Runtime, extras: &ApiExtras, mut request: Request) {
     let (log, queue) = (extras.log.as_ref(), extras.async_queue.as_deref());
     let (path, params) = split_url(request.url());
+    if let Some(name) = path.strip_prefix("/lambdesk/streams/") {
+        let reply = stream_request(extras, name, &params, &mut request);
+        let _ = request.respond(reply);
+        return;
+    }
     if let Some(name) = path.strip_prefix("/lambdesk/queues/") {
         let reply = queue_request(extras, name, &mut request);
         let _ = request.respond(reply);

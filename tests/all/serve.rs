@@ -826,3 +826,96 @@ fn queue_batches_honour_partial_batch_responses() {
     let r = http(s.port, "POST", "/lambdesk/queues/nope", &[], b"x");
     assert_eq!(r.status, 404);
 }
+
+#[test]
+fn streams_keep_order_per_shard_and_retry_whole_batches() {
+    let extra: Vec<String> = [
+        "--stream",
+        "clicks=behave?shards=2&batch=10&retries=1",
+        "--stream",
+        "orders=behave?kind=dynamodb",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let s = start_with(TempDir::new("stream"), &extra);
+    let put = |stream: &str, key: &str, data: &str| {
+        let r = http(
+            s.port,
+            "POST",
+            &format!("/lambdesk/streams/{stream}?partitionKey={key}"),
+            &[],
+            data.as_bytes(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    };
+    let lines = || s.stderr.lock().unwrap().clone();
+    let wait_for = |what: &str| {
+        let start = std::time::Instant::now();
+        while !lines().iter().any(|l| l.contains(what)) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "waited for {what}: {:?}",
+                lines()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    for (key, data) in [("a", "1"), ("b", "x"), ("a", "2"), ("b", "y"), ("a", "3")] {
+        let r = put("clicks", key, data);
+        assert!(r["ShardId"].as_str().unwrap().starts_with("shardId-"));
+    }
+    wait_for("kinesis a 3");
+    wait_for("kinesis b y");
+    let pos = |what: &str| lines().iter().position(|l| l.ends_with(what)).unwrap();
+    assert!(pos("kinesis a 1") < pos("kinesis a 2") && pos("kinesis a 2") < pos("kinesis a 3"));
+    assert!(pos("kinesis b x") < pos("kinesis b y"));
+
+    // A failing batch is retried as a whole and blocks its shard until skipped.
+    put("clicks", "c", "fail");
+    wait_for("kinesis c fail");
+    put("clicks", "c", "after");
+    wait_for("kinesis c after");
+    let all = lines();
+    let fails: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.ends_with("kinesis c fail"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(fails.len(), 2, "one attempt and one retry: {all:?}");
+    let after = all
+        .iter()
+        .position(|l| l.ends_with("kinesis c after"))
+        .unwrap();
+    assert!(after > fails[1]);
+    assert!(
+        all.iter()
+            .any(|l| l.contains("skipping a batch of 1 after 1 retries"))
+    );
+
+    put(
+        "orders",
+        "",
+        r#"{"eventName":"INSERT","Keys":{"Id":{"N":"7"}},"NewImage":{"Id":{"N":"7"}}}"#,
+    );
+    wait_for(r#"dynamodb INSERT {"Id":{"N":"7"}}"#);
+    let r = http(s.port, "POST", "/lambdesk/streams/clicks", &[], b"no key");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn stream_events_have_aws_shapes() {
+    let k = lambdesk::stream::LocalStream::parse("clicks=f").unwrap();
+    k.put(Some("user"), b"hello".to_vec()).unwrap();
+    let e: aws_lambda_events::event::kinesis::KinesisEvent =
+        serde_json::from_value(k.peek_event(0).unwrap()).unwrap();
+    assert_eq!(e.records[0].kinesis.partition_key, "user");
+    let d = lambdesk::stream::LocalStream::parse("orders=f?kind=dynamodb").unwrap();
+    d.put(None, br#"{"eventName":"MODIFY","Keys":{"Id":{"N":"1"}},"NewImage":{"Id":{"N":"1"}},"OldImage":{"Id":{"N":"1"}}}"#.to_vec())
+        .unwrap();
+    let e: aws_lambda_events::event::dynamodb::Event =
+        serde_json::from_value(d.peek_event(0).unwrap()).unwrap();
+    assert_eq!(e.records[0].event_name, "MODIFY");
+}

@@ -6,7 +6,8 @@
 //! `{"action": "tmp"}` (writes then reads a file in /tmp), `{"action": "env"}`,
 //! `{"action": "context"}`, `{"action": "read", "path": P}`, `{"action": "write", "path": P}`.
 //! An SQS event (`Records` from `aws:sqs`) gets a partial batch response that
-//! fails the messages whose body is `fail`.
+//! fails the messages whose body is `fail`. A Kinesis or DynamoDB stream batch
+//! is logged record by record and fails as a whole if a record's data is `fail`.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,30 @@ pub extern "C" fn handler() {
                 .collect();
             eprintln!("batch of {} message(s), {} failed", records.len(), failures.len());
             return Ok(json!({ "batchItemFailures": failures }));
+        }
+        if let Some(records) = event.get("Records").and_then(Value::as_array)
+            && let Some(source @ ("aws:kinesis" | "aws:dynamodb")) =
+                records.first().and_then(|r| r.get("eventSource")).and_then(Value::as_str)
+        {
+            let mut failed = false;
+            for r in records {
+                let line = if source == "aws:kinesis" {
+                    let pk = r.pointer("/kinesis/partitionKey").and_then(Value::as_str).unwrap_or("");
+                    let data = r.pointer("/kinesis/data").and_then(Value::as_str).unwrap_or("");
+                    let text = base64_decode(data);
+                    failed |= text == "fail";
+                    format!("kinesis {pk} {text}")
+                } else {
+                    let name = r.get("eventName").and_then(Value::as_str).unwrap_or("");
+                    let keys = r.pointer("/dynamodb/Keys").cloned().unwrap_or(Value::Null);
+                    format!("dynamodb {name} {keys}")
+                };
+                eprintln!("{line}");
+            }
+            if failed {
+                return Err(Error::new("StreamRecordFailed", "a record's data is `fail`"));
+            }
+            return Ok(json!({ "processed": records.len() }));
         }
         let num = |k: &str| event.get(k).and_then(Value::as_u64).unwrap_or(0);
         let action = event.get("action").and_then(Value::as_str).unwrap_or("echo");
@@ -100,4 +125,28 @@ pub extern "C" fn handler() {
             other => Err(Error::new("UnknownAction", format!("unknown action `{other}`"))),
         }
     });
+}
+
+/// Standard base64 (the Kinesis record data), lossy on bad input.
+fn base64_decode(s: &str) -> String {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(value) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
