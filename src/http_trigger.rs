@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use tiny_http::{Header, Request, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 use crate::runtime::{InvokeError, MAX_REQUEST_BYTES, Outcome, Runtime};
 
@@ -469,26 +468,10 @@ impl HttpApi {
         routes: Vec<Route>,
         threads: usize,
     ) -> anyhow::Result<Self> {
-        let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .context("the server has no IP address")?;
-        let server = Arc::new(server);
-        let routes = Arc::new(routes);
-        let mut workers = Vec::new();
-        for i in 0..threads.max(1) {
-            let (server, runtime, routes) = (server.clone(), runtime.clone(), routes.clone());
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("lambdesk-http-{i}"))
-                    .spawn(move || {
-                        while let Ok(request) = server.recv() {
-                            serve_one(&runtime, &routes, request);
-                        }
-                    })?,
-            );
-        }
+        let (_server, addr, workers) =
+            crate::serve::listen(addr, threads, "lambdesk-http", move |request| {
+                serve_one(&runtime, &routes, request);
+            })?;
         Ok(Self { addr, workers })
     }
 

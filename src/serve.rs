@@ -24,6 +24,39 @@ use crate::runtime::{
 use crate::sqs_queue::LocalQueue;
 use crate::stream::LocalStream;
 
+/// Binds an HTTP server on `addr` and serves it with `threads` named worker
+/// threads calling `handler`. Returns the server, its real address (port 0
+/// picks one) and the workers.
+#[allow(clippy::type_complexity, reason = "a private helper's plain tuple")]
+pub(crate) fn listen(
+    addr: SocketAddr,
+    threads: usize,
+    name: &str,
+    handler: impl Fn(Request) + Send + Sync + 'static,
+) -> anyhow::Result<(Arc<Server>, SocketAddr, Vec<std::thread::JoinHandle<()>>)> {
+    let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .context("the server has no IP address")?;
+    let server = Arc::new(server);
+    let handler = Arc::new(handler);
+    let mut workers = Vec::new();
+    for i in 0..threads.max(1) {
+        let (server, handler) = (server.clone(), handler.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || {
+                    while let Ok(request) = server.recv() {
+                        handler(request);
+                    }
+                })?,
+        );
+    }
+    Ok((server, addr, workers))
+}
+
 /// What the API serves besides the runtime's functions.
 #[derive(Clone, Default)]
 pub struct ApiExtras {
@@ -141,27 +174,9 @@ impl LambdaApi {
         threads: usize,
         extras: ApiExtras,
     ) -> anyhow::Result<Self> {
-        let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .context("the server has no IP address")?;
-        let server = Arc::new(server);
-        let mut workers = Vec::new();
-        for i in 0..threads.max(1) {
-            let server = server.clone();
-            let runtime = runtime.clone();
-            let extras = extras.clone();
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("lambdesk-api-{i}"))
-                    .spawn(move || {
-                        while let Ok(request) = server.recv() {
-                            handle(&runtime, &extras, request);
-                        }
-                    })?,
-            );
-        }
+        let (server, addr, workers) = listen(addr, threads, "lambdesk-api", move |request| {
+            handle(&runtime, &extras, request);
+        })?;
         Ok(Self {
             server,
             addr,

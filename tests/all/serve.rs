@@ -554,6 +554,20 @@ fn folder_events_have_the_s3_shape() {
     assert_eq!(parsed.records[0].s3.object.size, Some(5));
 }
 
+/// Event files in a queue folder.
+fn json_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count()
+}
+
 fn workspace_with(dir: &std::path::Path, functions: Vec<lambdesk::model::FunctionEntry>) {
     let ws = lambdesk::model::Workspace {
         version: 1,
@@ -722,18 +736,7 @@ fn async_events_are_retried_on_lambdas_schedule_and_recorded() {
     let _ = child.kill();
     let _ = child.wait();
     // Delivered events leave nothing in the queue.
-    assert_eq!(
-        std::fs::read_dir(&queue)
-            .unwrap()
-            .filter(|e| e
-                .as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json"))
-            .count(),
-        0
-    );
+    assert_eq!(json_files(&queue), 0);
 }
 
 #[test]
@@ -761,19 +764,7 @@ fn accepted_events_survive_a_killed_server() {
     assert_eq!(r.status, 202);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(
-        std::fs::read_dir(&queue)
-            .unwrap()
-            .filter(|e| e
-                .as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "json"))
-            .count(),
-        1,
-        "the event is on disk"
-    );
+    assert_eq!(json_files(&queue), 1, "the event is on disk");
     assert!(lines_of(&successes).is_empty());
     // After the restart (no longer throttled) it is delivered.
     workspace_with(d, vec![sum(None)]);
