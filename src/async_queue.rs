@@ -7,7 +7,7 @@
 //! file) as Lambda's invocation records; exhausted events go to the
 //! dead-letter file. A clock with a speed factor fast-forwards the schedule.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::workspace::write_atomic;
-use crate::runtime::{InvokeError, Outcome, Runtime, function_arn};
+use crate::runtime::{InvokeError, Outcome, function_arn};
+use crate::triggers::Invoker;
 
 /// Lambda's payload limit for asynchronous invocation: 1 MB.
 pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
@@ -76,14 +77,62 @@ pub struct QueuedEvent {
     pub next_attempt_at: DateTime<Utc>,
 }
 
+/// What happened to an event, step by step, for the app's timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AsyncStep {
+    /// Accepted into the queue, from this source (`Invoke API`, a trigger id, …).
+    Accepted(String),
+    /// Attempt `n` ran: its invocation's request id and whether it succeeded.
+    Attempt {
+        /// 1 for the first attempt.
+        n: u32,
+        /// The function returned a response.
+        ok: bool,
+        /// The error type, or the duration.
+        detail: String,
+    },
+    /// Throttled; tried again after a backoff.
+    Throttled,
+    /// The next attempt is due then.
+    RetryAt(DateTime<Utc>),
+    /// Done: the condition (`Success`, `RetriesExhausted`, `EventAgeExceeded`)
+    /// and where the record went.
+    Finished {
+        /// Lambda's condition.
+        condition: String,
+        /// The destination and dead-letter file that received it.
+        sent_to: Vec<String>,
+    },
+}
+
+/// One step of one event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AsyncRecord {
+    /// Increases by one per record, for fetching what is new.
+    pub seq: u64,
+    /// When, on the queue's clock.
+    pub at: DateTime<Utc>,
+    /// The event's request id.
+    pub id: String,
+    /// The function.
+    pub function: String,
+    /// What happened.
+    pub step: AsyncStep,
+}
+
+/// Records kept for the timeline.
+const MAX_HISTORY: usize = 5_000;
+
 struct State {
     pending: BTreeMap<String, QueuedEvent>,
     in_flight: usize,
+    history: VecDeque<AsyncRecord>,
+    next_seq: u64,
 }
 
 /// The durable queue of asynchronous invocations.
 pub struct AsyncQueue {
-    runtime: Runtime,
+    invoker: Invoker,
     dir: PathBuf,
     clock: Clock,
     state: Mutex<State>,
@@ -96,7 +145,7 @@ const MAX_IN_FLIGHT: usize = 16;
 impl AsyncQueue {
     /// Opens the queue stored in `dir` (events accepted before a restart are
     /// delivered) and starts its dispatcher thread.
-    pub fn start(runtime: Runtime, dir: PathBuf, clock: Clock) -> anyhow::Result<Arc<Self>> {
+    pub fn start(invoker: Invoker, dir: PathBuf, clock: Clock) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("creating the queue folder {}: {e}", dir.display()))?;
         let mut pending = BTreeMap::new();
@@ -116,12 +165,14 @@ impl AsyncQueue {
             }
         }
         let queue = Arc::new(Self {
-            runtime,
+            invoker,
             dir,
             clock,
             state: Mutex::new(State {
                 pending,
                 in_flight: 0,
+                history: VecDeque::new(),
+                next_seq: 1,
             }),
             wake: Condvar::new(),
         });
@@ -141,8 +192,19 @@ impl AsyncQueue {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Accepts an event: checks it, stores it durably, returns its request id.
+    /// Accepts an event from the Invoke API: checks it, stores it durably,
+    /// returns its request id.
     pub fn accept(&self, function: &str, payload: &[u8]) -> Result<String, InvokeError> {
+        self.accept_from(function, payload, "Invoke API")
+    }
+
+    /// Accepts an event, saying where it came from (for the timeline).
+    pub fn accept_from(
+        &self,
+        function: &str,
+        payload: &[u8],
+        source: &str,
+    ) -> Result<String, InvokeError> {
         if payload.len() > MAX_ASYNC_PAYLOAD {
             return Err(InvokeError::RequestTooLarge {
                 size: payload.len(),
@@ -152,7 +214,7 @@ impl AsyncQueue {
             .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
         serde_json::from_str::<serde::de::IgnoredAny>(text)
             .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
-        if self.runtime.config(function).is_none() {
+        if self.invoker.runtime.config(function).is_none() {
             return Err(InvokeError::ResourceNotFound {
                 arn: function_arn(function),
             });
@@ -171,9 +233,34 @@ impl AsyncQueue {
             InvokeError::InvalidRequestContent(format!("the queue cannot store the event: {e}"))
         })?;
         let id = ev.id.clone();
+        self.record(&ev, AsyncStep::Accepted(source.to_owned()));
         self.lock().pending.insert(id.clone(), ev);
         self.wake.notify_all();
         Ok(id)
+    }
+
+    fn record(&self, ev: &QueuedEvent, step: AsyncStep) {
+        let at = self.clock.now();
+        let mut state = self.lock();
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        if state.history.len() >= MAX_HISTORY {
+            state.history.pop_front();
+        }
+        state.history.push_back(AsyncRecord {
+            seq,
+            at,
+            id: ev.id.clone(),
+            function: ev.function.clone(),
+            step,
+        });
+    }
+
+    /// Records with a sequence number above `after`, oldest first.
+    pub fn history_since(&self, after: u64) -> Vec<AsyncRecord> {
+        let state = self.lock();
+        let first = state.history.partition_point(|r| r.seq <= after);
+        state.history.range(first..).cloned().collect()
     }
 
     /// Events waiting, oldest first.
@@ -198,7 +285,7 @@ impl AsyncQueue {
 
     /// Runs one attempt and decides what happens next.
     fn attempt(&self, mut ev: QueuedEvent) {
-        let Some(config) = self.runtime.config(&ev.function) else {
+        let Some(config) = self.invoker.runtime.config(&ev.function) else {
             // The function is gone: nothing can deliver the event.
             eprintln!(
                 "lambdesk: dropping event {} for {}: the function no longer exists",
@@ -213,9 +300,10 @@ impl AsyncQueue {
             self.finish(&ev, &a, "EventAgeExceeded", None);
             return;
         }
-        let result = self.runtime.invoke(&ev.function, ev.payload.as_bytes());
+        let result = self.invoker.invoke(&ev.function, ev.payload.as_bytes());
         match result {
             Err(InvokeError::TooManyRequests { .. }) => {
+                self.record(&ev, AsyncStep::Throttled);
                 ev.throttles += 1;
                 let backoff = (1i64 << ev.throttles.min(8)).min(300);
                 ev.next_attempt_at = self.clock.now() + chrono::Duration::seconds(backoff);
@@ -225,10 +313,31 @@ impl AsyncQueue {
                 // The function cannot be invoked at all (not found, too large).
                 let outcome = json!({ "errorType": e.error_type(), "errorMessage": e.to_string() });
                 ev.attempts += 1;
+                let detail = e.error_type().to_owned();
+                self.record(
+                    &ev,
+                    AsyncStep::Attempt {
+                        n: ev.attempts,
+                        ok: false,
+                        detail,
+                    },
+                );
                 self.finish(&ev, &a, "RetriesExhausted", Some((None, outcome)));
             }
             Ok(inv) => {
                 ev.attempts += 1;
+                let (ok, detail) = match &inv.outcome {
+                    Outcome::Response(_) => (true, format!("{:.2} ms", inv.report.duration_ms)),
+                    Outcome::Error(e) => (false, e.error_type.clone()),
+                };
+                self.record(
+                    &ev,
+                    AsyncStep::Attempt {
+                        n: ev.attempts,
+                        ok,
+                        detail,
+                    },
+                );
                 let payload: Value = serde_json::from_slice(&inv.payload()).unwrap_or(Value::Null);
                 match &inv.outcome {
                     Outcome::Response(_) => self.finish(&ev, &a, "Success", Some((None, payload))),
@@ -248,6 +357,7 @@ impl AsyncQueue {
     }
 
     fn requeue(&self, ev: QueuedEvent) {
+        self.record(&ev, AsyncStep::RetryAt(ev.next_attempt_at));
         let _ = self.store(&ev);
         self.lock().pending.insert(ev.id.clone(), ev);
         self.wake.notify_all();
@@ -267,10 +377,13 @@ impl AsyncQueue {
         } else {
             &a.on_failure
         };
+        let mut sent_to = Vec::new();
         if let Some(dest) = destination {
             self.deliver(dest, &record);
+            sent_to.push(dest.clone());
         }
         if !success && let Some(dlq) = &a.dead_letter_file {
+            sent_to.push(format!("dead-letter file {}", dlq.display()));
             let _ = append_line(
                 dlq,
                 &json!({
@@ -282,6 +395,13 @@ impl AsyncQueue {
                 }),
             );
         }
+        self.record(
+            ev,
+            AsyncStep::Finished {
+                condition: condition.to_owned(),
+                sent_to,
+            },
+        );
         self.forget(&ev.id);
     }
 
@@ -291,7 +411,7 @@ impl AsyncQueue {
                 eprintln!("lambdesk: writing the destination {path}: {e}");
             }
         } else if let Some(name) = destination.strip_prefix("function:")
-            && let Err(e) = self.accept(name, record.to_string().as_bytes())
+            && let Err(e) = self.accept_from(name, record.to_string().as_bytes(), "destination")
         {
             eprintln!("lambdesk: sending to the destination function {name}: {e}");
         }

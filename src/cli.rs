@@ -246,188 +246,76 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         functions,
         ..Default::default()
     };
-    let names = crate::serve::load_functions(&runtime, &opts)?;
-    let addr = std::net::SocketAddr::new(args.host, args.lambda_port);
-    let routes = args
-        .routes
-        .iter()
-        .map(|r| crate::http_trigger::Route::parse(r))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for r in &routes {
-        if !names.contains(&r.function) {
-            bail!("route `{}`: no function `{}`", r.key(), r.function);
+    let mut functions = crate::serve::load_functions(&runtime, &opts)?;
+    // Triggers given as flags join the workspace's saved ones.
+    let flags = [
+        ("schedule", &args.schedules),
+        ("route", &args.routes),
+        ("bucket", &args.buckets),
+        ("queue", &args.queues),
+        ("stream", &args.streams),
+    ];
+    for (kind, specs) in flags {
+        for spec in specs {
+            let (function, source) =
+                crate::model::TriggerSource::parse_spec(kind, spec).map_err(anyhow::Error::msg)?;
+            let Some((_, triggers)) = functions.iter_mut().find(|(n, _)| *n == function) else {
+                bail!("--{kind} {spec}: no function `{function}`");
+            };
+            triggers.push(crate::model::Trigger::new(source));
         }
     }
-    let runtime_for_schedules = runtime.clone();
     let queue_dir = args.queue_dir.clone().unwrap_or_else(|| {
         opts.workspace
             .clone()
             .unwrap_or_else(crate::model::workspace::default_data_dir)
             .join("async-queue")
     });
-    let queue = crate::async_queue::AsyncQueue::start(
-        runtime.clone(),
-        queue_dir,
-        crate::async_queue::Clock::new(args.time_scale),
-    )?;
+    let mut host_options = crate::triggers::HostOptions::new(queue_dir);
+    host_options.host = args.host;
+    host_options.lambda_port = args.lambda_port;
+    host_options.http_port = args.http_port;
+    host_options.time_scale = args.time_scale;
+    host_options.log = Some(sink);
+    let host = crate::triggers::TriggerHost::start(runtime, host_options)?;
     // Triggers start (and take their first look at folders) before the
     // servers announce themselves, so whoever waits for that line misses nothing.
-    start_schedules(&runtime_for_schedules, &args.schedules, &names)?;
-    start_buckets(&runtime_for_schedules, &args.buckets, &names)?;
-    let mut queues = Vec::new();
-    for spec in &args.queues {
-        let q = crate::sqs_queue::LocalQueue::parse(spec)?;
-        if !names.contains(&q.function) {
-            bail!("--queue {spec}: no function `{}`", q.function);
+    let mut problems = Vec::new();
+    for (name, triggers) in &functions {
+        problems.extend(host.apply(name, triggers));
+    }
+    if !problems.is_empty() {
+        bail!("triggers that cannot run: {}", problems.join("; "));
+    }
+    println!("Lambda API listening on http://{}", host.lambda_addr());
+    if let Some(addr) = host.http_addr() {
+        println!("HTTP API listening on http://{addr}");
+    }
+    for (name, triggers) in &functions {
+        for t in triggers.iter().filter(|t| t.enabled) {
+            let status = host.status(&t.id).unwrap_or_default();
+            let mut line = format!("{} {} -> {name}", t.source.service(), t.source.summary());
+            if let Some(endpoint) = &status.endpoint {
+                line.push_str(&format!(": {endpoint}"));
+            }
+            if !status.next.is_empty() {
+                let next: Vec<String> = status
+                    .next
+                    .iter()
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .collect();
+                line.push_str(&format!("; next: {}", next.join(", ")));
+            }
+            println!("  {line}");
         }
-        queues.push(Arc::new(q));
     }
-    crate::sqs_queue::start_pollers(&runtime, &queues)?;
-    let mut streams = Vec::new();
-    for spec in &args.streams {
-        let s = crate::stream::LocalStream::parse(spec)?;
-        if !names.contains(&s.function) {
-            bail!("--stream {spec}: no function `{}`", s.function);
-        }
-        streams.push(Arc::new(s));
-    }
-    crate::stream::start_pollers(&runtime, &streams)?;
-    let extras = crate::serve::ApiExtras {
-        log: Some(sink),
-        async_queue: Some(queue),
-        queues: queues.clone(),
-        streams: streams.clone(),
-    };
-    let api = crate::serve::LambdaApi::start(runtime.clone(), addr, 8, extras)?;
-    println!("Lambda API listening on http://{}", api.addr());
-    let http = if routes.is_empty() {
-        None
-    } else {
-        let http_addr = std::net::SocketAddr::new(args.host, args.http_port);
-        let http = crate::http_trigger::HttpApi::start(runtime, http_addr, routes.clone(), 8)?;
-        println!("HTTP API listening on http://{}", http.addr());
-        for r in &routes {
-            println!("  {} -> {}", r.key(), r.function);
-        }
-        Some(http)
-    };
-    for q in &queues {
-        println!(
-            "queue {} -> {} (batch {}, window {} s): POST http://{}/lambdesk/queues/{}",
-            q.name,
-            q.function,
-            q.batch_size,
-            q.window.as_secs(),
-            api.addr(),
-            q.name
-        );
-    }
-    for s in &streams {
-        println!(
-            "stream {} ({:?}, {} shard(s)) -> {}: POST http://{}/lambdesk/streams/{}?partitionKey=K",
-            s.name,
-            s.kind,
-            s.shard_count(),
-            s.function,
-            api.addr(),
-            s.name
-        );
-    }
+    let names: Vec<&str> = functions.iter().map(|(n, _)| n.as_str()).collect();
     println!("functions: {}", names.join(", "));
     let _ = std::io::stdout().flush();
-    api.wait();
-    if let Some(http) = http {
-        http.wait();
+    // Serve until killed.
+    loop {
+        std::thread::park();
     }
-    Ok(0)
-}
-
-/// Parses `EXPR=FUNCTION` schedules, prints their next firings and starts the
-/// thread that fires them.
-fn start_schedules(runtime: &Runtime, specs: &[String], names: &[String]) -> anyhow::Result<()> {
-    use crate::model::schedule::{Schedule, Timetable, scheduled_event};
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let mut entries = Vec::new();
-    for (i, spec) in specs.iter().enumerate() {
-        let (expr, function) = spec
-            .rsplit_once('=')
-            .with_context(|| format!("--schedule {spec}: expected 'EXPR=FUNCTION'"))?;
-        let schedule =
-            Schedule::parse(expr).map_err(|e| anyhow::anyhow!("--schedule {spec}: {e}"))?;
-        if !names.iter().any(|n| n == function) {
-            bail!("--schedule {spec}: no function `{function}`");
-        }
-        let rule = format!("schedule-{}-{function}", i + 1);
-        let next: Vec<String> = schedule
-            .next_firings(chrono::Utc::now(), 5)
-            .iter()
-            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-            .collect();
-        println!(
-            "schedule {rule}: {expr} -> {function}; next: {}",
-            next.join(", ")
-        );
-        entries.push((rule, schedule, function.to_owned()));
-    }
-    let mut timetable = Timetable::new(entries, chrono::Utc::now());
-    let runtime = runtime.clone();
-    std::thread::Builder::new()
-        .name("lambdesk-scheduler".to_owned())
-        .spawn(move || {
-            while let Some(next) = timetable.next_due() {
-                let wait = (next - chrono::Utc::now()).to_std().unwrap_or_default();
-                std::thread::sleep(wait.min(Duration::from_secs(1)));
-                for (rule, function, time) in timetable.due(chrono::Utc::now()) {
-                    let runtime = runtime.clone();
-                    let event =
-                        scheduled_event(&rule, time, &crate::runtime::logs::new_request_id());
-                    // Scheduled invocations are asynchronous in Lambda: one thread each.
-                    let _ = std::thread::Builder::new()
-                        .name(format!("lambdesk-{rule}"))
-                        .spawn(move || {
-                            if let Err(e) = runtime.invoke(&function, event.to_string().as_bytes())
-                            {
-                                eprintln!("[{function}] {rule}: {e}");
-                            }
-                        });
-                }
-            }
-        })?;
-    Ok(())
-}
-
-/// Starts the thread that watches folders as buckets (every 500 ms).
-fn start_buckets(runtime: &Runtime, specs: &[String], names: &[String]) -> anyhow::Result<()> {
-    if specs.is_empty() {
-        return Ok(());
-    }
-    let mut watches = Vec::new();
-    for spec in specs {
-        let w = crate::folder_trigger::FolderWatch::parse(spec)?;
-        if !names.contains(&w.function) {
-            bail!("--bucket {spec}: no function `{}`", w.function);
-        }
-        println!("bucket {}: {} -> {}", w.bucket, w.dir.display(), w.function);
-        watches.push(w);
-    }
-    let runtime = runtime.clone();
-    std::thread::Builder::new()
-        .name("lambdesk-buckets".to_owned())
-        .spawn(move || {
-            loop {
-                for w in &mut watches {
-                    for event in w.scan() {
-                        if let Err(e) = runtime.invoke(&w.function, event.to_string().as_bytes()) {
-                            eprintln!("[{}] bucket {}: {e}", w.function, w.bucket);
-                        }
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        })?;
-    Ok(())
 }
 
 fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+
+use crate::model::TriggerSource;
 use md5::Digest;
 use serde_json::{Value, json};
 
@@ -31,33 +33,38 @@ impl FolderWatch {
     /// Parses `DIR=FUNCTION[?prefix=P&suffix=S]` and takes the folder's
     /// current content as the starting point (no events for what is there).
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let (dir, target) = split_target(spec).with_context(|| {
-            format!("--bucket {spec}: expected 'DIR=FUNCTION[?prefix=P&suffix=S]'")
-        })?;
-        let (function, filters) = target.split_once('?').unwrap_or((target.as_str(), ""));
-        let mut watch = Self {
-            bucket: Path::new(&dir)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "bucket".into()),
-            dir: PathBuf::from(&dir),
-            function: function.to_owned(),
-            prefix: String::new(),
-            suffix: String::new(),
-            seen: BTreeMap::new(),
+        let (function, source) =
+            TriggerSource::parse_spec("bucket", spec).map_err(anyhow::Error::msg)?;
+        Self::new(&function, &source)
+    }
+
+    /// Starts watching a folder trigger's folder, taking its current content
+    /// as the starting point.
+    pub fn new(function: &str, source: &TriggerSource) -> anyhow::Result<Self> {
+        let TriggerSource::Folder {
+            dir,
+            prefix,
+            suffix,
+        } = source
+        else {
+            bail!("not a folder trigger");
         };
-        for kv in filters.split('&').filter(|s| !s.is_empty()) {
-            match kv.split_once('=') {
-                Some(("prefix", v)) => watch.prefix = v.to_owned(),
-                Some(("suffix", v)) => watch.suffix = v.to_owned(),
-                _ => bail!("--bucket {spec}: unknown filter `{kv}` (use prefix= and suffix=)"),
-            }
+        if !dir.is_dir() {
+            bail!("{} is not a folder", dir.display());
         }
-        if !watch.dir.is_dir() {
-            bail!("--bucket {spec}: {} is not a folder", watch.dir.display());
-        }
-        watch.seen = snapshot(&watch.dir);
-        Ok(watch)
+        let bucket = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "bucket".into());
+        Ok(Self {
+            bucket,
+            dir: dir.clone(),
+            function: function.to_owned(),
+            prefix: prefix.clone(),
+            suffix: suffix.clone(),
+            seen: snapshot(dir),
+        })
     }
 
     /// Compares the folder with the last scan; returns the S3 events for what changed.
@@ -89,12 +96,6 @@ impl FolderWatch {
     fn wanted(&self, key: &str) -> bool {
         key.starts_with(&self.prefix) && key.ends_with(&self.suffix)
     }
-}
-
-fn split_target(spec: &str) -> Option<(String, String)> {
-    // The function part may hold `=` in its filters; the folder part is before the first `=`.
-    let (dir, rest) = spec.split_once('=')?;
-    Some((dir.to_owned(), rest.to_owned()))
 }
 
 /// Files below `dir` by key (`/`-separated relative path): size and mtime.

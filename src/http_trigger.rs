@@ -7,21 +7,16 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::SocketAddr;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use tiny_http::{Header, Request, Response};
 
-use crate::runtime::{InvokeError, MAX_REQUEST_BYTES, Outcome, Runtime};
+use crate::model::TriggerSource;
+use crate::runtime::{InvokeError, MAX_REQUEST_BYTES, Outcome};
+use crate::triggers::{Invoker, RouteTable};
 
-/// API Gateway's event and response formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PayloadFormat {
-    /// REST API proxy integration (1.0).
-    V1,
-    /// HTTP API (2.0).
-    V2,
-}
+pub use crate::model::trigger::PayloadFormat;
 
 /// One route.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,29 +35,27 @@ impl Route {
     /// Parses `METHOD /path=FUNCTION`, with an optional `@1.0` or `@2.0`
     /// suffix (default 2.0) and `ANY` for every method.
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let (route, target) = spec
-            .rsplit_once('=')
-            .with_context(|| format!("route `{spec}`: expected 'METHOD /path=FUNCTION'"))?;
-        let (function, format) = match target.rsplit_once('@') {
-            Some((f, "1.0")) => (f, PayloadFormat::V1),
-            Some((f, "2.0")) => (f, PayloadFormat::V2),
-            Some((_, other)) => bail!("route `{spec}`: payload format `{other}` is not 1.0 or 2.0"),
-            None => (target, PayloadFormat::V2),
+        let (function, source) =
+            TriggerSource::parse_spec("route", spec).map_err(anyhow::Error::msg)?;
+        Self::new(&function, &source)
+    }
+
+    /// The route of an HTTP trigger.
+    pub fn new(function: &str, source: &TriggerSource) -> anyhow::Result<Self> {
+        let TriggerSource::Http {
+            method,
+            path,
+            payload_format,
+        } = source
+        else {
+            bail!("not an HTTP trigger");
         };
-        let (method, path) = route
-            .trim()
-            .split_once(' ')
-            .with_context(|| format!("route `{spec}`: expected 'METHOD /path=FUNCTION'"))?;
-        let path = path.trim();
-        if !path.starts_with('/') {
-            bail!("route `{spec}`: the path must start with /");
-        }
         let method = method.to_ascii_uppercase();
         Ok(Self {
             method: (method != "ANY").then_some(method),
-            path: path.to_owned(),
-            function: function.trim().to_owned(),
-            format,
+            path: path.clone(),
+            function: function.to_owned(),
+            format: *payload_format,
         })
     }
 
@@ -424,10 +417,10 @@ pub fn map_response(format: PayloadFormat, payload: &[u8]) -> Option<HttpRespons
 }
 
 /// Routes one request: invoke and map, or 404 / 429 / 502.
-pub fn dispatch(runtime: &Runtime, routes: &[Route], req: &HttpRequest) -> HttpResponse {
-    let Some((route, params)) = routes
+pub fn dispatch(routes: &[(Route, Invoker)], req: &HttpRequest) -> HttpResponse {
+    let Some((route, invoker, params)) = routes
         .iter()
-        .find_map(|r| r.matches(&req.method, &req.path).map(|p| (r, p)))
+        .find_map(|(r, i)| r.matches(&req.method, &req.path).map(|p| (r, i, p)))
     else {
         return HttpResponse::message(404, "Not Found");
     };
@@ -439,7 +432,7 @@ pub fn dispatch(runtime: &Runtime, routes: &[Route], req: &HttpRequest) -> HttpR
         PayloadFormat::V2 => event_v2(req, route, &params, &request_id),
         PayloadFormat::V1 => event_v1(req, route, &params, &request_id),
     };
-    match runtime.invoke(&route.function, event.to_string().as_bytes()) {
+    match invoker.invoke(&route.function, event.to_string().as_bytes()) {
         Err(InvokeError::TooManyRequests { .. }) => HttpResponse::message(429, "Too Many Requests"),
         Err(InvokeError::RequestTooLarge { .. }) => {
             HttpResponse::message(413, "Request Entity Too Large")
@@ -456,23 +449,24 @@ pub fn dispatch(runtime: &Runtime, routes: &[Route], req: &HttpRequest) -> HttpR
 
 /// A running HTTP API.
 pub struct HttpApi {
+    server: std::sync::Arc<tiny_http::Server>,
     addr: SocketAddr,
     workers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl HttpApi {
-    /// Listens on `addr` and routes requests with `threads` workers.
-    pub fn start(
-        runtime: Runtime,
-        addr: SocketAddr,
-        routes: Vec<Route>,
-        threads: usize,
-    ) -> anyhow::Result<Self> {
-        let (_server, addr, workers) =
+    /// Listens on `addr` and routes requests with `threads` workers through
+    /// `routes`, which may change while it runs.
+    pub fn start(addr: SocketAddr, routes: RouteTable, threads: usize) -> anyhow::Result<Self> {
+        let (server, addr, workers) =
             crate::serve::listen(addr, threads, "lambdesk-http", move |request| {
-                serve_one(&runtime, &routes, request);
+                serve_one(&routes, request);
             })?;
-        Ok(Self { addr, workers })
+        Ok(Self {
+            server,
+            addr,
+            workers,
+        })
     }
 
     /// Where it listens.
@@ -481,14 +475,22 @@ impl HttpApi {
     }
 
     /// Blocks until the server stops.
-    pub fn wait(self) {
-        for w in self.workers {
+    pub fn wait(mut self) {
+        for w in std::mem::take(&mut self.workers) {
             let _ = w.join();
         }
     }
 }
 
-fn serve_one(runtime: &Runtime, routes: &[Route], mut request: Request) {
+impl Drop for HttpApi {
+    fn drop(&mut self) {
+        for _ in &self.workers {
+            self.server.unblock();
+        }
+    }
+}
+
+fn serve_one(routes: &RouteTable, mut request: Request) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let mut body = Vec::new();
@@ -516,7 +518,9 @@ fn serve_one(runtime: &Runtime, routes: &[Route], mut request: Request) {
             .map(|a| a.ip().to_string())
             .unwrap_or_default(),
     };
-    let out = dispatch(runtime, routes, &req);
+    // A snapshot: a slow function never holds up changes to the routes.
+    let table = routes.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let out = dispatch(&table, &req);
     let mut response = Response::from_data(out.body).with_status_code(out.status);
     for (k, v) in &out.headers {
         if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {

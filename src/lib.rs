@@ -5,6 +5,9 @@
 //! - [`runtime`]: the headless runtime on wasmtime (no egui).
 //! - [`cli`]: the `lambdesk` command line; [`serve`]: the Lambda Invoke API on loopback;
 //!   [`http_trigger`]: the API Gateway stand-in.
+//! - [`triggers`]: the host that runs a workspace's triggers (schedules, HTTP
+//!   routes, folders, queues, streams), the Lambda API and the [`async_queue`],
+//!   for `lambdesk serve` and the app alike.
 //! - `app` (feature `gui`): the desktop console on eframe.
 
 pub mod async_queue;
@@ -17,6 +20,7 @@ pub mod samples;
 pub mod serve;
 pub mod sqs_queue;
 pub mod stream;
+pub mod triggers;
 
 #[cfg(feature = "gui")]
 pub mod app;

@@ -113,6 +113,7 @@ impl Sample {
                 body: self.event.1.trim().to_owned(),
             }],
             selected_event: 0,
+            triggers: Vec::new(),
         })
     }
 }

@@ -21,8 +21,7 @@ use crate::model::{FunctionConfig, Workspace};
 use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
 };
-use crate::sqs_queue::LocalQueue;
-use crate::stream::LocalStream;
+use crate::triggers::Endpoints;
 
 /// Binds an HTTP server on `addr` and serves it with `threads` named worker
 /// threads calling `handler`. Returns the server, its real address (port 0
@@ -64,10 +63,9 @@ pub struct ApiExtras {
     pub log: Option<LogSink>,
     /// Takes `Event` invocations.
     pub async_queue: Option<Arc<AsyncQueue>>,
-    /// Local queues messages can be sent to (`POST /lambdesk/queues/NAME`).
-    pub queues: Vec<Arc<LocalQueue>>,
-    /// Local streams records can be put to (`POST /lambdesk/streams/NAME`).
-    pub streams: Vec<Arc<LocalStream>>,
+    /// Local queues and streams messages and records can be sent to
+    /// (`POST /lambdesk/queues/NAME`, `POST /lambdesk/streams/NAME`).
+    pub endpoints: Option<Arc<Endpoints>>,
 }
 
 /// `POST /lambdesk/streams/NAME[?partitionKey=K]` puts the body as a record
@@ -78,7 +76,7 @@ fn stream_request(
     params: &[(String, String)],
     request: &mut Request,
 ) -> Reply {
-    let Some(s) = extras.streams.iter().find(|s| s.name == name) else {
+    let Some(s) = extras.endpoints.as_ref().and_then(|e| e.stream(name)) else {
         return aws_error(
             404,
             "ResourceNotFoundException",
@@ -123,7 +121,7 @@ fn stream_request(
 /// `POST /lambdesk/queues/NAME` sends the body as a message;
 /// `GET` says how many wait.
 fn queue_request(extras: &ApiExtras, name: &str, request: &mut Request) -> Reply {
-    let Some(q) = extras.queues.iter().find(|q| q.name == name) else {
+    let Some(q) = extras.endpoints.as_ref().and_then(|e| e.queue(name)) else {
         return aws_error(404, "QueueDoesNotExist", &format!("no queue `{name}`"));
     };
     match request.method() {
@@ -556,8 +554,12 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// Loads the functions into a runtime. Returns the names deployed.
-pub fn load_functions(runtime: &Runtime, opts: &ServeOptions) -> anyhow::Result<Vec<String>> {
+/// Loads the functions into a runtime. Returns the names deployed, each with
+/// its saved triggers.
+pub fn load_functions(
+    runtime: &Runtime,
+    opts: &ServeOptions,
+) -> anyhow::Result<Vec<(String, Vec<crate::model::Trigger>)>> {
     let mut names = Vec::new();
     if let Some(dir) = &opts.workspace {
         let path = dir.join(crate::model::workspace::WORKSPACE_FILE);
@@ -572,7 +574,7 @@ pub fn load_functions(runtime: &Runtime, opts: &ServeOptions) -> anyhow::Result<
             runtime
                 .deploy(&f.name, &code, f.config)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", f.name))?;
-            names.push(f.name);
+            names.push((f.name, f.triggers));
         }
     }
     for (name, module) in &opts.functions {
@@ -584,7 +586,7 @@ pub fn load_functions(runtime: &Runtime, opts: &ServeOptions) -> anyhow::Result<
             false,
         )
         .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        names.push(name.clone());
+        names.push((name.clone(), Vec::new()));
     }
     Ok(names)
 }

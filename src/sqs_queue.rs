@@ -8,11 +8,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use md5::Digest;
 use serde_json::{Value, json};
 
-use crate::runtime::{Outcome, Runtime};
+use crate::model::TriggerSource;
+use crate::runtime::Outcome;
+use crate::triggers::{Invoker, StopFlag};
 
 #[derive(Clone, Debug)]
 struct Message {
@@ -51,46 +53,40 @@ fn now_ms() -> u64 {
 impl LocalQueue {
     /// Parses `NAME=FUNCTION[?batch=N&window=S&visibility=S&max_receive=N]`.
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let (name, target) = spec.split_once('=').with_context(|| {
-            format!("--queue {spec}: expected 'NAME=FUNCTION[?batch=N&window=S]'")
-        })?;
-        let (function, options) = target.split_once('?').unwrap_or((target, ""));
-        let mut q = Self {
-            name: name.to_owned(),
+        let (function, source) =
+            TriggerSource::parse_spec("queue", spec).map_err(anyhow::Error::msg)?;
+        Self::new(&function, &source)
+    }
+
+    /// An empty queue from a queue trigger's settings.
+    pub fn new(function: &str, source: &TriggerSource) -> anyhow::Result<Self> {
+        let TriggerSource::Queue {
+            queue,
+            batch_size,
+            window_s,
+            visibility_timeout_s,
+            max_receive,
+        } = source
+        else {
+            bail!("not a queue trigger");
+        };
+        Ok(Self {
+            name: queue.clone(),
             function: function.to_owned(),
-            batch_size: 10,
-            window: Duration::ZERO,
-            visibility: Duration::from_secs(30),
-            max_receive: 5,
+            batch_size: *batch_size as usize,
+            window: Duration::from_secs(u64::from(*window_s)),
+            visibility: Duration::from_secs(u64::from(*visibility_timeout_s)),
+            max_receive: *max_receive,
             messages: Mutex::new(VecDeque::new()),
             arrived: Condvar::new(),
-        };
-        for kv in options.split('&').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            let n: u64 = v
-                .parse()
-                .with_context(|| format!("--queue {spec}: `{kv}` needs a whole number"))?;
-            match k {
-                "batch" if (1..=10_000).contains(&n) => q.batch_size = n as usize,
-                "window" if n <= 300 => q.window = Duration::from_secs(n),
-                "visibility" if n <= 43_200 => q.visibility = Duration::from_secs(n),
-                "max_receive" if n >= 1 => q.max_receive = n as u32,
-                "batch" => bail!("--queue {spec}: batch must be 1–10000"),
-                "window" => bail!("--queue {spec}: window must be 0–300 seconds"),
-                _ => bail!(
-                    "--queue {spec}: unknown option `{k}` (batch, window, visibility, max_receive)"
-                ),
-            }
-        }
-        if q.name.is_empty()
-            || !q
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            bail!("--queue {spec}: queue names use letters, digits, - and _");
-        }
-        Ok(q)
+        })
+    }
+
+    /// Takes over the messages of `old` (the same queue with other settings).
+    pub fn adopt(&self, old: &LocalQueue) {
+        let taken: Vec<Message> = old.lock().drain(..).collect();
+        self.lock().extend(taken);
+        self.arrived.notify_all();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
@@ -230,7 +226,7 @@ impl LocalQueue {
     }
 
     /// Delivers one batch if one is ready within `wait`. Returns the batch size.
-    pub fn poll_once(&self, runtime: &Runtime, wait: Duration) -> usize {
+    pub fn poll_once(&self, invoker: &Invoker, wait: Duration) -> usize {
         let batch = self.next_batch(wait);
         if batch.is_empty() {
             return 0;
@@ -238,7 +234,7 @@ impl LocalQueue {
         let n = batch.len();
         let event = self.event(&batch);
         let failed_ids: Option<Vec<String>> =
-            match runtime.invoke(&self.function, event.to_string().as_bytes()) {
+            match invoker.invoke(&self.function, event.to_string().as_bytes()) {
                 Ok(inv) => match &inv.outcome {
                     Outcome::Error(_) => None,
                     Outcome::Response(bytes) => Some(
@@ -271,18 +267,16 @@ impl LocalQueue {
     }
 }
 
-/// Starts one poller thread per queue.
-pub fn start_pollers(runtime: &Runtime, queues: &[Arc<LocalQueue>]) -> anyhow::Result<()> {
-    for q in queues {
-        let (runtime, q) = (runtime.clone(), q.clone());
-        std::thread::Builder::new()
-            .name(format!("lambdesk-queue-{}", q.name))
-            .spawn(move || {
-                loop {
-                    q.poll_once(&runtime, Duration::from_secs(1));
-                }
-            })?;
-    }
+/// Starts the queue's poller thread (its event source mapping); it ends
+/// within a quarter second of `stop` being set.
+pub fn start_poller(q: Arc<LocalQueue>, invoker: Invoker, stop: StopFlag) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(format!("lambdesk-queue-{}", q.name))
+        .spawn(move || {
+            while !stop.is_set() {
+                q.poll_once(&invoker, Duration::from_millis(250));
+            }
+        })?;
     Ok(())
 }
 

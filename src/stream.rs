@@ -7,21 +7,16 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use base64::Engine;
 use md5::Digest;
 use serde_json::{Value, json};
 
-use crate::runtime::{Outcome, Runtime};
+use crate::model::TriggerSource;
+use crate::runtime::Outcome;
+use crate::triggers::{Invoker, StopFlag};
 
-/// The event shape a stream delivers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamKind {
-    /// Kinesis Data Streams.
-    Kinesis,
-    /// DynamoDB Streams.
-    DynamoDb,
-}
+pub use crate::model::trigger::StreamKind;
 
 #[derive(Clone, Debug)]
 struct Record {
@@ -56,44 +51,30 @@ pub struct LocalStream {
 impl LocalStream {
     /// Parses `NAME=FUNCTION[?kind=kinesis|dynamodb&shards=N&batch=N&retries=N]`.
     pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let (name, target) = spec.split_once('=').with_context(|| {
-            format!("--stream {spec}: expected 'NAME=FUNCTION[?kind=kinesis&shards=N]'")
-        })?;
-        let (function, options) = target.split_once('?').unwrap_or((target, ""));
-        let (mut kind, mut shards, mut batch_size, mut max_retries) =
-            (StreamKind::Kinesis, 1usize, 100usize, 3u32);
-        for kv in options.split('&').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            match (k, v.parse::<u64>()) {
-                ("kind", _) => {
-                    kind = match v {
-                        "kinesis" => StreamKind::Kinesis,
-                        "dynamodb" => StreamKind::DynamoDb,
-                        other => bail!("--stream {spec}: kind `{other}` is kinesis or dynamodb"),
-                    }
-                }
-                ("shards", Ok(n)) if (1..=64).contains(&n) => shards = n as usize,
-                ("batch", Ok(n)) if (1..=10_000).contains(&n) => batch_size = n as usize,
-                ("retries", Ok(n)) if n <= 10_000 => max_retries = n as u32,
-                _ => bail!(
-                    "--stream {spec}: `{kv}` is not valid (kind, shards 1–64, batch 1–10000, retries)"
-                ),
-            }
-        }
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-        {
-            bail!("--stream {spec}: stream names use letters, digits, -, _ and .");
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            function: function.to_owned(),
+        let (function, source) =
+            TriggerSource::parse_spec("stream", spec).map_err(anyhow::Error::msg)?;
+        Self::new(&function, &source)
+    }
+
+    /// An empty stream from a stream trigger's settings.
+    pub fn new(function: &str, source: &TriggerSource) -> anyhow::Result<Self> {
+        let TriggerSource::Stream {
+            stream,
             kind,
+            shards,
             batch_size,
             max_retries,
-            shards: (0..shards)
+        } = source
+        else {
+            bail!("not a stream trigger");
+        };
+        Ok(Self {
+            name: stream.clone(),
+            function: function.to_owned(),
+            kind: *kind,
+            batch_size: *batch_size as usize,
+            max_retries: *max_retries,
+            shards: (0..(*shards).max(1))
                 .map(|_| Shard {
                     records: Mutex::new(VecDeque::new()),
                     arrived: Condvar::new(),
@@ -101,6 +82,31 @@ impl LocalStream {
                 .collect(),
             next_sequence: Mutex::new(49_590_338_271_490_256_608_559_692_538_361_571_095),
         })
+    }
+
+    /// Takes over the records of `old` (the same stream with other settings),
+    /// each into the shard its partition key picks now, in order.
+    pub fn adopt(&self, old: &LocalStream) {
+        for shard in &old.shards {
+            let taken: Vec<Record> = shard
+                .records
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..)
+                .collect();
+            for r in taken {
+                let target = &self.shards[self.shard_of(&r.partition_key)];
+                target
+                    .records
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back(r);
+                target.arrived.notify_all();
+            }
+        }
+        let old_seq = *old.next_sequence.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seq = self.next_sequence.lock().unwrap_or_else(|e| e.into_inner());
+        *seq = (*seq).max(old_seq);
     }
 
     /// The shard of a partition key: its MD5 as a 128-bit number, split into
@@ -216,7 +222,7 @@ impl LocalStream {
 
     /// Processes the shard's next batch (waiting up to `wait` for records).
     /// The batch leaves the shard only when it succeeded or ran out of retries.
-    pub fn process_shard(&self, runtime: &Runtime, i: usize, wait: Duration) {
+    pub fn process_shard(&self, invoker: &Invoker, i: usize, wait: Duration, stop: &StopFlag) {
         let shard = &self.shards[i];
         let batch: Vec<Record> = {
             let mut q = shard.records.lock().unwrap_or_else(|e| e.into_inner());
@@ -236,9 +242,13 @@ impl LocalStream {
             json!({ "Records": batch.iter().map(|r| self.record_json(i, r)).collect::<Vec<_>>() });
         let mut attempt = 0;
         loop {
-            let ok = runtime
+            let ok = invoker
                 .invoke(&self.function, event.to_string().as_bytes())
                 .is_ok_and(|inv| matches!(inv.outcome, Outcome::Response(_)));
+            if !ok && stop.is_set() {
+                // The mapping was disabled or changed: the batch stays for its successor.
+                return;
+            }
             if ok || attempt >= self.max_retries {
                 if !ok {
                     eprintln!(
@@ -299,19 +309,22 @@ impl LocalStream {
     }
 }
 
-/// Starts one poller thread per shard of each stream.
-pub fn start_pollers(runtime: &Runtime, streams: &[Arc<LocalStream>]) -> anyhow::Result<()> {
-    for s in streams {
-        for i in 0..s.shard_count() {
-            let (runtime, s) = (runtime.clone(), s.clone());
-            std::thread::Builder::new()
-                .name(format!("lambdesk-stream-{}-{i}", s.name))
-                .spawn(move || {
-                    loop {
-                        s.process_shard(&runtime, i, Duration::from_secs(1));
-                    }
-                })?;
-        }
+/// Starts one poller thread per shard; they end within a quarter second of
+/// `stop` being set (or after the batch in hand).
+pub fn start_pollers(
+    s: &Arc<LocalStream>,
+    invoker: &Invoker,
+    stop: &StopFlag,
+) -> std::io::Result<()> {
+    for i in 0..s.shard_count() {
+        let (s, invoker, stop) = (s.clone(), invoker.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("lambdesk-stream-{}-{i}", s.name))
+            .spawn(move || {
+                while !stop.is_set() {
+                    s.process_shard(&invoker, i, Duration::from_millis(250), &stop);
+                }
+            })?;
     }
     Ok(())
 }

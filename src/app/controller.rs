@@ -717,6 +717,7 @@ impl Controller {
                 body: "{}".to_owned(),
             }],
             selected_event: 0,
+            triggers: Vec::new(),
         });
         self.dirty = true;
         self.selected = Some(name.clone());

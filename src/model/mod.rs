@@ -5,6 +5,7 @@
 pub mod config;
 pub mod events;
 pub mod schedule;
+pub mod trigger;
 pub mod workspace;
 
 /// The region Lambdesk presents itself as.
@@ -13,4 +14,5 @@ pub const REGION: &str = "us-east-1";
 pub const ACCOUNT_ID: &str = "123456789012";
 
 pub use config::{AsyncInvokeConfig, ConfigError, FunctionConfig, Mount, Role};
+pub use trigger::{Trigger, TriggerSource};
 pub use workspace::{FunctionEntry, TestEvent, Workspace, WorkspaceError};

@@ -37,6 +37,9 @@ pub struct FunctionEntry {
     pub events: Vec<TestEvent>,
     /// Index of the test event selected for Invoke.
     pub selected_event: usize,
+    /// What invokes it besides Invoke: schedules, routes, folders, queues, streams.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<super::trigger::Trigger>,
 }
 
 /// A saved test event. The body is kept as text, so a draft that is not valid

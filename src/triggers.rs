@@ -1,0 +1,737 @@
+//! The trigger host: runs the triggers saved with functions (schedules, HTTP
+//! routes, folders, queues, streams), the Lambda Invoke API and the durable
+//! asynchronous queue, for both `lambdesk serve` and the desktop app.
+//!
+//! Triggers are applied per function and may change while everything runs:
+//! [`TriggerHost::apply`] stops what was removed, disabled or changed and
+//! starts what is new. Each trigger keeps a [`TriggerStatus`] (last and next
+//! firing, counts, endpoint, error). As in Lambda, schedules and folders
+//! (EventBridge and S3) invoke asynchronously, through the queue with its
+//! retries and destinations; HTTP routes invoke synchronously; queues and
+//! streams are polled by event source mappings. A disabled queue or stream
+//! mapping keeps its messages until it is enabled again.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use crate::async_queue::{AsyncQueue, Clock};
+use crate::folder_trigger::FolderWatch;
+use crate::http_trigger::{HttpApi, Route};
+use crate::model::schedule::{Schedule, Timetable, scheduled_event};
+use crate::model::{Trigger, TriggerSource};
+use crate::runtime::{Invocation, InvokeError, LogSink, Outcome, Runtime};
+use crate::serve::{ApiExtras, LambdaApi};
+use crate::sqs_queue::LocalQueue;
+use crate::stream::LocalStream;
+
+/// Tells a trigger's threads to stop.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlag(Arc<AtomicBool>);
+
+impl StopFlag {
+    /// A flag not set yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the threads to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether they should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The last time a trigger fired.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Firing {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Whether it went well.
+    pub ok: bool,
+    /// What happened (`request …: 1.20 ms`, `queued as …`, the error).
+    pub text: String,
+}
+
+/// How a trigger is doing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TriggerStatus {
+    /// Its threads or route are live.
+    pub running: bool,
+    /// Why it cannot run (a missing folder, a taken queue name, …).
+    pub error: Option<String>,
+    /// Where to send it something: a URL, or the watched folder.
+    pub endpoint: Option<String>,
+    /// Firings since it started.
+    pub fired: u64,
+    /// Firings that failed.
+    pub failed: u64,
+    /// The last firing.
+    pub last: Option<Firing>,
+    /// A schedule's next firings.
+    pub next: Vec<DateTime<Utc>>,
+    /// Messages or records waiting (queues and streams).
+    pub waiting: Option<usize>,
+}
+
+type SharedStatus = Arc<Mutex<TriggerStatus>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Hears of every invocation a trigger or the asynchronous queue makes:
+/// function, source (trigger id or `async`), wall time, result.
+pub type Observer =
+    Arc<dyn Fn(&str, &str, Duration, &Result<Invocation, InvokeError>) + Send + Sync>;
+
+/// Invokes functions on behalf of one trigger, counting its firings.
+#[derive(Clone)]
+pub struct Invoker {
+    /// The runtime.
+    pub runtime: Runtime,
+    source: Arc<str>,
+    status: Option<SharedStatus>,
+    observer: Option<Observer>,
+}
+
+impl Invoker {
+    /// An invoker with no trigger and no observer.
+    pub fn new(runtime: Runtime) -> Self {
+        Self {
+            runtime,
+            source: Arc::from("direct"),
+            status: None,
+            observer: None,
+        }
+    }
+
+    fn with_observer(mut self, observer: Option<Observer>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    fn for_source(&self, source: &str, status: Option<SharedStatus>) -> Self {
+        Self {
+            runtime: self.runtime.clone(),
+            source: Arc::from(source),
+            status,
+            observer: self.observer.clone(),
+        }
+    }
+
+    /// The trigger id (or `async`, `direct`).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Invokes, counts the firing and tells the observer.
+    pub fn invoke(&self, function: &str, payload: &[u8]) -> Result<Invocation, InvokeError> {
+        let started = Instant::now();
+        let result = self.runtime.invoke(function, payload);
+        let wall = started.elapsed();
+        let (ok, text) = match &result {
+            Ok(inv) => match &inv.outcome {
+                Outcome::Response(_) => (
+                    true,
+                    format!(
+                        "request {}: {:.2} ms",
+                        inv.request_id, inv.report.duration_ms
+                    ),
+                ),
+                Outcome::Error(e) => (
+                    false,
+                    format!("request {}: {}", inv.request_id, e.error_type),
+                ),
+            },
+            Err(e) => (false, e.to_string()),
+        };
+        self.note(ok, text);
+        if let Some(observer) = &self.observer {
+            observer(function, &self.source, wall, &result);
+        }
+        result
+    }
+
+    /// Counts a firing that did not invoke directly (queued, refused).
+    fn note(&self, ok: bool, text: String) {
+        if let Some(status) = &self.status {
+            let mut s = lock(status);
+            s.fired += 1;
+            s.failed += u64::from(!ok);
+            s.last = Some(Firing {
+                at: Utc::now(),
+                ok,
+                text,
+            });
+        }
+    }
+}
+
+/// HTTP routes and the invokers of their triggers. Readers take the inner
+/// `Arc` and let go at once, so a slow function never holds up a change.
+pub type RouteTable = Arc<RwLock<Arc<Vec<(Route, Invoker)>>>>;
+
+/// The local queues and streams messages and records can be sent to.
+#[derive(Default)]
+pub struct Endpoints {
+    queues: RwLock<BTreeMap<String, Arc<LocalQueue>>>,
+    streams: RwLock<BTreeMap<String, Arc<LocalStream>>>,
+}
+
+impl Endpoints {
+    /// The queue called `name`.
+    pub fn queue(&self, name: &str) -> Option<Arc<LocalQueue>> {
+        self.queues
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The stream called `name`.
+    pub fn stream(&self, name: &str) -> Option<Arc<LocalStream>> {
+        self.streams
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+/// Where and how the host listens.
+#[derive(Clone)]
+pub struct HostOptions {
+    /// Address to listen on (loopback unless the user says otherwise).
+    pub host: IpAddr,
+    /// Port of the Lambda API (0: any free port).
+    pub lambda_port: u16,
+    /// Port of the HTTP API for routes (0: any free port).
+    pub http_port: u16,
+    /// Take any free port when the asked one is in use (the app does; `serve` fails).
+    pub port_fallback: bool,
+    /// Folder of the durable asynchronous queue.
+    pub queue_dir: PathBuf,
+    /// Speed of the asynchronous queue's clock.
+    pub time_scale: f64,
+    /// Receives log lines of the Lambda API's invocations.
+    pub log: Option<LogSink>,
+    /// Hears of every invocation made by triggers and the queue.
+    pub observer: Option<Observer>,
+}
+
+impl HostOptions {
+    /// Loopback, SAM's ports (3001 for the Lambda API, 3000 for HTTP).
+    pub fn new(queue_dir: PathBuf) -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            lambda_port: 3001,
+            http_port: 3000,
+            port_fallback: false,
+            queue_dir,
+            time_scale: 1.0,
+            log: None,
+            observer: None,
+        }
+    }
+}
+
+struct Known {
+    function: String,
+    trigger: Trigger,
+    status: SharedStatus,
+    /// Set while its threads or route run.
+    stop: Option<StopFlag>,
+}
+
+/// Runs triggers, the Lambda API and the asynchronous queue.
+pub struct TriggerHost {
+    invoker: Invoker,
+    options: HostOptions,
+    async_queue: Arc<AsyncQueue>,
+    api: LambdaApi,
+    http: Mutex<Option<HttpApi>>,
+    routes: RouteTable,
+    endpoints: Arc<Endpoints>,
+    /// Every trigger applied, in the order they came: the first to claim a
+    /// queue, stream or route keeps it.
+    known: Mutex<Vec<Known>>,
+    /// Statuses by trigger id, for readers that must not wait while `apply`
+    /// looks at a large folder (the app's frame).
+    index: RwLock<BTreeMap<String, (SharedStatus, Trigger)>>,
+}
+
+/// Binds with `start`, falling back to any free port when asked to.
+fn bind<T>(
+    addr: SocketAddr,
+    fallback: bool,
+    start: impl Fn(SocketAddr) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    match start(addr) {
+        Err(_) if fallback && addr.port() != 0 => start(SocketAddr::new(addr.ip(), 0)),
+        other => other,
+    }
+}
+
+impl TriggerHost {
+    /// Opens the asynchronous queue and starts the Lambda API.
+    pub fn start(runtime: Runtime, options: HostOptions) -> anyhow::Result<Self> {
+        let invoker = Invoker::new(runtime.clone()).with_observer(options.observer.clone());
+        let async_queue = AsyncQueue::start(
+            invoker.for_source("async", None),
+            options.queue_dir.clone(),
+            Clock::new(options.time_scale),
+        )?;
+        let endpoints = Arc::new(Endpoints::default());
+        let extras = ApiExtras {
+            log: options.log.clone(),
+            async_queue: Some(async_queue.clone()),
+            endpoints: Some(endpoints.clone()),
+        };
+        let api = bind(
+            SocketAddr::new(options.host, options.lambda_port),
+            options.port_fallback,
+            |addr| LambdaApi::start(runtime.clone(), addr, 8, extras.clone()),
+        )?;
+        Ok(Self {
+            invoker,
+            options,
+            async_queue,
+            api,
+            http: Mutex::new(None),
+            routes: Arc::default(),
+            endpoints,
+            known: Mutex::new(Vec::new()),
+            index: RwLock::default(),
+        })
+    }
+
+    /// The Lambda API's address.
+    pub fn lambda_addr(&self) -> SocketAddr {
+        self.api.addr()
+    }
+
+    /// The HTTP API's address, once a route needed it.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        lock(&self.http).as_ref().map(HttpApi::addr)
+    }
+
+    /// The asynchronous queue.
+    pub fn async_queue(&self) -> &Arc<AsyncQueue> {
+        &self.async_queue
+    }
+
+    /// The queues and streams.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// Makes `function`'s triggers these: stops the ones removed, disabled or
+    /// changed, starts the new ones. Returns the problems, one per trigger
+    /// that cannot run (also in its status).
+    pub fn apply(&self, function: &str, triggers: &[Trigger]) -> Vec<String> {
+        let mut known = lock(&self.known);
+        // Stop and forget what is gone or changed; keep what is the same.
+        let mut kept = Vec::new();
+        for k in known.drain(..) {
+            let same = k.function != function
+                || triggers
+                    .iter()
+                    .any(|t| t.id == k.trigger.id && *t == k.trigger);
+            if same {
+                kept.push(k);
+            } else {
+                self.stop_one(&k);
+            }
+        }
+        *known = kept;
+        for t in triggers {
+            if known.iter().any(|k| k.trigger.id == t.id) {
+                continue;
+            }
+            known.push(Known {
+                function: function.to_owned(),
+                trigger: t.clone(),
+                status: Arc::default(),
+                stop: None,
+            });
+        }
+        self.sync_endpoints(&known);
+        let mut problems = Vec::new();
+        for i in 0..known.len() {
+            if known[i].function != function || !known[i].trigger.enabled || known[i].stop.is_some()
+            {
+                continue;
+            }
+            match self.start_one(&known, i) {
+                Ok(stop) => {
+                    known[i].stop = Some(stop);
+                    let mut s = lock(&known[i].status);
+                    s.running = true;
+                    s.error = None;
+                }
+                Err(e) => {
+                    let text = format!("{} ({}): {e}", known[i].trigger.id, function);
+                    let mut s = lock(&known[i].status);
+                    s.running = false;
+                    s.error = Some(e);
+                    problems.push(text);
+                }
+            }
+        }
+        self.reindex(&known);
+        problems
+    }
+
+    fn reindex(&self, known: &[Known]) {
+        let index = known
+            .iter()
+            .map(|k| (k.trigger.id.clone(), (k.status.clone(), k.trigger.clone())))
+            .collect();
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
+    }
+
+    /// Stops and forgets every trigger of `function`.
+    pub fn remove_function(&self, function: &str) {
+        self.apply(function, &[]);
+    }
+
+    /// Stops every trigger.
+    pub fn stop_all(&self) {
+        let mut known = lock(&self.known);
+        for k in known.drain(..) {
+            self.stop_one(&k);
+        }
+        self.sync_endpoints(&known);
+        self.reindex(&known);
+    }
+
+    fn stop_one(&self, k: &Known) {
+        if let Some(stop) = &k.stop {
+            stop.set();
+        }
+        if matches!(k.trigger.source, TriggerSource::Http { .. }) {
+            let mut table = self.routes.write().unwrap_or_else(|e| e.into_inner());
+            let routes: Vec<(Route, Invoker)> = table
+                .iter()
+                .filter(|(_, i)| i.source() != k.trigger.id)
+                .cloned()
+                .collect();
+            *table = Arc::new(routes);
+        }
+        lock(&k.status).running = false;
+    }
+
+    /// Creates the queues and streams the triggers name (enabled or not, so
+    /// messages can wait for a disabled mapping), replaces those whose
+    /// settings changed (keeping their messages) and drops the rest.
+    fn sync_endpoints(&self, known: &[Known]) {
+        let mut queues = self
+            .endpoints
+            .queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut streams = self
+            .endpoints
+            .streams
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut new_queues = BTreeMap::new();
+        let mut new_streams = BTreeMap::new();
+        for k in known {
+            match &k.trigger.source {
+                TriggerSource::Queue { queue, .. } if !new_queues.contains_key(queue) => {
+                    let Ok(fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {
+                        continue;
+                    };
+                    let q = match queues.remove(queue) {
+                        Some(old) if same_queue(&old, &fresh) => old,
+                        Some(old) => {
+                            fresh.adopt(&old);
+                            Arc::new(fresh)
+                        }
+                        None => Arc::new(fresh),
+                    };
+                    new_queues.insert(queue.clone(), q);
+                }
+                TriggerSource::Stream { stream, .. } if !new_streams.contains_key(stream) => {
+                    let Ok(fresh) = LocalStream::new(&k.function, &k.trigger.source) else {
+                        continue;
+                    };
+                    let s = match streams.remove(stream) {
+                        Some(old) if same_stream(&old, &fresh) => old,
+                        Some(old) => {
+                            fresh.adopt(&old);
+                            Arc::new(fresh)
+                        }
+                        None => Arc::new(fresh),
+                    };
+                    new_streams.insert(stream.clone(), s);
+                }
+                _ => {}
+            }
+        }
+        *queues = new_queues;
+        *streams = new_streams;
+    }
+
+    /// The first trigger (other than `i`) that claims the same queue,
+    /// stream or route.
+    fn claimed_by(known: &[Known], i: usize) -> Option<&Known> {
+        let key = |t: &TriggerSource| match t {
+            TriggerSource::Queue { queue, .. } => Some(format!("queue {queue}")),
+            TriggerSource::Stream { stream, .. } => Some(format!("stream {stream}")),
+            TriggerSource::Http { method, path, .. } => Some(format!(
+                "route {} {}",
+                method.to_ascii_uppercase(),
+                path.trim_end_matches('/')
+            )),
+            _ => None,
+        };
+        let mine = key(&known[i].trigger.source)?;
+        known[..i]
+            .iter()
+            .find(|k| key(&k.trigger.source).as_ref() == Some(&mine))
+    }
+
+    fn start_one(&self, known: &[Known], i: usize) -> Result<StopFlag, String> {
+        let k = &known[i];
+        k.trigger.source.validate().map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+        if let Some(other) = Self::claimed_by(known, i) {
+            return Err(format!(
+                "{} is already used by trigger {} of {}",
+                k.trigger.source.summary(),
+                other.trigger.id,
+                other.function
+            ));
+        }
+        let stop = StopFlag::new();
+        let invoker = self
+            .invoker
+            .for_source(&k.trigger.id, Some(k.status.clone()));
+        let function = k.function.clone();
+        let status = k.status.clone();
+        let spawn_error = |e: std::io::Error| format!("cannot start a thread: {e}");
+        match &k.trigger.source {
+            TriggerSource::Schedule { expression } => {
+                let schedule = Schedule::parse(expression)?;
+                let queue = self.async_queue.clone();
+                let rule = format!("lambdesk-{function}-{}", k.trigger.id);
+                let (stop2, id) = (stop.clone(), k.trigger.id.clone());
+                lock(&status).next = schedule.next_firings(Utc::now(), 5);
+                std::thread::Builder::new()
+                    .name(format!("lambdesk-{id}"))
+                    .spawn(move || {
+                        run_schedule(&schedule, &rule, &function, &queue, &invoker, &stop2);
+                    })
+                    .map_err(spawn_error)?;
+            }
+            TriggerSource::Folder { dir, .. } => {
+                // The first look at the folder happens here, so a file
+                // written once `apply` returns is an event.
+                let mut watch =
+                    FolderWatch::new(&function, &k.trigger.source).map_err(|e| e.to_string())?;
+                lock(&status).endpoint = Some(dir.display().to_string());
+                let queue = self.async_queue.clone();
+                let stop2 = stop.clone();
+                std::thread::Builder::new()
+                    .name(format!("lambdesk-{}", k.trigger.id))
+                    .spawn(move || {
+                        while !stop2.is_set() {
+                            for event in watch.scan() {
+                                let payload = event.to_string();
+                                match queue.accept_from(
+                                    &watch.function,
+                                    payload.as_bytes(),
+                                    invoker.source(),
+                                ) {
+                                    Ok(id) => invoker.note(true, format!("queued as {id}")),
+                                    Err(e) => invoker.note(false, e.to_string()),
+                                }
+                            }
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    })
+                    .map_err(spawn_error)?;
+            }
+            TriggerSource::Http { path, .. } => {
+                let route = Route::new(&function, &k.trigger.source).map_err(|e| e.to_string())?;
+                let addr = self.ensure_http()?;
+                lock(&status).endpoint = Some(format!("http://{addr}{path}"));
+                let mut table = self.routes.write().unwrap_or_else(|e| e.into_inner());
+                let mut routes: Vec<(Route, Invoker)> = table.as_ref().clone();
+                routes.push((route, invoker));
+                *table = Arc::new(routes);
+            }
+            TriggerSource::Queue { queue, .. } => {
+                let q = self
+                    .endpoints
+                    .queue(queue)
+                    .ok_or_else(|| format!("queue `{queue}` was not created"))?;
+                lock(&status).endpoint = Some(format!(
+                    "http://{}/lambdesk/queues/{queue}",
+                    self.lambda_addr()
+                ));
+                crate::sqs_queue::start_poller(q, invoker, stop.clone()).map_err(spawn_error)?;
+            }
+            TriggerSource::Stream { stream, .. } => {
+                let s = self
+                    .endpoints
+                    .stream(stream)
+                    .ok_or_else(|| format!("stream `{stream}` was not created"))?;
+                lock(&status).endpoint = Some(format!(
+                    "http://{}/lambdesk/streams/{stream}?partitionKey=KEY",
+                    self.lambda_addr()
+                ));
+                crate::stream::start_pollers(&s, &invoker, &stop).map_err(spawn_error)?;
+            }
+        }
+        Ok(stop)
+    }
+
+    /// Starts the HTTP API if no route has yet.
+    fn ensure_http(&self) -> Result<SocketAddr, String> {
+        let mut http = lock(&self.http);
+        if let Some(h) = http.as_ref() {
+            return Ok(h.addr());
+        }
+        let addr = SocketAddr::new(self.options.host, self.options.http_port);
+        let api = bind(addr, self.options.port_fallback, |addr| {
+            HttpApi::start(addr, self.routes.clone(), 8)
+        })
+        .map_err(|e| format!("the HTTP API cannot listen: {e}"))?;
+        let addr = api.addr();
+        *http = Some(api);
+        Ok(addr)
+    }
+
+    /// A trigger's status, with the messages waiting counted now.
+    pub fn status(&self, id: &str) -> Option<TriggerStatus> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        let (status, trigger) = index.get(id)?;
+        let mut s = lock(status).clone();
+        s.waiting = match &trigger.source {
+            TriggerSource::Queue { queue, .. } => self.endpoints.queue(queue).map(|q| q.len()),
+            TriggerSource::Stream { stream, .. } => self.endpoints.stream(stream).map(|s| s.len()),
+            _ => None,
+        };
+        if !trigger.enabled {
+            s.next.clear();
+        }
+        Some(s)
+    }
+
+    /// Sends a message to a local queue; returns its id.
+    pub fn send_message(&self, queue: &str, body: String) -> Result<String, String> {
+        let q = self
+            .endpoints
+            .queue(queue)
+            .ok_or_else(|| format!("no queue `{queue}`"))?;
+        Ok(q.send(body))
+    }
+
+    /// Puts a record on a local stream; returns (shard id, sequence number).
+    pub fn put_record(
+        &self,
+        stream: &str,
+        partition_key: Option<&str>,
+        data: Vec<u8>,
+    ) -> Result<(String, String), String> {
+        let s = self
+            .endpoints
+            .stream(stream)
+            .ok_or_else(|| format!("no stream `{stream}`"))?;
+        s.put(partition_key, data)
+    }
+}
+
+impl Drop for TriggerHost {
+    fn drop(&mut self) {
+        self.stop_all();
+        self.api.stop();
+    }
+}
+
+fn same_queue(a: &LocalQueue, b: &LocalQueue) -> bool {
+    (
+        &a.function,
+        a.batch_size,
+        a.window,
+        a.visibility,
+        a.max_receive,
+    ) == (
+        &b.function,
+        b.batch_size,
+        b.window,
+        b.visibility,
+        b.max_receive,
+    )
+}
+
+fn same_stream(a: &LocalStream, b: &LocalStream) -> bool {
+    (
+        &a.function,
+        a.kind,
+        a.batch_size,
+        a.max_retries,
+        a.shard_count(),
+    ) == (
+        &b.function,
+        b.kind,
+        b.batch_size,
+        b.max_retries,
+        b.shard_count(),
+    )
+}
+
+/// Fires a schedule into the asynchronous queue until stopped; missed
+/// firings (while the machine slept) are not replayed, as in EventBridge.
+fn run_schedule(
+    schedule: &Schedule,
+    rule: &str,
+    function: &str,
+    queue: &AsyncQueue,
+    invoker: &Invoker,
+    stop: &StopFlag,
+) {
+    let mut timetable = Timetable::new(
+        vec![(rule.to_owned(), schedule.clone(), function.to_owned())],
+        Utc::now(),
+    );
+    while !stop.is_set() {
+        let Some(next) = timetable.next_due() else {
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        std::thread::sleep(wait.min(Duration::from_millis(250)));
+        let due = timetable.due(Utc::now());
+        if due.is_empty() || stop.is_set() {
+            continue;
+        }
+        for (rule, function, time) in due {
+            let event = scheduled_event(&rule, time, &crate::runtime::logs::new_request_id());
+            match queue.accept_from(&function, event.to_string().as_bytes(), invoker.source()) {
+                Ok(id) => invoker.note(true, format!("queued as {id}")),
+                Err(e) => invoker.note(false, e.to_string()),
+            }
+        }
+        if let Some(status) = &invoker.status {
+            lock(status).next = schedule.next_firings(Utc::now(), 5);
+        }
+    }
+}
