@@ -24,37 +24,82 @@ use crate::triggers::Invoker;
 /// Lambda's payload limit for asynchronous invocation: 1 MB.
 pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
 
-/// Time as the queue sees it: real time, optionally sped up.
+/// Time as the queue sees it: real time, optionally sped up. The speed can
+/// change while the queue runs (the app's fast-forward control); clock time
+/// never jumps when it does.
 #[derive(Clone, Debug)]
 pub struct Clock {
+    state: Arc<Mutex<ClockState>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ClockState {
     origin_real: Instant,
     origin: DateTime<Utc>,
     speed: f64,
+}
+
+impl ClockState {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = self.origin_real.elapsed().as_secs_f64() * self.speed;
+        self.origin + chrono::Duration::microseconds((elapsed * 1e6) as i64)
+    }
+}
+
+fn valid_speed(speed: f64) -> f64 {
+    if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        1.0
+    }
 }
 
 impl Clock {
     /// A clock running `speed` times faster than real time (1.0: real time).
     pub fn new(speed: f64) -> Self {
         Self {
-            origin_real: Instant::now(),
-            origin: Utc::now(),
-            speed: if speed.is_finite() && speed > 0.0 {
-                speed
-            } else {
-                1.0
-            },
+            state: Arc::new(Mutex::new(ClockState {
+                origin_real: Instant::now(),
+                origin: Utc::now(),
+                speed: valid_speed(speed),
+            })),
         }
+    }
+
+    fn get(&self) -> ClockState {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Now, on this clock.
     pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = self.origin_real.elapsed().as_secs_f64() * self.speed;
-        self.origin + chrono::Duration::microseconds((elapsed * 1e6) as i64)
+        self.get().now()
+    }
+
+    /// How many times faster than real time it runs.
+    pub fn speed(&self) -> f64 {
+        self.get().speed
+    }
+
+    /// Changes the speed from now on.
+    pub fn set_speed(&self, speed: f64) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = s.now();
+        *s = ClockState {
+            origin_real: Instant::now(),
+            origin: now,
+            speed: valid_speed(speed),
+        };
+    }
+
+    /// The clock time `d` of real time from now.
+    pub fn in_real(&self, d: Duration) -> DateTime<Utc> {
+        let s = self.get();
+        s.now() + chrono::Duration::microseconds((d.as_secs_f64() * s.speed * 1e6) as i64)
     }
 
     /// How long to really wait for `d` of clock time.
     pub fn real(&self, d: chrono::Duration) -> Duration {
-        d.to_std().unwrap_or_default().div_f64(self.speed)
+        d.to_std().unwrap_or_default().div_f64(self.get().speed)
     }
 }
 
@@ -123,6 +168,21 @@ pub struct AsyncRecord {
 /// Records kept for the timeline.
 const MAX_HISTORY: usize = 5_000;
 
+/// A waiting event, as the app lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingEvent {
+    /// Request id.
+    pub id: String,
+    /// When it was accepted.
+    pub accepted_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Payload size in bytes.
+    pub size: usize,
+}
+
 struct State {
     pending: BTreeMap<String, QueuedEvent>,
     in_flight: usize,
@@ -133,11 +193,16 @@ struct State {
 /// The durable queue of asynchronous invocations.
 pub struct AsyncQueue {
     invoker: Invoker,
+    started: Instant,
     dir: PathBuf,
     clock: Clock,
     state: Mutex<State>,
     wake: Condvar,
 }
+
+/// How long after the queue opens events for unknown functions are kept
+/// (the functions may still be loading); later they are dropped.
+const DEPLOY_GRACE: Duration = Duration::from_secs(120);
 
 /// Most deliveries running at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -166,6 +231,7 @@ impl AsyncQueue {
         }
         let queue = Arc::new(Self {
             invoker,
+            started: Instant::now(),
             dir,
             clock,
             state: Mutex::new(State {
@@ -186,6 +252,12 @@ impl AsyncQueue {
     /// The clock.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// Fast-forwards (or slows) the clock; waiting events are looked at again.
+    pub fn set_speed(&self, speed: f64) {
+        self.clock.set_speed(speed);
+        self.wake.notify_all();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -263,6 +335,25 @@ impl AsyncQueue {
         state.history.range(first..).cloned().collect()
     }
 
+    /// Events waiting for `function`, oldest first, without their payloads.
+    pub fn pending_of(&self, function: &str) -> Vec<PendingEvent> {
+        let mut v: Vec<PendingEvent> = self
+            .lock()
+            .pending
+            .values()
+            .filter(|e| e.function == function)
+            .map(|e| PendingEvent {
+                id: e.id.clone(),
+                accepted_at: e.accepted_at,
+                attempts: e.attempts,
+                next_attempt_at: e.next_attempt_at,
+                size: e.payload.len(),
+            })
+            .collect();
+        v.sort_by_key(|e| e.accepted_at);
+        v
+    }
+
     /// Events waiting, oldest first.
     pub fn pending(&self) -> Vec<QueuedEvent> {
         let mut v: Vec<QueuedEvent> = self.lock().pending.values().cloned().collect();
@@ -286,7 +377,22 @@ impl AsyncQueue {
     /// Runs one attempt and decides what happens next.
     fn attempt(&self, mut ev: QueuedEvent) {
         let Some(config) = self.invoker.runtime.config(&ev.function) else {
+            if self.started.elapsed() < DEPLOY_GRACE {
+                // Right after a start the app may still be loading the
+                // function: keep the event and look again in a second.
+                ev.next_attempt_at = self.clock.in_real(Duration::from_secs(1));
+                self.lock().pending.insert(ev.id.clone(), ev);
+                self.wake.notify_all();
+                return;
+            }
             // The function is gone: nothing can deliver the event.
+            self.record(
+                &ev,
+                AsyncStep::Finished {
+                    condition: "FunctionNotFound".into(),
+                    sent_to: Vec::new(),
+                },
+            );
             eprintln!(
                 "lambdesk: dropping event {} for {}: the function no longer exists",
                 ev.id, ev.function

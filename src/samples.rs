@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use crate::model::{FunctionConfig, FunctionEntry, TestEvent, workspace::write_atomic};
+use crate::model::trigger::PayloadFormat;
+use crate::model::{
+    FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource, workspace::write_atomic,
+};
 
 /// One sample function.
 #[derive(Clone, Copy, Debug)]
@@ -113,7 +116,50 @@ impl Sample {
                 body: self.event.1.trim().to_owned(),
             }],
             selected_event: 0,
-            triggers: Vec::new(),
+            triggers: self.triggers(dir),
         })
+    }
+
+    /// Triggers that show what the sample is for: `hello` answers
+    /// `GET /hello`, `s3-object-info` watches an `uploads` folder, `behave`
+    /// takes batches from the queue `jobs`, `counter` has a schedule (off).
+    fn triggers(&self, dir: &Path) -> Vec<Trigger> {
+        let source = match self.name {
+            "hello" => TriggerSource::Http {
+                method: "GET".into(),
+                path: "/hello".into(),
+                payload_format: PayloadFormat::V2,
+            },
+            "s3-object-info" => {
+                let uploads = dir.join("uploads");
+                if std::fs::create_dir_all(&uploads).is_err() {
+                    return Vec::new();
+                }
+                TriggerSource::Folder {
+                    dir: uploads,
+                    prefix: String::new(),
+                    suffix: String::new(),
+                }
+            }
+            "behave" => {
+                let Some(mut queue) = TriggerSource::template("queue") else {
+                    return Vec::new();
+                };
+                if let TriggerSource::Queue { queue: name, .. } = &mut queue {
+                    "jobs".clone_into(name);
+                }
+                queue
+            }
+            "counter" => {
+                return vec![Trigger {
+                    enabled: false,
+                    ..Trigger::new(TriggerSource::Schedule {
+                        expression: "rate(1 minute)".into(),
+                    })
+                }];
+            }
+            _ => return Vec::new(),
+        };
+        vec![Trigger::new(source)]
     }
 }

@@ -14,12 +14,16 @@ use chrono::{DateTime, Local};
 use poll_promise::Promise;
 
 use super::log_store::LogStore;
+use crate::async_queue::AsyncRecord;
 use crate::model::workspace::{WORKSPACE_FILE, sanitize_name};
-use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Workspace, WorkspaceError};
+use crate::model::{
+    FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource, Workspace, WorkspaceError,
+};
 use crate::runtime::{
     CancelToken, DeployInfo, Invocation, InvokeError, InvokeOptions, LogKind, LogLine, Runtime,
     RuntimeOptions,
 };
+use crate::triggers::{HostOptions, TriggerHost};
 
 /// Wakes the UI (egui's `request_repaint`); the runtime side knows nothing of egui.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -79,6 +83,33 @@ pub enum Command {
     PickMountFolder(String, usize),
     /// The settings form took the picked folder.
     TakePickedMount,
+    /// Add a trigger to a function.
+    AddTrigger(String, TriggerSource),
+    /// Replace a function's trigger (same id) with new settings.
+    UpdateTrigger(String, Trigger),
+    /// Remove a function's trigger by id.
+    RemoveTrigger(String, String),
+    /// Enable or disable a function's trigger.
+    SetTriggerEnabled(String, String, bool),
+    /// Send a message to a local queue (queue, body).
+    SendMessage(String, String),
+    /// Put a record on a local stream.
+    PutRecord {
+        /// Stream name.
+        stream: String,
+        /// Partition key (Kinesis).
+        key: String,
+        /// The data (DynamoDB: the change as JSON).
+        data: String,
+    },
+    /// Queue the selected test event for asynchronous invocation (`Event`).
+    InvokeAsync(String),
+    /// Speed of the asynchronous queue's clock (1: real time; 60: a minute a second).
+    SetClockSpeed(f64),
+    /// Pick the folder for a folder trigger being added (dialog).
+    PickTriggerFolder(String),
+    /// The trigger form took the picked folder.
+    TakePickedTriggerFolder,
 }
 
 /// How a function's code is doing.
@@ -114,6 +145,8 @@ pub struct Record {
     pub wall: Duration,
     /// The result.
     pub result: Result<Invocation, InvokeError>,
+    /// What invoked it: `None` for the console, else a trigger id or `async`.
+    pub source: Option<String>,
 }
 
 /// An invocation batch still running.
@@ -152,7 +185,14 @@ enum Msg {
     },
     BatchDone(u64),
     SaveFailed(String),
+    /// A trigger or the asynchronous queue invoked a function.
+    Fired(Box<Record>),
+    Notice(Notice),
 }
+
+/// Jobs for the thread that starts and stops triggers (a large folder's
+/// first look must not hold up a frame).
+type TriggerJob = (Arc<TriggerHost>, String, Vec<Trigger>);
 
 type DialogResult = Option<Vec<PathBuf>>;
 
@@ -178,6 +218,16 @@ pub struct Controller {
     pub notices: Vec<Notice>,
     /// A folder picked for a mount: (function, mount index, folder).
     pub picked_mount: Option<(String, usize, PathBuf)>,
+    /// A folder picked for a folder trigger: (function, folder).
+    pub picked_trigger_folder: Option<(String, PathBuf)>,
+    /// Runs the triggers, the Lambda API and the asynchronous queue; `None`
+    /// when it could not start (the reason is in the notices).
+    pub triggers: Option<Arc<TriggerHost>>,
+    /// What happened to asynchronous events, oldest first.
+    pub async_history: Vec<AsyncRecord>,
+    async_seq: u64,
+    last_async_poll: Instant,
+    trigger_jobs: Option<SyncSender<TriggerJob>>,
     tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
     wake: Wake,
@@ -196,6 +246,7 @@ enum DialogKind {
     ExportEvent(String, usize),
     OpenWorkspace,
     MountFolder(String, usize),
+    TriggerFolder(String),
 }
 
 /// Where the workspace lives unless the user picks a folder.
@@ -235,6 +286,12 @@ impl Controller {
             logs,
             notices: Vec::new(),
             picked_mount: None,
+            picked_trigger_folder: None,
+            triggers: None,
+            async_history: Vec::new(),
+            async_seq: 0,
+            last_async_poll: Instant::now(),
+            trigger_jobs: None,
             tx,
             rx,
             wake,
@@ -246,11 +303,16 @@ impl Controller {
             saver: None,
         };
         c.saver = Some(start_saver(c.tx.clone(), c.wake.clone())?);
+        c.trigger_jobs = Some(start_trigger_worker(c.tx.clone(), c.wake.clone())?);
         c.open_workspace(dir);
         Ok(c)
     }
 
     fn open_workspace(&mut self, dir: PathBuf) {
+        // The old workspace's triggers and queue stop with their host.
+        self.triggers = None;
+        self.async_history.clear();
+        self.async_seq = 0;
         for name in self.runtime.function_names() {
             self.runtime.remove(&name);
         }
@@ -290,9 +352,64 @@ impl Controller {
             .iter()
             .map(|f| f.name.clone())
             .collect();
-        for name in names {
-            self.deploy(&name);
+        for name in &names {
+            self.deploy(name);
         }
+        match self.start_trigger_host(&dir) {
+            Ok(host) => self.triggers = Some(Arc::new(host)),
+            Err(e) => self.error(format!(
+                "Triggers, the Lambda API and asynchronous invocation are off: {e:#}"
+            )),
+        }
+        for name in &names {
+            self.apply_triggers(name);
+        }
+    }
+
+    fn start_trigger_host(&self, dir: &Path) -> anyhow::Result<TriggerHost> {
+        let mut options = HostOptions::new(dir.join("async-queue"));
+        // Another Lambdesk (or `lambdesk serve`) may have SAM's ports.
+        options.port_fallback = true;
+        let (tx, wake) = (self.tx.clone(), self.wake.clone());
+        options.observer = Some(Arc::new(move |function, source, wall, result| {
+            let record = Record {
+                id: 0,
+                function: function.to_owned(),
+                at: Local::now() - chrono::Duration::from_std(wall).unwrap_or_default(),
+                wall,
+                result: result.clone(),
+                source: Some(source.to_owned()),
+            };
+            // A flood of trigger invocations may fill the channel; the
+            // history then misses some (their logs are still complete).
+            if tx.try_send(Msg::Fired(Box::new(record))).is_ok() {
+                wake();
+            }
+        }));
+        TriggerHost::start(self.runtime.clone(), options)
+    }
+
+    /// Hands `name`'s triggers to the trigger thread.
+    fn apply_triggers(&mut self, name: &str) {
+        let (Some(host), Some(jobs)) = (&self.triggers, &self.trigger_jobs) else {
+            return;
+        };
+        let triggers = self
+            .entry(name)
+            .map(|f| f.triggers.clone())
+            .unwrap_or_default();
+        if let Err(e) = jobs.try_send((host.clone(), name.to_owned(), triggers)) {
+            let text = match e {
+                TrySendError::Full(_) => "the trigger thread is busy; try again",
+                TrySendError::Disconnected(_) => "the trigger thread stopped",
+            };
+            self.error(format!("{name}: triggers not updated: {text}"));
+        }
+    }
+
+    /// The status of a trigger.
+    pub fn trigger_status(&self, id: &str) -> Option<crate::triggers::TriggerStatus> {
+        self.triggers.as_ref()?.status(id)
     }
 
     fn error(&mut self, text: String) {
@@ -384,6 +501,20 @@ impl Controller {
         if self.dirty && self.last_save.elapsed() > Duration::from_millis(300) {
             self.save();
         }
+        if self.last_async_poll.elapsed() > Duration::from_millis(200)
+            && let Some(host) = &self.triggers
+        {
+            self.last_async_poll = Instant::now();
+            let new = host.async_queue().history_since(self.async_seq);
+            if let Some(last) = new.last() {
+                self.async_seq = last.seq;
+            }
+            self.async_history.extend(new);
+            if self.async_history.len() > MAX_RECORDS {
+                let excess = self.async_history.len() - MAX_RECORDS;
+                self.async_history.drain(..excess);
+            }
+        }
     }
 
     /// Whether background work is under way (the UI keeps repainting).
@@ -421,17 +552,27 @@ impl Controller {
                 if let Some(r) = self.running.iter_mut().find(|r| r.batch == batch) {
                     r.remaining = r.remaining.saturating_sub(1);
                 }
-                self.records.push(*record);
-                if self.records.len() > MAX_RECORDS {
-                    let excess = self.records.len() - MAX_RECORDS;
-                    self.records.drain(..excess);
-                }
+                self.push_record(*record);
             }
             Msg::BatchDone(batch) => self.running.retain(|r| r.batch != batch),
+            Msg::Fired(mut record) => {
+                record.id = self.next_id;
+                self.next_id += 1;
+                self.push_record(*record);
+            }
+            Msg::Notice(n) => self.notices.push(n),
             Msg::SaveFailed(e) => {
                 self.dirty = true;
                 self.error(format!("saving the workspace failed: {e}"));
             }
+        }
+    }
+
+    fn push_record(&mut self, record: Record) {
+        self.records.push(record);
+        if self.records.len() > MAX_RECORDS {
+            let excess = self.records.len() - MAX_RECORDS;
+            self.records.drain(..excess);
         }
     }
 
@@ -537,6 +678,9 @@ impl Controller {
             DialogKind::MountFolder(name, index) => {
                 self.picked_mount = paths.into_iter().next().map(|p| (name, index, p));
             }
+            DialogKind::TriggerFolder(name) => {
+                self.picked_trigger_folder = paths.into_iter().next().map(|p| (name, p));
+            }
             DialogKind::OpenWorkspace => {
                 if let Some(dir) = paths.into_iter().next() {
                     if self.dirty {
@@ -559,6 +703,10 @@ impl Controller {
                 }
             }
             Command::Remove(name) => {
+                if let Some(f) = self.entry_mut(&name) {
+                    f.triggers.clear();
+                }
+                self.apply_triggers(&name);
                 self.workspace.functions.retain(|f| f.name != name);
                 self.runtime.remove(&name);
                 self.status.remove(&name);
@@ -570,6 +718,14 @@ impl Controller {
             Command::Duplicate(name) => {
                 if let Some(mut copy) = self.entry(&name).cloned() {
                     copy.name = self.workspace.unique_name(&format!("{name}-copy"));
+                    // The copy's triggers start disabled: two functions
+                    // cannot take the same queue or route.
+                    for t in &mut copy.triggers {
+                        *t = Trigger {
+                            enabled: false,
+                            ..Trigger::new(t.source.clone())
+                        };
+                    }
                     let new = copy.name.clone();
                     self.workspace.functions.push(copy);
                     self.deploy(&new);
@@ -678,6 +834,81 @@ impl Controller {
             Command::OpenWorkspaceDialog => self.open_dialog(DialogKind::OpenWorkspace),
             Command::PickMountFolder(name, i) => self.open_dialog(DialogKind::MountFolder(name, i)),
             Command::TakePickedMount => self.picked_mount = None,
+            Command::PickTriggerFolder(name) => self.open_dialog(DialogKind::TriggerFolder(name)),
+            Command::TakePickedTriggerFolder => self.picked_trigger_folder = None,
+            Command::AddTrigger(name, source) => {
+                if let Err(errors) = source.validate() {
+                    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    self.error(format!("{name}: trigger not added: {}", text.join("; ")));
+                    return;
+                }
+                if let Some(f) = self.entry_mut(&name) {
+                    f.triggers.push(Trigger::new(source));
+                    self.dirty = true;
+                    self.apply_triggers(&name);
+                }
+            }
+            Command::UpdateTrigger(name, trigger) => {
+                if let Err(errors) = trigger.source.validate() {
+                    let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                    self.error(format!("{name}: trigger not changed: {}", text.join("; ")));
+                    return;
+                }
+                if let Some(t) = self
+                    .entry_mut(&name)
+                    .and_then(|f| f.triggers.iter_mut().find(|t| t.id == trigger.id))
+                {
+                    *t = trigger;
+                    self.dirty = true;
+                    self.apply_triggers(&name);
+                }
+            }
+            Command::RemoveTrigger(name, id) => {
+                if let Some(f) = self.entry_mut(&name) {
+                    f.triggers.retain(|t| t.id != id);
+                    self.dirty = true;
+                    self.apply_triggers(&name);
+                }
+            }
+            Command::SetTriggerEnabled(name, id, enabled) => {
+                if let Some(t) = self
+                    .entry_mut(&name)
+                    .and_then(|f| f.triggers.iter_mut().find(|t| t.id == id))
+                {
+                    t.enabled = enabled;
+                    self.dirty = true;
+                    self.apply_triggers(&name);
+                }
+            }
+            Command::SendMessage(queue, body) => {
+                let sent = match &self.triggers {
+                    Some(host) => host.send_message(&queue, body),
+                    None => Err("triggers are off".to_owned()),
+                };
+                match sent {
+                    Ok(id) => self.info(format!("Message {id} sent to queue {queue}")),
+                    Err(e) => self.error(format!("queue {queue}: {e}")),
+                }
+            }
+            Command::PutRecord { stream, key, data } => {
+                let key = (!key.trim().is_empty()).then_some(key.trim());
+                let put = match &self.triggers {
+                    Some(host) => host.put_record(&stream, key, data.into_bytes()),
+                    None => Err("triggers are off".to_owned()),
+                };
+                match put {
+                    Ok((shard, seq)) => {
+                        self.info(format!("Record {seq} put on {stream} ({shard})"));
+                    }
+                    Err(e) => self.error(format!("stream {stream}: {e}")),
+                }
+            }
+            Command::InvokeAsync(name) => self.invoke_async(&name),
+            Command::SetClockSpeed(speed) => {
+                if let Some(host) = &self.triggers {
+                    host.async_queue().set_speed(speed);
+                }
+            }
             Command::DismissNotice(i) => {
                 if i < self.notices.len() {
                     self.notices.remove(i);
@@ -722,6 +953,46 @@ impl Controller {
         self.dirty = true;
         self.selected = Some(name.clone());
         self.deploy(&name);
+    }
+
+    /// Queues the selected event as an `Event` invocation. Storing it syncs
+    /// to disk, so it happens on a thread.
+    fn invoke_async(&mut self, name: &str) {
+        let Some(host) = self.triggers.clone() else {
+            self.error("asynchronous invocation is off (see the earlier message)".into());
+            return;
+        };
+        let Some(body) = self
+            .entry(name)
+            .and_then(|f| f.events.get(f.selected_event))
+            .map(|e| e.body.clone())
+        else {
+            self.error(format!("{name}: no test event to send"));
+            return;
+        };
+        let (tx, wake, name) = (self.tx.clone(), self.wake.clone(), name.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name("lambdesk-async-accept".to_owned())
+            .spawn(move || {
+                let notice = match host
+                    .async_queue()
+                    .accept_from(&name, body.as_bytes(), "console")
+                {
+                    Ok(id) => Notice {
+                        is_error: false,
+                        text: format!("{name}: event {id} queued (202 Accepted)"),
+                    },
+                    Err(e) => Notice {
+                        is_error: true,
+                        text: format!("{name}: event not queued: {e}"),
+                    },
+                };
+                let _ = tx.send(Msg::Notice(notice));
+                wake();
+            });
+        if let Err(e) = spawned {
+            self.error(format!("cannot start a thread: {e}"));
+        }
     }
 
     fn invoke(&mut self, name: &str, times: usize, parallel: usize) {
@@ -775,6 +1046,7 @@ impl Controller {
                             at,
                             wall: started.elapsed(),
                             result,
+                            source: None,
                         };
                         if tx
                             .send(Msg::Invoked {
@@ -863,6 +1135,10 @@ fn pick(kind: &DialogKind, start: &Path) -> DialogResult {
             .set_title("Folder to mount")
             .pick_folder()
             .map(|p| vec![p]),
+        DialogKind::TriggerFolder(..) => rfd::FileDialog::new()
+            .set_title("Folder to watch as a bucket")
+            .pick_folder()
+            .map(|p| vec![p]),
     }
 }
 
@@ -881,6 +1157,29 @@ fn start_saver(
                     let _ = report.try_send(Msg::SaveFailed(e.to_string()));
                     wake();
                 }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// The thread that applies triggers; problems come back as notices.
+fn start_trigger_worker(
+    report: SyncSender<Msg>,
+    wake: Wake,
+) -> anyhow::Result<SyncSender<TriggerJob>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<TriggerJob>(64);
+    std::thread::Builder::new()
+        .name("lambdesk-triggers".to_owned())
+        .spawn(move || {
+            while let Ok((host, function, triggers)) = rx.recv() {
+                for problem in host.apply(&function, &triggers) {
+                    let _ = report.send(Msg::Notice(Notice {
+                        is_error: true,
+                        text: format!("trigger {problem}"),
+                    }));
+                    wake();
+                }
+                wake();
             }
         })?;
     Ok(tx)

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod json;
 pub mod log_store;
 pub mod log_view;
+pub mod triggers_tab;
 pub mod views;
 
 use std::collections::HashMap;
@@ -33,6 +34,8 @@ pub enum Tab {
     Configuration,
     /// Chart, environments, history.
     Monitor,
+    /// Schedules, routes, folders, queues, streams; asynchronous invocation.
+    Triggers,
 }
 
 /// UI state that persists through eframe (panel sizes are egui's own).
@@ -60,6 +63,9 @@ pub struct UiState {
     /// Which event the rename field belongs to.
     #[serde(skip)]
     pub rename_for: Option<String>,
+    /// The Triggers tab's forms and drafts.
+    #[serde(skip)]
+    pub triggers_tab: triggers_tab::TriggersTabState,
 }
 
 impl Default for UiState {
@@ -74,6 +80,7 @@ impl Default for UiState {
             drafts: HashMap::new(),
             rename: None,
             rename_for: None,
+            triggers_tab: triggers_tab::TriggersTabState::default(),
         }
     }
 }
@@ -293,7 +300,9 @@ impl LambdeskApp {
         match *stage {
             SmokeStage::WaitDeploy => {
                 if views::invoke_blocker(&self.controller, "hello").is_none() {
-                    self.controller.handle(Command::Select("hello".into()));
+                    self.controller.handle(Command::Select(
+                        std::env::var("LAMBDESK_SMOKE_FUNCTION").unwrap_or_else(|_| "hello".into()),
+                    ));
                     // Two in a row: a cold start, then a warm one.
                     self.controller.handle(Command::Invoke {
                         function: "hello".into(),
@@ -322,16 +331,22 @@ impl LambdeskApp {
                     self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
                         Ok("configuration") => Tab::Configuration,
                         Ok("monitor") => Tab::Monitor,
+                        Ok("triggers") => Tab::Triggers,
                         _ => Tab::Test,
                     };
                     let smoke = smoke.clone();
                     let ctx2 = ctx.clone();
-                    // A few frames later, so the result is on screen.
+                    // A few frames later, so the result is on screen; README
+                    // screenshots wait longer while a script makes triggers fire.
+                    let delay = std::env::var("LAMBDESK_SMOKE_DELAY_MS")
+                        .ok()
+                        .and_then(|d| d.parse().ok())
+                        .unwrap_or(500);
                     ctx.request_repaint_after(Duration::from_millis(300));
                     let _ = std::thread::Builder::new()
                         .name("lambdesk-smoke".into())
                         .spawn(move || {
-                            std::thread::sleep(Duration::from_millis(500));
+                            std::thread::sleep(Duration::from_millis(delay));
                             ctx2.request_screenshot(move |image| {
                                 let result = save_screenshot(&image, &smoke.screenshot);
                                 *smoke.outcome.lock().unwrap_or_else(|e| e.into_inner()) =

@@ -132,6 +132,11 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 "Monitor",
                 "Durations over time, environments and history",
             ),
+            (
+                Tab::Triggers,
+                "Triggers",
+                "Schedules, HTTP routes, folders, queues, streams and asynchronous invocation",
+            ),
         ] {
             if ui
                 .selectable_label(state.tab == tab, label)
@@ -147,6 +152,9 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         Tab::Test => test_tab_ui(ui, c, &name, state, cmds),
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
+        Tab::Triggers => {
+            super::triggers_tab::triggers_tab_ui(ui, c, &name, &mut state.triggers_tab, cmds);
+        }
     }
 }
 
@@ -875,6 +883,11 @@ fn monitor_tab_ui(
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for r in records.iter().rev().take(200) {
+                let source = r
+                    .source
+                    .as_ref()
+                    .map(|s| format!(" · by {s}"))
+                    .unwrap_or_default();
                 let text = match &r.result {
                     Ok(inv) => {
                         let status = match &inv.outcome {
@@ -882,13 +895,17 @@ fn monitor_tab_ui(
                             Outcome::Error(e) => e.error_type.clone(),
                         };
                         format!(
-                            "{} · {} · {:.2} ms · {status}",
+                            "{} · {} · {:.2} ms · {status}{source}",
                             r.at.format("%H:%M:%S%.3f"),
                             inv.start.label(),
                             inv.report.duration_ms
                         )
                     }
-                    Err(e) => format!("{} · {}", r.at.format("%H:%M:%S%.3f"), e.error_type()),
+                    Err(e) => format!(
+                        "{} · {}{source}",
+                        r.at.format("%H:%M:%S%.3f"),
+                        e.error_type()
+                    ),
                 };
                 if ui.selectable_label(false, text).clicked()
                     && let Ok(inv) = &r.result
