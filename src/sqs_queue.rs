@@ -205,6 +205,20 @@ impl LocalQueue {
         json!({ "Records": records })
     }
 
+    /// Puts a batch back at the front as if it had not been received.
+    fn unreceive(&self, batch: Vec<Message>) {
+        let mut q = self.lock();
+        for mut m in batch.into_iter().rev() {
+            m.receive_count = m.receive_count.saturating_sub(1);
+            if m.receive_count == 0 {
+                m.first_receive_ms = None;
+            }
+            q.push_front(m);
+        }
+        drop(q);
+        self.arrived.notify_all();
+    }
+
     /// Hands messages back after a failure (invisible for the visibility
     /// timeout), dropping those received too often.
     fn give_back(&self, failed: Vec<Message>) {
@@ -226,9 +240,14 @@ impl LocalQueue {
     }
 
     /// Delivers one batch if one is ready within `wait`. Returns the batch size.
-    pub fn poll_once(&self, invoker: &Invoker, wait: Duration) -> usize {
+    /// A batch taken as `stop` is set goes back untouched.
+    pub fn poll_once(&self, invoker: &Invoker, wait: Duration, stop: &StopFlag) -> usize {
         let batch = self.next_batch(wait);
         if batch.is_empty() {
+            return 0;
+        }
+        if stop.is_set() {
+            self.unreceive(batch);
             return 0;
         }
         let n = batch.len();
@@ -274,7 +293,7 @@ pub fn start_poller(q: Arc<LocalQueue>, invoker: Invoker, stop: StopFlag) -> std
         .name(format!("lambdesk-queue-{}", q.name))
         .spawn(move || {
             while !stop.is_set() {
-                q.poll_once(&invoker, Duration::from_millis(250));
+                q.poll_once(&invoker, Duration::from_millis(250), &stop);
             }
         })?;
     Ok(())

@@ -235,7 +235,7 @@ impl LocalStream {
             }
             q.iter().take(self.batch_size).cloned().collect()
         };
-        if batch.is_empty() {
+        if batch.is_empty() || stop.is_set() {
             return;
         }
         let event =

@@ -342,6 +342,8 @@ impl TriggerHost {
         let mut known = lock(&self.known);
         // Stop and forget what is gone or changed; keep what is the same.
         let mut kept = Vec::new();
+        // A trigger changed or toggled keeps its counts and last firing.
+        let mut replaced: BTreeMap<String, SharedStatus> = BTreeMap::new();
         for k in known.drain(..) {
             let same = k.function != function
                 || triggers
@@ -351,6 +353,7 @@ impl TriggerHost {
                 kept.push(k);
             } else {
                 self.stop_one(&k);
+                replaced.insert(k.trigger.id.clone(), k.status.clone());
             }
         }
         *known = kept;
@@ -358,10 +361,16 @@ impl TriggerHost {
             if known.iter().any(|k| k.trigger.id == t.id) {
                 continue;
             }
+            let status = replaced.remove(&t.id).unwrap_or_default();
+            {
+                let mut s = lock(&status);
+                s.error = None;
+                s.next.clear();
+            }
             known.push(Known {
                 function: function.to_owned(),
                 trigger: t.clone(),
-                status: Arc::default(),
+                status,
                 stop: None,
             });
         }

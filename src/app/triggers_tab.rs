@@ -304,6 +304,14 @@ fn send_ui(
 ) {
     let (key, body) = state.drafts.entry(id.to_owned()).or_default();
     ui.horizontal(|ui| {
+        let title = ui.label(
+            RichText::new(if key_hint.is_some() {
+                "Record"
+            } else {
+                "Message"
+            })
+            .weak(),
+        );
         if let Some(hint) = key_hint {
             ui.add(
                 egui::TextEdit::singleline(key)
@@ -318,11 +326,13 @@ fn send_ui(
         } else {
             "message body"
         };
-        let field = ui.add(
-            egui::TextEdit::singleline(body)
-                .hint_text(hint)
-                .desired_width(280.0),
-        );
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(body)
+                    .hint_text(hint)
+                    .desired_width(280.0),
+            )
+            .labelled_by(title.id);
         let label = if id.starts_with("queue") {
             "Send message"
         } else {

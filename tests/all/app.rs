@@ -255,3 +255,70 @@ fn corrupted_workspace_is_kept_and_reported() {
         "the samples are there to work with"
     );
 }
+
+#[test]
+fn triggers_tab_adds_a_queue_sends_a_message_disables_it_and_queues_an_event() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "echo-wat");
+    h.get_by_label("Triggers").click();
+    h.step();
+    assert!(has_label(&h, "No trigger yet"));
+    h.get_by_label("Add trigger").click();
+    h.step();
+    h.step();
+    h.get_by_label("Queue (SQS)").click();
+    h.step();
+    h.get_by_label("Queue name")
+        .set_text_value_accesskit("bad name");
+    h.step();
+    h.step();
+    assert!(has_label(&h, "letters, digits, - and _"), "inline error");
+    h.get_by_label("Queue name")
+        .set_text_value_accesskit("orders");
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Add").click();
+    step_until(
+        &mut h,
+        "the queue's endpoint",
+        Duration::from_secs(20),
+        |h| has_label(h, "/lambdesk/queues/orders"),
+    );
+    h.get_by_label("Message")
+        .set_text_value_accesskit("hello queue");
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Send message")
+        .click();
+    step_until(
+        &mut h,
+        "the batch's invocation",
+        Duration::from_secs(30),
+        |h| {
+            h.state().controller.records.iter().any(|r| {
+                r.function == "echo-wat"
+                    && r.source.as_deref().is_some_and(|s| s.starts_with("queue-"))
+            })
+        },
+    );
+    step_until(&mut h, "the last firing", Duration::from_secs(10), |h| {
+        has_label(h, "1 fired, 0 failed")
+    });
+    // Disabled, and saved so.
+    h.get_by_label("Enabled").click();
+    step_until(&mut h, "the saved trigger", Duration::from_secs(10), |_| {
+        std::fs::read_to_string(dir.path().join("workspace.json"))
+            .is_ok_and(|t| t.contains("\"queue\": \"orders\"") && t.contains("\"enabled\": false"))
+    });
+
+    // An Event invocation of the selected test event, on the timeline.
+    h.get_by_role_and_label(Role::Button, "Send test event as Event")
+        .click();
+    step_until(&mut h, "the async attempt", Duration::from_secs(30), |h| {
+        h.state().controller.async_history.iter().any(|r| {
+            r.function == "echo-wat"
+                && matches!(r.step, lambdesk::async_queue::AsyncStep::Finished { ref condition, .. } if condition == "Success")
+        })
+    });
+    assert!(has_label(&h, "Timeline of the last 1 event(s)"));
+}

@@ -9,3 +9,4 @@ mod events;
 mod runtime;
 mod samples;
 mod serve;
+mod triggers;
