@@ -609,3 +609,26 @@ fn dispatch(queue: &std::sync::Weak<AsyncQueue>) {
         drop(q);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_changes_speed_without_jumping() {
+        let clock = Clock::new(1.0);
+        let before = clock.now();
+        clock.set_speed(600.0);
+        let after = clock.now();
+        assert!(after >= before, "time never runs backwards");
+        assert!(after - before < chrono::Duration::seconds(1), "no jump");
+        assert_eq!(clock.speed(), 600.0);
+        // A minute of clock time is a tenth of a second of real time.
+        assert_eq!(
+            clock.real(chrono::Duration::seconds(60)),
+            Duration::from_millis(100)
+        );
+        clock.set_speed(f64::NAN);
+        assert_eq!(clock.speed(), 1.0, "nonsense speeds fall back to real time");
+    }
+}
