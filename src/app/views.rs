@@ -817,6 +817,9 @@ fn monitor_tab_ui(
             }
         })
         .y_axis_label("ms (init + handler)")
+        // From zero, with headroom, so the axis always has labelled steps.
+        .include_y(0.0)
+        .set_margin_fraction(egui::vec2(0.05, 0.25))
         .show(ui, |plot| {
             plot.points(egui_plot::Points::new("cold", cold).color(COLD).radius(3.0));
             plot.points(egui_plot::Points::new("warm", warm).color(WARM).radius(2.5));
