@@ -462,28 +462,20 @@ impl TriggerHost {
                     let Ok(fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {
                         continue;
                     };
-                    let q = match queues.remove(queue) {
-                        Some(old) if same_queue(&old, &fresh) => old,
-                        Some(old) => {
-                            fresh.adopt(&old);
-                            Arc::new(fresh)
-                        }
-                        None => Arc::new(fresh),
-                    };
+                    let q =
+                        keep_or_adopt(queues.remove(queue), fresh, same_queue, LocalQueue::adopt);
                     new_queues.insert(queue.clone(), q);
                 }
                 TriggerSource::Stream { stream, .. } if !new_streams.contains_key(stream) => {
                     let Ok(fresh) = LocalStream::new(&k.function, &k.trigger.source) else {
                         continue;
                     };
-                    let s = match streams.remove(stream) {
-                        Some(old) if same_stream(&old, &fresh) => old,
-                        Some(old) => {
-                            fresh.adopt(&old);
-                            Arc::new(fresh)
-                        }
-                        None => Arc::new(fresh),
-                    };
+                    let s = keep_or_adopt(
+                        streams.remove(stream),
+                        fresh,
+                        same_stream,
+                        LocalStream::adopt,
+                    );
                     new_streams.insert(stream.clone(), s);
                 }
                 _ => {}
@@ -673,6 +665,24 @@ impl Drop for TriggerHost {
     fn drop(&mut self) {
         self.stop_all();
         self.api.stop();
+    }
+}
+
+/// The old queue or stream if its settings are the same; else the fresh one,
+/// holding the old one's messages.
+fn keep_or_adopt<T>(
+    old: Option<Arc<T>>,
+    fresh: T,
+    same: fn(&T, &T) -> bool,
+    adopt: fn(&T, &T),
+) -> Arc<T> {
+    match old {
+        Some(old) if same(&old, &fresh) => old,
+        Some(old) => {
+            adopt(&fresh, &old);
+            Arc::new(fresh)
+        }
+        None => Arc::new(fresh),
     }
 }
 
