@@ -45,6 +45,65 @@ pub enum Command {
     Samples(SamplesCommand),
     /// Serve the Lambda Invoke API (for the AWS CLI and SDKs) on loopback.
     Serve(ServeArgs),
+    /// Send messages to a local queue of a running `serve` or app.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Put records on a local stream of a running `serve` or app.
+    #[command(subcommand)]
+    Stream(StreamCommand),
+}
+
+/// `lambdesk queue …`
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Send a message; prints its MessageId.
+    Send {
+        /// Queue name.
+        name: String,
+        /// The message body, or `-` for stdin.
+        body: String,
+        /// Lambda API endpoint of the running `serve` or app.
+        #[arg(
+            long,
+            env = "LAMBDESK_ENDPOINT",
+            default_value = "http://127.0.0.1:3001"
+        )]
+        endpoint: String,
+    },
+    /// Print how many messages wait.
+    Count {
+        /// Queue name.
+        name: String,
+        /// Lambda API endpoint of the running `serve` or app.
+        #[arg(
+            long,
+            env = "LAMBDESK_ENDPOINT",
+            default_value = "http://127.0.0.1:3001"
+        )]
+        endpoint: String,
+    },
+}
+
+/// `lambdesk stream …`
+#[derive(Debug, Subcommand)]
+pub enum StreamCommand {
+    /// Put a record; prints its shard id and sequence number.
+    Put {
+        /// Stream name.
+        name: String,
+        /// The data (for DynamoDB, the change as JSON), or `-` for stdin.
+        data: String,
+        /// Partition key (Kinesis).
+        #[arg(long)]
+        partition_key: Option<String>,
+        /// Lambda API endpoint of the running `serve` or app.
+        #[arg(
+            long,
+            env = "LAMBDESK_ENDPOINT",
+            default_value = "http://127.0.0.1:3001"
+        )]
+        endpoint: String,
+    },
 }
 
 /// `lambdesk serve …`
@@ -171,6 +230,53 @@ pub struct InvokeArgs {
 pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     match command {
         Command::Serve(args) => serve(args, workspace),
+        Command::Queue(QueueCommand::Send {
+            name,
+            body,
+            endpoint,
+        }) => {
+            let body = text_or_stdin(body)?;
+            let reply = crate::client::request(
+                &endpoint,
+                "POST",
+                &format!("/lambdesk/queues/{}", url_segment(&name)),
+                body.as_bytes(),
+            )?;
+            print_reply(&reply, "MessageId")
+        }
+        Command::Queue(QueueCommand::Count { name, endpoint }) => {
+            let reply = crate::client::request(
+                &endpoint,
+                "GET",
+                &format!("/lambdesk/queues/{}", url_segment(&name)),
+                b"",
+            )?;
+            print_reply(&reply, "ApproximateNumberOfMessages")
+        }
+        Command::Stream(StreamCommand::Put {
+            name,
+            data,
+            partition_key,
+            endpoint,
+        }) => {
+            let data = text_or_stdin(data)?;
+            let mut path = format!("/lambdesk/streams/{}", url_segment(&name));
+            if let Some(k) = partition_key {
+                path.push_str(&format!("?partitionKey={}", url_segment(&k)));
+            }
+            let reply = crate::client::request(&endpoint, "POST", &path, data.as_bytes())?;
+            if reply.status == 200 {
+                let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
+                println!(
+                    "{} {}",
+                    v["ShardId"].as_str().unwrap_or(""),
+                    v["SequenceNumber"].as_str().unwrap_or("")
+                );
+                Ok(0)
+            } else {
+                print_reply(&reply, "")
+            }
+        }
         Command::Invoke(args) => invoke(args),
         Command::Events(EventsCommand::List) => {
             for t in TEMPLATES {
@@ -209,6 +315,48 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             Ok(0)
         }
     }
+}
+
+/// The argument, or stdin for `-`.
+fn text_or_stdin(arg: String) -> anyhow::Result<String> {
+    if arg != "-" {
+        return Ok(arg);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading stdin")?;
+    Ok(text)
+}
+
+/// Percent-encodes what is not safe in a path segment or query value.
+fn url_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Prints `field` of a 200 reply's JSON, or the error; returns the exit code.
+fn print_reply(reply: &crate::client::Reply, field: &str) -> anyhow::Result<i32> {
+    if reply.status != 200 {
+        eprintln!(
+            "error ({}): {}",
+            reply.status,
+            crate::client::error_message(&reply.body)
+        );
+        return Ok(1);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
+    match &v[field] {
+        serde_json::Value::String(s) => println!("{s}"),
+        other => println!("{other}"),
+    }
+    Ok(0)
 }
 
 fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {

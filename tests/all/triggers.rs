@@ -291,3 +291,58 @@ fn serve_starts_the_workspaces_saved_triggers() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["message"], "Hello, world!");
 }
+
+#[test]
+fn the_command_line_sends_messages_and_records_to_a_running_host() {
+    let dir = TempDir::new("triggers");
+    let (host, _, _rt) = host(&dir);
+    let (_, queue) = TriggerSource::parse_spec("queue", "jobs=behave").unwrap();
+    let (_, stream) = TriggerSource::parse_spec("stream", "clicks=behave?shards=2").unwrap();
+    // Disabled mappings: what is sent waits, so it can be counted.
+    let triggers: Vec<Trigger> = [queue, stream]
+        .into_iter()
+        .map(|s| Trigger {
+            enabled: false,
+            ..Trigger::new(s)
+        })
+        .collect();
+    assert!(host.apply("behave", &triggers).is_empty());
+    let endpoint = format!("http://{}", host.lambda_addr());
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+            .args(args)
+            .args(["--endpoint", &endpoint])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, id, _) = cli(&["queue", "send", "jobs", "hello from the shell"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(id.len(), 36, "a message id: {id}");
+    assert_eq!(cli(&["queue", "count", "jobs"]).1, "1");
+    let (code, out, _) = cli(&[
+        "stream",
+        "put",
+        "clicks",
+        "data",
+        "--partition-key",
+        "user 1",
+    ]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("shardId-"), "{out}");
+    assert_eq!(host.status(&triggers[1].id).unwrap().waiting, Some(1));
+    let (code, _, err) = cli(&["queue", "send", "nope", "x"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no queue `nope`"), "{err}");
+    let (code, _, err) = cli(&["stream", "put", "clicks", "no key"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("partitionKey"), "{err}");
+    drop(host);
+    let (code, _, err) = cli(&["queue", "count", "jobs"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("start `lambdesk serve` or the app"), "{err}");
+}
