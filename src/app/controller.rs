@@ -85,7 +85,7 @@ pub enum Command {
     TakePickedMount,
     /// Add a trigger to a function.
     AddTrigger(String, TriggerSource),
-    /// Replace a function's trigger (same id) with new settings.
+    /// New settings for a function's trigger (same id); enabled stays as it is.
     UpdateTrigger(String, Trigger),
     /// Remove a function's trigger by id.
     RemoveTrigger(String, String),
@@ -729,6 +729,7 @@ impl Controller {
                     let new = copy.name.clone();
                     self.workspace.functions.push(copy);
                     self.deploy(&new);
+                    self.apply_triggers(&new);
                     self.selected = Some(new);
                     self.dirty = true;
                 }
@@ -858,7 +859,8 @@ impl Controller {
                     .entry_mut(&name)
                     .and_then(|f| f.triggers.iter_mut().find(|t| t.id == trigger.id))
                 {
-                    *t = trigger;
+                    // Editing settings leaves the trigger enabled or disabled.
+                    t.source = trigger.source;
                     self.dirty = true;
                     self.apply_triggers(&name);
                 }

@@ -311,6 +311,24 @@ fn triggers_tab_adds_a_queue_sends_a_message_disables_it_and_queues_an_event() {
             .is_ok_and(|t| t.contains("\"queue\": \"orders\"") && t.contains("\"enabled\": false"))
     });
 
+    // Edited, it stays disabled.
+    h.get_by_label("Edit").click();
+    h.step();
+    h.step();
+    h.get_by_label("Batch size").set_value_accesskit(25.0);
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    step_until(
+        &mut h,
+        "the edited trigger",
+        Duration::from_secs(10),
+        |_| {
+            std::fs::read_to_string(dir.path().join("workspace.json"))
+                .is_ok_and(|t| t.contains("\"batch_size\": 25") && t.contains("\"enabled\": false"))
+        },
+    );
+
     // An Event invocation of the selected test event, on the timeline.
     h.get_by_role_and_label(Role::Button, "Send test event as Event")
         .click();
