@@ -1,6 +1,7 @@
 //! UI frame time: the whole app's frame (logic + layout, as egui_kittest runs
-//! it, no GPU) with one million log lines, against the same app with an empty
-//! log in the same process. Medians of many frames.
+//! it, no GPU) with one million log lines, and on the Triggers tab with a full
+//! asynchronous history, against the same app with an empty log in the same
+//! process. Medians of many frames.
 //!
 //! `cargo bench --bench ui` (release build).
 
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use lambdesk::app::LambdeskApp;
+use lambdesk::async_queue::{AsyncRecord, AsyncStep};
 use lambdesk::runtime::{LogKind, LogLine};
 
 fn app(dir: &std::path::Path) -> Harness<'static, LambdeskApp> {
@@ -93,6 +95,55 @@ fn main() {
     }
     let filtered = median_frame(&mut full, 300);
 
+    // The Triggers tab with the most asynchronous records the app keeps
+    // (10,000: 2,500 events of four steps each) for the selected function.
+    let mut triggers = app(&base.join("c"));
+    settle(&mut triggers);
+    {
+        let state = triggers.state_mut();
+        state.ui.tab = lambdesk::app::Tab::Triggers;
+        let c = &mut state.controller;
+        c.handle(lambdesk::app::controller::Command::Select("behave".into()));
+        let t0 = chrono::Utc::now() - chrono::Duration::hours(1);
+        let mut seq = 0;
+        for e in 0..2_500i64 {
+            let at = t0 + chrono::Duration::seconds(e);
+            let id = format!("{e:08}-0000-4000-8000-000000000000");
+            for step in [
+                AsyncStep::Accepted("bench".into()),
+                AsyncStep::Attempt {
+                    n: 1,
+                    ok: false,
+                    detail: "Handled".into(),
+                },
+                AsyncStep::RetryAt(at + chrono::Duration::seconds(60)),
+                AsyncStep::Finished {
+                    condition: "Success".into(),
+                    sent_to: vec!["file:/tmp/ok.jsonl".into()],
+                },
+            ] {
+                seq += 1;
+                c.async_history.push(AsyncRecord {
+                    seq,
+                    at,
+                    id: id.clone(),
+                    function: "behave".into(),
+                    step,
+                });
+            }
+        }
+    }
+    let triggers_frame = median_frame(&mut triggers, 300);
+    assert!(
+        egui_kittest::kittest::Queryable::query_all_by_label_contains(
+            &triggers,
+            "Timeline of the last 12 event(s)"
+        )
+        .next()
+        .is_some(),
+        "the timeline is on screen"
+    );
+
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("lambdesk UI benchmarks (medians of 300 frames, egui_kittest, no GPU)");
     println!(
@@ -121,6 +172,12 @@ fn main() {
         "{:<52} {:>9.3} ms  (one frame)",
         "typing `99`, `999`: narrowing the matches",
         ms(refilter[1].max(refilter[2]))
+    );
+    println!(
+        "{:<52} {:>9.3} ms  x{:.2}",
+        "Triggers tab, 10,000 asynchronous records",
+        ms(triggers_frame),
+        ms(triggers_frame) / ms(baseline)
     );
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -712,19 +712,35 @@ fn async_form_ui(
     });
 }
 
+/// Rows of the timeline.
+const TIMELINE_ROWS: usize = 12;
+
 /// One row per recent event: accepted, attempts, retries due and the end.
 fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
-    let mut events: Vec<(&str, Vec<&AsyncRecord>)> = Vec::new();
-    for r in c.async_history.iter().filter(|r| r.function == name) {
-        match events.iter_mut().find(|(id, _)| *id == r.id) {
-            Some((_, steps)) => steps.push(r),
-            None => events.push((&r.id, vec![r])),
+    // The 12 events that moved last, then their steps: two passes over the
+    // history with a 12-entry lookup, however long the history is.
+    let mut recent: Vec<&str> = Vec::with_capacity(TIMELINE_ROWS);
+    for r in c.async_history.iter().rev().filter(|r| r.function == name) {
+        if recent.len() == TIMELINE_ROWS {
+            break;
+        }
+        if !recent.contains(&r.id.as_str()) {
+            recent.push(&r.id);
         }
     }
-    if events.is_empty() {
+    let mut shown: Vec<(&str, Vec<&AsyncRecord>)> = Vec::with_capacity(recent.len());
+    for r in c.async_history.iter().filter(|r| r.function == name) {
+        if !recent.contains(&r.id.as_str()) {
+            continue;
+        }
+        match shown.iter_mut().find(|(id, _)| *id == r.id) {
+            Some((_, steps)) => steps.push(r),
+            None => shown.push((&r.id, vec![r])),
+        }
+    }
+    if shown.is_empty() {
         return;
     }
-    let shown = &events[events.len().saturating_sub(12)..];
     let start = shown
         .iter()
         .filter_map(|(_, s)| s.first().map(|r| r.at))
@@ -764,7 +780,7 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
             ui.label(RichText::new(text).small());
         }
     });
-    for (id, steps) in shown {
+    for (id, steps) in &shown {
         let (rect, response) =
             ui.allocate_exact_size(egui::vec2(ui.available_width(), 18.0), egui::Sense::hover());
         let painter = ui.painter_at(rect);
