@@ -406,7 +406,14 @@ impl AsyncQueue {
             self.finish(&ev, &a, "EventAgeExceeded", None);
             return;
         }
-        let result = self.invoker.invoke(&ev.function, ev.payload.as_bytes());
+        // Every attempt runs under the id the caller got with its 202.
+        let options = crate::runtime::InvokeOptions {
+            request_id: Some(Arc::from(ev.id.as_str())),
+            ..crate::runtime::InvokeOptions::default()
+        };
+        let result = self
+            .invoker
+            .invoke_with(&ev.function, ev.payload.as_bytes(), &options);
         match result {
             Err(InvokeError::TooManyRequests { .. }) => {
                 self.record(&ev, AsyncStep::Throttled);

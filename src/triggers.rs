@@ -25,7 +25,7 @@ use crate::folder_trigger::FolderWatch;
 use crate::http_trigger::{HttpApi, Route};
 use crate::model::schedule::{Schedule, Timetable, scheduled_event};
 use crate::model::{Trigger, TriggerSource};
-use crate::runtime::{Invocation, InvokeError, LogSink, Outcome, Runtime};
+use crate::runtime::{Invocation, InvokeError, InvokeOptions, LogSink, Outcome, Runtime};
 use crate::serve::{ApiExtras, LambdaApi};
 use crate::sqs_queue::LocalQueue;
 use crate::stream::LocalStream;
@@ -136,8 +136,18 @@ impl Invoker {
 
     /// Invokes, counts the firing and tells the observer.
     pub fn invoke(&self, function: &str, payload: &[u8]) -> Result<Invocation, InvokeError> {
+        self.invoke_with(function, payload, &InvokeOptions::default())
+    }
+
+    /// [`Invoker::invoke`] with options (a request id, for one).
+    pub fn invoke_with(
+        &self,
+        function: &str,
+        payload: &[u8],
+        options: &InvokeOptions,
+    ) -> Result<Invocation, InvokeError> {
         let started = Instant::now();
-        let result = self.runtime.invoke(function, payload);
+        let result = self.runtime.invoke_with(function, payload, options);
         let wall = started.elapsed();
         let (ok, text) = match &result {
             Ok(inv) => match &inv.outcome {

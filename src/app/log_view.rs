@@ -104,7 +104,7 @@ pub fn log_view_ui(
             .on_hover_text("Timeouts, crashes and lines that look like errors");
         if let Some(r) = filter.request_id.clone()
             && ui
-                .button(format!("Request {}… ✕", prefix(&r, 8)))
+                .button(format!("Request {}… ×", prefix(&r, 8)))
                 .on_hover_text("Showing one invocation; click to show all")
                 .clicked()
         {
@@ -113,7 +113,7 @@ pub fn log_view_ui(
         if let Some(s) = filter.log_stream.clone()
             && ui
                 .button(format!(
-                    "Stream {}… ✕",
+                    "Stream {}… ×",
                     prefix(s.rsplit(']').next().unwrap_or(&s), 8)
                 ))
                 .on_hover_text("Showing one log stream; click to show all")

@@ -75,6 +75,8 @@ pub struct TriggersTabState {
     pub drafts: BTreeMap<String, (String, String)>,
     /// The asynchronous settings form, when open.
     pub async_form: Option<AsyncForm>,
+    /// A timeline row was clicked: show this request's log lines.
+    pub show_request: Option<String>,
 }
 
 fn kind_label(kind: &str) -> &'static str {
@@ -649,7 +651,9 @@ fn async_ui(
                     }
                 });
         }
-        timeline_ui(ui, c, name, now);
+        if let Some(id) = timeline_ui(ui, c, name, now) {
+            state.show_request = Some(id);
+        }
         // Repaint while the clock moves something on screen.
         if !pending.is_empty() {
             ui.ctx()
@@ -716,7 +720,8 @@ fn async_form_ui(
 const TIMELINE_ROWS: usize = 12;
 
 /// One row per recent event: accepted, attempts, retries due and the end.
-fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
+/// Returns the event clicked, if any.
+fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) -> Option<String> {
     // The 12 events that moved last, then their steps: two passes over the
     // history with a 12-entry lookup, however long the history is.
     let mut recent: Vec<&str> = Vec::with_capacity(TIMELINE_ROWS);
@@ -739,8 +744,9 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
         }
     }
     if shown.is_empty() {
-        return;
+        return None;
     }
+    let mut clicked = None;
     let start = shown
         .iter()
         .filter_map(|(_, s)| s.first().map(|r| r.at))
@@ -782,7 +788,7 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
     });
     for (id, steps) in &shown {
         let (rect, response) =
-            ui.allocate_exact_size(egui::vec2(ui.available_width(), 18.0), egui::Sense::hover());
+            ui.allocate_exact_size(egui::vec2(ui.available_width(), 18.0), egui::Sense::click());
         let painter = ui.painter_at(rect);
         let label_w = 90.0;
         painter.text(
@@ -852,13 +858,50 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) {
             lines.push(format!("{} {text}", local(r.at)));
         }
         let full_id = id.to_string();
-        response.on_hover_ui(|ui| {
+        let response = response.on_hover_ui(|ui| {
             ui.label(RichText::new(&full_id).monospace());
             for l in &lines {
                 ui.label(l);
             }
+            ui.label(
+                RichText::new("Click to see its log lines (every attempt has this request id)")
+                    .weak(),
+            );
         });
+        if response.clicked() {
+            clicked = Some(full_id);
+        }
     }
+    // The records sent to destinations, newest first.
+    let finished: Vec<&AsyncRecord> = c
+        .async_history
+        .iter()
+        .rev()
+        .filter(|r| r.function == name && matches!(r.step, AsyncStep::Finished { .. }))
+        .take(5)
+        .collect();
+    if !finished.is_empty() {
+        ui.add_space(4.0);
+        ui.label(RichText::new("Outcomes (newest first)").strong());
+        for r in finished {
+            if let AsyncStep::Finished { condition, sent_to } = &r.step {
+                let color = if condition == "Success" { OK } else { ERROR };
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(local(r.at));
+                    if ui.link(RichText::new(&r.id).monospace()).clicked() {
+                        clicked = Some(r.id.clone());
+                    }
+                    ui.label(RichText::new(condition).color(color));
+                    ui.label(if sent_to.is_empty() {
+                        "no destination configured".to_owned()
+                    } else {
+                        format!("invocation record sent to {}", sent_to.join(", "))
+                    });
+                });
+            }
+        }
+    }
+    clicked
 }
 
 /// The shapes of the timeline.

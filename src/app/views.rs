@@ -154,6 +154,9 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
         Tab::Triggers => {
             super::triggers_tab::triggers_tab_ui(ui, c, &name, &mut state.triggers_tab, cmds);
+            if let Some(id) = state.triggers_tab.show_request.take() {
+                state.log_filter.request_id = Some(id);
+            }
         }
     }
 }

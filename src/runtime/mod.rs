@@ -53,13 +53,22 @@ pub struct RuntimeOptions {
     pub pool_slots: u32,
 }
 
+/// Numbers the default scratch folders of the runtimes in this process.
+static NEXT_SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Default for RuntimeOptions {
     fn default() -> Self {
         let cache_dir = directories::ProjectDirs::from("dev", "lambdesk", "Lambdesk")
             .map(|d| d.cache_dir().join("modules"));
         Self {
             cache_dir,
-            scratch_dir: std::env::temp_dir().join(format!("lambdesk-{}", std::process::id())),
+            // One folder per runtime: two runtimes in a process (tests, a
+            // library user) must not hand out or remove each other's /tmp.
+            scratch_dir: std::env::temp_dir().join(format!(
+                "lambdesk-{}-{}",
+                std::process::id(),
+                NEXT_SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )),
             log_sink: None,
             pricing: Pricing::default(),
             account_concurrency: ACCOUNT_CONCURRENCY,
@@ -77,6 +86,9 @@ pub struct InvokeOptions {
     pub discard_environment: bool,
     /// Cancels the invocation from another thread.
     pub cancel: Option<CancelToken>,
+    /// The request id to use (an asynchronous event keeps its id across
+    /// retries, as in Lambda); `None` makes a new one.
+    pub request_id: Option<Arc<str>>,
 }
 
 /// What deploying a function found.
@@ -570,7 +582,10 @@ impl Runtime {
             })?;
         let _slot = self.acquire(&f)?;
         let bp = &f.blueprint;
-        let request_id = logs::new_request_id();
+        let request_id = options
+            .request_id
+            .clone()
+            .unwrap_or_else(logs::new_request_id);
         let sink = options
             .log_sink
             .clone()

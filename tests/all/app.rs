@@ -339,4 +339,21 @@ fn triggers_tab_adds_a_queue_sends_a_message_disables_it_and_queues_an_event() {
         })
     });
     assert!(has_label(&h, "Timeline of the last 1 event(s)"));
+    // Its attempt ran under the id the 202 gave, as in Lambda; the outcome's
+    // link shows that request's log lines.
+    let id = h.state().controller.async_history[0].id.clone();
+    assert!(h.state().controller.records.iter().any(|r| {
+        r.source.as_deref() == Some("async")
+            && r.result.as_ref().is_ok_and(|inv| inv.request_id == id)
+    }));
+    step_until(&mut h, "the outcome", Duration::from_secs(10), |h| {
+        has_label(h, "Outcomes (newest first)")
+    });
+    h.get_by_label(&id).click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().ui.log_filter.request_id.as_deref(),
+        Some(id.as_str())
+    );
 }

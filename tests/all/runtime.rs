@@ -977,3 +977,38 @@ fn a_running_invocation_can_be_cancelled() {
         StartKind::Cold
     );
 }
+
+#[test]
+fn two_runtimes_in_one_process_keep_their_own_tmp_folders() {
+    // Each runtime gets its own scratch folder (its stock of /tmp folders is
+    // named inside it, and removed with it).
+    assert_ne!(
+        lambdesk::runtime::RuntimeOptions::default().scratch_dir,
+        lambdesk::runtime::RuntimeOptions::default().scratch_dir
+    );
+    let cache = TempDir::new("two-runtimes");
+    let new = || {
+        lambdesk::runtime::Runtime::new(lambdesk::runtime::RuntimeOptions {
+            cache_dir: Some(cache.path().join("cache")),
+            pool_slots: 8,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (new(), new());
+    for rt in [&a, &b] {
+        rt.deploy("hello", &sample("hello.wasm"), config("handler"))
+            .unwrap();
+        assert!(rt.invoke("hello", b"{}").unwrap().error().is_none());
+    }
+    drop(a);
+    // Cold starts of the runtime left take /tmp folders from its own stock.
+    let cold = lambdesk::runtime::InvokeOptions {
+        discard_environment: true,
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        let inv = b.invoke_with("hello", b"{}", &cold).unwrap();
+        assert!(inv.error().is_none(), "{:?}", inv.error());
+    }
+}
