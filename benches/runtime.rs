@@ -11,35 +11,17 @@ use std::time::{Duration, Instant};
 use lambdesk::model::FunctionConfig;
 use lambdesk::runtime::{InvokeOptions, Runtime, RuntimeOptions};
 
-fn sample(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample-functions/dist")
-        .join(file)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+mod support;
+use support::{measure, median};
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-/// Times `f` `n` times after `warmup` calls; returns the median.
-fn measure(warmup: usize, n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..warmup {
-        f();
-    }
-    median(
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .collect(),
-    )
+fn sample(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-functions/dist")
+        .join(file)
 }
 
 fn runtime(dir: &Path, cache: Option<PathBuf>) -> Runtime {

@@ -17,30 +17,13 @@ use lambdesk::model::{FunctionConfig, Trigger, TriggerSource};
 use lambdesk::runtime::{Runtime, RuntimeOptions};
 use lambdesk::triggers::{HostOptions, TriggerHost};
 
+mod support;
+use support::{measure, median};
+
 fn sample(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("sample-functions/dist")
         .join(file)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn measure(warmup: usize, n: usize, mut f: impl FnMut()) -> Duration {
-    for _ in 0..warmup {
-        f();
-    }
-    median(
-        (0..n)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .collect(),
-    )
 }
 
 /// One request on a new connection; returns the status code.

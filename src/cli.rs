@@ -62,26 +62,28 @@ pub enum QueueCommand {
         name: String,
         /// The message body, or `-` for stdin.
         body: String,
-        /// Lambda API endpoint of the running `serve` or app.
-        #[arg(
-            long,
-            env = "LAMBDESK_ENDPOINT",
-            default_value = "http://127.0.0.1:3001"
-        )]
-        endpoint: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
     },
     /// Print how many messages wait.
     Count {
         /// Queue name.
         name: String,
-        /// Lambda API endpoint of the running `serve` or app.
-        #[arg(
-            long,
-            env = "LAMBDESK_ENDPOINT",
-            default_value = "http://127.0.0.1:3001"
-        )]
-        endpoint: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
     },
+}
+
+/// Where a running `serve` or app listens.
+#[derive(Debug, Args)]
+pub struct Endpoint {
+    /// Lambda API endpoint of the running `serve` or app.
+    #[arg(
+        long,
+        env = "LAMBDESK_ENDPOINT",
+        default_value = "http://127.0.0.1:3001"
+    )]
+    pub endpoint: String,
 }
 
 /// `lambdesk stream …`
@@ -96,13 +98,8 @@ pub enum StreamCommand {
         /// Partition key (Kinesis).
         #[arg(long)]
         partition_key: Option<String>,
-        /// Lambda API endpoint of the running `serve` or app.
-        #[arg(
-            long,
-            env = "LAMBDESK_ENDPOINT",
-            default_value = "http://127.0.0.1:3001"
-        )]
-        endpoint: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
     },
 }
 
@@ -237,7 +234,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
         }) => {
             let body = text_or_stdin(body)?;
             let reply = crate::client::request(
-                &endpoint,
+                &endpoint.endpoint,
                 "POST",
                 &format!("/lambdesk/queues/{}", url_segment(&name)),
                 body.as_bytes(),
@@ -246,7 +243,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
         }
         Command::Queue(QueueCommand::Count { name, endpoint }) => {
             let reply = crate::client::request(
-                &endpoint,
+                &endpoint.endpoint,
                 "GET",
                 &format!("/lambdesk/queues/{}", url_segment(&name)),
                 b"",
@@ -264,7 +261,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             if let Some(k) = partition_key {
                 path.push_str(&format!("?partitionKey={}", url_segment(&k)));
             }
-            let reply = crate::client::request(&endpoint, "POST", &path, data.as_bytes())?;
+            let reply = crate::client::request(&endpoint.endpoint, "POST", &path, data.as_bytes())?;
             if reply.status == 200 {
                 let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
                 println!(
