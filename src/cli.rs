@@ -110,10 +110,10 @@ pub struct ServeArgs {
     #[arg(long = "function", value_name = "NAME=MODULE")]
     pub functions: Vec<String>,
     /// Port of the Lambda API (0 picks a free one).
-    #[arg(long, default_value_t = 3001)]
+    #[arg(long, default_value_t = crate::triggers::LAMBDA_PORT)]
     pub lambda_port: u16,
     /// Port of the HTTP API (API Gateway stand-in) for --route (0 picks a free one).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = crate::triggers::HTTP_PORT)]
     pub http_port: u16,
     /// An HTTP route: 'METHOD /path=FUNCTION' (repeatable); `{param}`, greedy
     /// `{proxy+}`, method ANY; add `@1.0` for the REST API payload format.

@@ -218,6 +218,11 @@ impl Endpoints {
     }
 }
 
+/// SAM's port for the Lambda API.
+pub const LAMBDA_PORT: u16 = 3001;
+/// SAM's port for the HTTP API.
+pub const HTTP_PORT: u16 = 3000;
+
 /// Where and how the host listens.
 #[derive(Clone)]
 pub struct HostOptions {
@@ -244,8 +249,8 @@ impl HostOptions {
     pub fn new(queue_dir: PathBuf) -> Self {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
-            lambda_port: 3001,
-            http_port: 3000,
+            lambda_port: LAMBDA_PORT,
+            http_port: HTTP_PORT,
             port_fallback: false,
             queue_dir,
             time_scale: 1.0,

@@ -15,6 +15,7 @@ use crate::async_queue::{AsyncRecord, AsyncStep};
 use crate::model::schedule::Schedule;
 use crate::model::trigger::{KINDS, METHODS, PayloadFormat, StreamKind};
 use crate::model::{AsyncInvokeConfig, Trigger, TriggerSource};
+use crate::triggers::LAMBDA_PORT;
 
 /// A trigger being added or edited.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +144,14 @@ pub fn triggers_tab_ui(
                         ui.separator();
                         ui.label("Lambda API");
                         copyable(ui, &url, "Invoke API endpoint: aws lambda invoke --endpoint-url …");
+                        if host.lambda_addr().port() != LAMBDA_PORT {
+                            ui.label(
+                                RichText::new(format!(
+                                    "(port {LAMBDA_PORT} is in use, by another Lambdesk or `lambdesk serve`?)"
+                                ))
+                                .weak(),
+                            );
+                        }
                     }
                     None => {
                         ui.label(
