@@ -3,7 +3,7 @@
 //! An HTTP route and the Lambda API over loopback (a new connection each, as
 //! curl makes), an `Event` accepted into the durable queue (written and
 //! synced), an event from acceptance to its finished record, and a queue
-//! message from sending to its batch's invocation.
+//! message from sending to its batch's invocation, in memory and stored.
 //!
 //! `cargo bench --bench triggers` (release build).
 
@@ -82,6 +82,16 @@ fn main() {
     });
     let (_, queue) = TriggerSource::parse_spec("queue", "jobs=behave").expect("queue");
     let queue = Trigger::new(queue);
+    // The same queue with its messages stored, as in the app or `serve --workspace`.
+    let mut stored_options = HostOptions::new(dir.join("queue-stored"));
+    stored_options.lambda_port = 0;
+    stored_options.state_dir = Some(dir.join("state"));
+    let stored_host = TriggerHost::start(runtime.clone(), stored_options).expect("host");
+    assert!(
+        stored_host
+            .apply("behave", std::slice::from_ref(&queue))
+            .is_empty()
+    );
     assert!(host.apply("hello", std::slice::from_ref(&route)).is_empty());
     assert!(
         host.apply("behave", std::slice::from_ref(&queue))
@@ -93,6 +103,7 @@ fn main() {
 
     let (mut direct, mut http, mut api, mut accept, mut done, mut queued) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut stored = vec![];
     for _ in 0..5 {
         direct.push(measure(200, 2_000, || {
             runtime.invoke("hello", event).expect("invoke");
@@ -121,11 +132,13 @@ fn main() {
                     .any(|r| r.id == id && matches!(r.step, AsyncStep::Finished { .. }))
             });
         }));
-        queued.push(measure(5, 100, || {
-            let before = host.status(&queue.id).map_or(0, |s| s.fired);
-            host.send_message("jobs", "bench".into()).expect("send");
-            wait_until(|| host.status(&queue.id).is_some_and(|s| s.fired > before));
-        }));
+        for (host, times) in [(&host, &mut queued), (&stored_host, &mut stored)] {
+            times.push(measure(5, 100, || {
+                let before = host.status(&queue.id).map_or(0, |s| s.fired);
+                host.send_message("jobs", "bench".into()).expect("send");
+                wait_until(|| host.status(&queue.id).is_some_and(|s| s.fired > before));
+            }));
+        }
     }
     let baseline = median(direct);
     println!("lambdesk trigger benchmarks (medians of 5 rounds' medians)");
@@ -155,6 +168,11 @@ fn main() {
         "queue message from sending to its batch's invocation",
         median(queued),
     );
+    row(
+        "the same, the message stored until processed (app, --workspace)",
+        median(stored),
+    );
     drop(host);
+    drop(stored_host);
     let _ = std::fs::remove_dir_all(&dir);
 }

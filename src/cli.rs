@@ -421,6 +421,8 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     host_options.lambda_port = args.lambda_port;
     host_options.http_port = args.http_port;
     host_options.time_scale = args.time_scale;
+    // With a workspace, local queues and streams keep their messages there.
+    host_options.state_dir = opts.workspace.clone();
     host_options.log = Some(sink);
     let host = crate::triggers::TriggerHost::start(runtime, host_options)?;
     // Triggers start (and take their first look at folders) before the

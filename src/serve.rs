@@ -140,7 +140,10 @@ fn queue_request(extras: &ApiExtras, name: &str, request: &mut Request) -> Reply
                     "the message must be UTF-8 text of at most 256 KB",
                 );
             }
-            json_reply(200, &json!({ "MessageId": q.send(body) }))
+            match q.send(body) {
+                Ok(id) => json_reply(200, &json!({ "MessageId": id })),
+                Err(e) => aws_error(500, "InternalError", &e),
+            }
         }
         Method::Get => json_reply(200, &json!({ "ApproximateNumberOfMessages": q.len() })),
         _ => aws_error(

@@ -2,17 +2,22 @@
 //! in a queue; a poller hands them to the function in batches (batch size,
 //! batching window) as the SQS event; a failed batch comes back after the
 //! visibility timeout, and a partial batch response (`batchItemFailures`)
-//! returns only the failed messages.
+//! returns only the failed messages. With a store folder, a message is written
+//! there (one file each) before its send is answered and removed once it is
+//! processed or dropped, so a queue survives a restart.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::bail;
 use md5::Digest;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::TriggerSource;
+use crate::model::workspace::write_atomic;
 use crate::runtime::Outcome;
 use crate::triggers::{Invoker, StopFlag};
 
@@ -24,6 +29,16 @@ struct Message {
     first_receive_ms: Option<u64>,
     receive_count: u32,
     visible_at: Instant,
+}
+
+/// A message as its file holds it.
+#[derive(Serialize, Deserialize)]
+struct StoredMessage {
+    id: String,
+    body: String,
+    sent_ms: u64,
+    first_receive_ms: Option<u64>,
+    receive_count: u32,
 }
 
 /// A queue mapped to a function.
@@ -42,6 +57,7 @@ pub struct LocalQueue {
     pub max_receive: u32,
     messages: Mutex<VecDeque<Message>>,
     arrived: Condvar,
+    store: Option<PathBuf>,
 }
 
 fn now_ms() -> u64 {
@@ -79,7 +95,73 @@ impl LocalQueue {
             max_receive: *max_receive,
             messages: Mutex::new(VecDeque::new()),
             arrived: Condvar::new(),
+            store: None,
         })
+    }
+
+    /// Keeps the messages in `dir` (one file each).
+    pub fn with_store(mut self, dir: PathBuf) -> Self {
+        self.store = Some(dir);
+        self
+    }
+
+    /// Takes in the messages of the store folder (after a restart), oldest
+    /// first; returns how many. Damaged files are left where they are.
+    pub fn load(&self) -> usize {
+        let Some(dir) = &self.store else { return 0 };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut stored: Vec<StoredMessage> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
+            .collect();
+        stored.sort_by_key(|m| m.sent_ms);
+        let n = stored.len();
+        let mut q = self.lock();
+        for m in stored {
+            q.push_back(Message {
+                id: m.id,
+                body: m.body,
+                sent_ms: m.sent_ms,
+                first_receive_ms: m.first_receive_ms,
+                receive_count: m.receive_count,
+                visible_at: Instant::now(),
+            });
+        }
+        drop(q);
+        self.arrived.notify_all();
+        n
+    }
+
+    fn file(&self, id: &str) -> Option<PathBuf> {
+        Some(self.store.as_ref()?.join(format!("{id}.json")))
+    }
+
+    fn write(&self, m: &Message) -> std::io::Result<()> {
+        let Some(path) = self.file(&m.id) else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let stored = StoredMessage {
+            id: m.id.clone(),
+            body: m.body.clone(),
+            sent_ms: m.sent_ms,
+            first_receive_ms: m.first_receive_ms,
+            receive_count: m.receive_count,
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
+        write_atomic(&path, &bytes)
+    }
+
+    fn forget(&self, id: &str) {
+        if let Some(path) = self.file(id) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// Takes over the messages of `old` (the same queue with other settings).
@@ -93,19 +175,22 @@ impl LocalQueue {
         self.messages.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds a message; returns its id.
-    pub fn send(&self, body: String) -> String {
+    /// Adds a message (stored first, when the queue has a store); returns its id.
+    pub fn send(&self, body: String) -> Result<String, String> {
         let id = uuid::Uuid::new_v4().to_string();
-        self.lock().push_back(Message {
+        let m = Message {
             id: id.clone(),
             body,
             sent_ms: now_ms(),
             first_receive_ms: None,
             receive_count: 0,
             visible_at: Instant::now(),
-        });
+        };
+        self.write(&m)
+            .map_err(|e| format!("the queue cannot store the message: {e}"))?;
+        self.lock().push_back(m);
         self.arrived.notify_all();
-        id
+        Ok(id)
     }
 
     /// Messages waiting (visible or not).
@@ -230,8 +315,11 @@ impl LocalQueue {
                     "[{}] queue {}: dropping message {} after {} receives",
                     self.function, self.name, m.id, m.receive_count
                 );
+                self.forget(&m.id);
                 continue;
             }
+            // Its receive count survives a restart.
+            let _ = self.write(&m);
             m.visible_at = visible_at;
             q.push_back(m);
         }
@@ -279,7 +367,14 @@ impl LocalQueue {
         let failed: Vec<Message> = match failed_ids {
             // The whole batch failed: every message comes back.
             None => batch,
-            Some(ids) => batch.into_iter().filter(|m| ids.contains(&m.id)).collect(),
+            Some(ids) => {
+                let (failed, done): (Vec<Message>, Vec<Message>) =
+                    batch.into_iter().partition(|m| ids.contains(&m.id));
+                for m in done {
+                    self.forget(&m.id);
+                }
+                failed
+            }
         };
         self.give_back(failed);
         n
@@ -316,7 +411,7 @@ mod tests {
     fn batches_respect_size_and_carry_the_sqs_shape() {
         let q = LocalQueue::parse("jobs=worker?batch=2").unwrap();
         for b in ["a", "b", "c"] {
-            q.send(b.to_owned());
+            q.send(b.to_owned()).unwrap();
         }
         let batch = q.next_batch(Duration::from_millis(10));
         assert_eq!(batch.len(), 2);

@@ -1,18 +1,24 @@
 //! Local streams with shards, in the Kinesis and DynamoDB Streams shapes:
 //! records are routed to a shard by partition key (MD5, as Kinesis does),
 //! processed in order per shard in batches, and a failed batch is retried as a
-//! whole (blocking its shard) until it succeeds or runs out of retries.
+//! whole (blocking its shard) until it succeeds or runs out of retries. With
+//! a store folder, each record is written there (one file, named by its
+//! sequence number) before the put is answered and removed once its batch is
+//! done, so a stream survives a restart.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::bail;
 use base64::Engine;
 use md5::Digest;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::model::TriggerSource;
+use crate::model::workspace::write_atomic;
 use crate::runtime::Outcome;
 use crate::triggers::{Invoker, StopFlag};
 
@@ -25,6 +31,15 @@ struct Record {
     /// Kinesis: the data; DynamoDB: the change (eventName, Keys, images) as JSON.
     data: Vec<u8>,
     arrival: SystemTime,
+}
+
+/// A record as its file holds it.
+#[derive(Serialize, Deserialize)]
+struct StoredRecord {
+    sequence: String,
+    partition_key: String,
+    data_base64: String,
+    arrival_ms: u64,
 }
 
 struct Shard {
@@ -46,6 +61,7 @@ pub struct LocalStream {
     pub max_retries: u32,
     shards: Vec<Shard>,
     next_sequence: Mutex<u128>,
+    store: Option<PathBuf>,
 }
 
 impl LocalStream {
@@ -81,7 +97,78 @@ impl LocalStream {
                 })
                 .collect(),
             next_sequence: Mutex::new(49_590_338_271_490_256_608_559_692_538_361_571_095),
+            store: None,
         })
+    }
+
+    /// Keeps the records in `dir` (one file each).
+    pub fn with_store(mut self, dir: PathBuf) -> Self {
+        self.store = Some(dir);
+        self
+    }
+
+    /// Takes in the records of the store folder (after a restart), each into
+    /// its key's shard in sequence order; returns how many.
+    pub fn load(&self) -> usize {
+        let Some(dir) = &self.store else { return 0 };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut stored: Vec<(u128, StoredRecord)> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .filter_map(|p| {
+                let r: StoredRecord = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
+                Some((r.sequence.parse().ok()?, r))
+            })
+            .collect();
+        stored.sort_by_key(|(seq, _)| *seq);
+        let n = stored.len();
+        for (seq, r) in stored {
+            let Ok(data) = base64::engine::general_purpose::STANDARD.decode(&r.data_base64) else {
+                continue;
+            };
+            let shard = &self.shards[self.shard_of(&r.partition_key)];
+            shard
+                .records
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_back(Record {
+                    sequence: r.sequence,
+                    partition_key: r.partition_key,
+                    data,
+                    arrival: SystemTime::UNIX_EPOCH + Duration::from_millis(r.arrival_ms),
+                });
+            shard.arrived.notify_all();
+            let mut next = self.next_sequence.lock().unwrap_or_else(|e| e.into_inner());
+            *next = (*next).max(seq);
+        }
+        n
+    }
+
+    fn file(&self, sequence: &str) -> Option<PathBuf> {
+        Some(self.store.as_ref()?.join(format!("{sequence}.json")))
+    }
+
+    fn write(&self, r: &Record) -> std::io::Result<()> {
+        let Some(path) = self.file(&r.sequence) else {
+            return Ok(());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let stored = StoredRecord {
+            sequence: r.sequence.clone(),
+            partition_key: r.partition_key.clone(),
+            data_base64: base64::engine::general_purpose::STANDARD.encode(&r.data),
+            arrival_ms: r
+                .arrival
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
+        write_atomic(&path, &bytes)
     }
 
     /// Takes over the records of `old` (the same stream with other settings),
@@ -154,16 +241,19 @@ impl LocalStream {
         };
         let i = self.shard_of(&key);
         let shard = &self.shards[i];
+        let record = Record {
+            sequence: sequence.clone(),
+            partition_key: key,
+            data,
+            arrival: SystemTime::now(),
+        };
+        self.write(&record)
+            .map_err(|e| format!("the stream cannot store the record: {e}"))?;
         shard
             .records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push_back(Record {
-                sequence: sequence.clone(),
-                partition_key: key,
-                data,
-                arrival: SystemTime::now(),
-            });
+            .push_back(record);
         shard.arrived.notify_all();
         Ok((Self::shard_id(i), sequence))
     }
@@ -268,6 +358,12 @@ impl LocalStream {
         let mut q = shard.records.lock().unwrap_or_else(|e| e.into_inner());
         for _ in 0..batch.len() {
             q.pop_front();
+        }
+        drop(q);
+        for r in &batch {
+            if let Some(path) = self.file(&r.sequence) {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
 

@@ -9,7 +9,9 @@
 //! (EventBridge and S3) invoke asynchronously, through the queue with its
 //! retries and destinations; HTTP routes invoke synchronously; queues and
 //! streams are polled by event source mappings. A disabled queue or stream
-//! mapping keeps its messages until it is enabled again.
+//! mapping keeps its messages until it is enabled again; with a state folder
+//! they are stored and survive a restart, and go only when no trigger names
+//! their queue or stream any more.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -236,6 +238,9 @@ pub struct HostOptions {
     pub port_fallback: bool,
     /// Folder of the durable asynchronous queue.
     pub queue_dir: PathBuf,
+    /// Folder keeping local queues' messages and streams' records across
+    /// restarts (`queues/NAME/`, `streams/NAME/`); `None` keeps them in memory.
+    pub state_dir: Option<PathBuf>,
     /// Speed of the asynchronous queue's clock.
     pub time_scale: f64,
     /// Receives log lines of the Lambda API's invocations.
@@ -253,6 +258,7 @@ impl HostOptions {
             http_port: HTTP_PORT,
             port_fallback: false,
             queue_dir,
+            state_dir: None,
             time_scale: 1.0,
             log: None,
             observer: None,
@@ -355,6 +361,23 @@ impl TriggerHost {
     /// that cannot run (also in its status).
     pub fn apply(&self, function: &str, triggers: &[Trigger]) -> Vec<String> {
         let mut known = lock(&self.known);
+        // Queues and streams this function's triggers stop naming: deleted,
+        // with their stored messages, unless another trigger still names them.
+        let named = |source: &TriggerSource| match source {
+            TriggerSource::Queue { queue, .. } => Some(format!("queues/{queue}")),
+            TriggerSource::Stream { stream, .. } => Some(format!("streams/{stream}")),
+            _ => None,
+        };
+        let mut dropped: Vec<String> = known
+            .iter()
+            .filter(|k| k.function == function)
+            .filter_map(|k| named(&k.trigger.source))
+            .collect();
+        dropped.retain(|n| {
+            !triggers
+                .iter()
+                .any(|t| named(&t.source).as_ref() == Some(n))
+        });
         // Stop and forget what is gone or changed; keep what is the same.
         let mut kept = Vec::new();
         // A trigger changed or toggled keeps its counts and last firing.
@@ -390,6 +413,16 @@ impl TriggerHost {
             });
         }
         self.sync_endpoints(&known);
+        if let Some(dir) = &self.options.state_dir {
+            for name in dropped {
+                let still = known
+                    .iter()
+                    .any(|k| named(&k.trigger.source).as_ref() == Some(&name));
+                if !still {
+                    let _ = std::fs::remove_dir_all(dir.join(&name));
+                }
+            }
+        }
         let mut problems = Vec::new();
         for i in 0..known.len() {
             if known[i].function != function || !known[i].trigger.enabled || known[i].stop.is_some()
@@ -474,23 +507,31 @@ impl TriggerHost {
         for k in known {
             match &k.trigger.source {
                 TriggerSource::Queue { queue, .. } if !new_queues.contains_key(queue) => {
-                    let Ok(fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {
+                    let Ok(mut fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {
                         continue;
                     };
-                    let q =
-                        keep_or_adopt(queues.remove(queue), fresh, same_queue, LocalQueue::adopt);
+                    if let Some(dir) = &self.options.state_dir {
+                        fresh = fresh.with_store(dir.join("queues").join(queue));
+                    }
+                    let old = queues.remove(queue);
+                    if old.is_none() {
+                        fresh.load();
+                    }
+                    let q = keep_or_adopt(old, fresh, same_queue, LocalQueue::adopt);
                     new_queues.insert(queue.clone(), q);
                 }
                 TriggerSource::Stream { stream, .. } if !new_streams.contains_key(stream) => {
-                    let Ok(fresh) = LocalStream::new(&k.function, &k.trigger.source) else {
+                    let Ok(mut fresh) = LocalStream::new(&k.function, &k.trigger.source) else {
                         continue;
                     };
-                    let s = keep_or_adopt(
-                        streams.remove(stream),
-                        fresh,
-                        same_stream,
-                        LocalStream::adopt,
-                    );
+                    if let Some(dir) = &self.options.state_dir {
+                        fresh = fresh.with_store(dir.join("streams").join(stream));
+                    }
+                    let old = streams.remove(stream);
+                    if old.is_none() {
+                        fresh.load();
+                    }
+                    let s = keep_or_adopt(old, fresh, same_stream, LocalStream::adopt);
                     new_streams.insert(stream.clone(), s);
                 }
                 _ => {}
@@ -658,7 +699,7 @@ impl TriggerHost {
             .endpoints
             .queue(queue)
             .ok_or_else(|| format!("no queue `{queue}`"))?;
-        Ok(q.send(body))
+        q.send(body)
     }
 
     /// Puts a record on a local stream; returns (shard id, sequence number).

@@ -368,6 +368,8 @@ impl Controller {
 
     fn start_trigger_host(&self, dir: &Path) -> anyhow::Result<TriggerHost> {
         let mut options = HostOptions::new(dir.join("async-queue"));
+        // Local queues and streams keep their messages in the workspace.
+        options.state_dir = Some(dir.to_owned());
         // Another Lambdesk (or `lambdesk serve`) may have SAM's ports.
         options.port_fallback = true;
         let (tx, wake) = (self.tx.clone(), self.wake.clone());

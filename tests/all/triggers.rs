@@ -33,6 +33,7 @@ fn host(dir: &TempDir) -> (TriggerHost, Seen, TempDir) {
         .unwrap();
     let seen: Seen = Arc::default();
     let mut options = HostOptions::new(dir.path().join("queue"));
+    options.state_dir = Some(dir.path().join("state"));
     options.lambda_port = 0;
     options.http_port = 0;
     let s = seen.clone();
@@ -345,4 +346,64 @@ fn the_command_line_sends_messages_and_records_to_a_running_host() {
     let (code, _, err) = cli(&["queue", "count", "jobs"]);
     assert_ne!(code, Some(0));
     assert!(err.contains("start `lambdesk serve` or the app"), "{err}");
+}
+
+#[test]
+fn queues_and_streams_keep_their_messages_across_a_restart() {
+    let dir = TempDir::new("triggers");
+    let (_, queue) = TriggerSource::parse_spec("queue", "jobs=behave").unwrap();
+    let (_, stream) = TriggerSource::parse_spec("stream", "clicks=behave?shards=2").unwrap();
+    let mut triggers: Vec<Trigger> = [queue, stream]
+        .into_iter()
+        .map(|s| Trigger {
+            enabled: false,
+            ..Trigger::new(s)
+        })
+        .collect();
+    {
+        let (host, _, _rt) = host(&dir);
+        assert!(host.apply("behave", &triggers).is_empty());
+        for body in ["one", "two"] {
+            host.send_message("jobs", body.into()).unwrap();
+        }
+        for key in ["a", "b", "c"] {
+            host.put_record("clicks", Some(key), key.as_bytes().to_vec())
+                .unwrap();
+        }
+    }
+    let files = |kind: &str, name: &str| {
+        std::fs::read_dir(dir.path().join("state").join(kind).join(name))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        (files("queues", "jobs"), files("streams", "clicks")),
+        (2, 3)
+    );
+
+    // Restarted: what was sent is there, and is delivered once enabled.
+    let (host, _, _rt) = host(&dir);
+    assert!(host.apply("behave", &triggers).is_empty());
+    assert_eq!(status(&host, &triggers[0].id).waiting, Some(2));
+    assert_eq!(status(&host, &triggers[1].id).waiting, Some(3));
+    for t in &mut triggers {
+        t.enabled = true;
+    }
+    assert!(host.apply("behave", &triggers).is_empty());
+    wait_for("everything delivered", || {
+        status(&host, &triggers[0].id).waiting == Some(0)
+            && status(&host, &triggers[1].id).waiting == Some(0)
+    });
+    wait_for("the files removed", || {
+        files("queues", "jobs") == 0 && files("streams", "clicks") == 0
+    });
+    // Another record after the restart gets a later sequence number than
+    // the stored ones had.
+    let (_, seq) = host.put_record("clicks", Some("d"), b"d".to_vec()).unwrap();
+    assert!(seq.parse::<u128>().unwrap() > 49_590_338_271_490_256_608_559_692_538_361_571_098);
+
+    // Deleting the triggers deletes the queue and stream with their folders.
+    host.apply("behave", &[]);
+    assert!(!dir.path().join("state/queues/jobs").exists());
+    assert!(!dir.path().join("state/streams/clicks").exists());
 }
