@@ -363,7 +363,9 @@ impl TriggerHost {
         let mut known = lock(&self.known);
         // Queues and streams this function's triggers stop naming: deleted,
         // with their stored messages, unless another trigger still names them.
+        // (Names are checked first: they become folder names.)
         let named = |source: &TriggerSource| match source {
+            _ if source.validate().is_err() => None,
             TriggerSource::Queue { queue, .. } => Some(format!("queues/{queue}")),
             TriggerSource::Stream { stream, .. } => Some(format!("streams/{stream}")),
             _ => None,
@@ -504,7 +506,9 @@ impl TriggerHost {
             .unwrap_or_else(|e| e.into_inner());
         let mut new_queues = BTreeMap::new();
         let mut new_streams = BTreeMap::new();
-        for k in known {
+        // A trigger with bad settings (a hand-edited workspace) makes no queue:
+        // its name could not be trusted as a folder name.
+        for k in known.iter().filter(|k| k.trigger.source.validate().is_ok()) {
             match &k.trigger.source {
                 TriggerSource::Queue { queue, .. } if !new_queues.contains_key(queue) => {
                     let Ok(mut fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {

@@ -478,11 +478,16 @@ impl TriggerSource {
 fn check_name(errors: &mut Vec<ConfigError>, field: &'static str, name: &str, extra: &str) {
     let ok = !name.is_empty()
         && name.len() <= 80
+        && !name.starts_with('.')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || extra.contains(c));
     if !ok {
-        let dot = if extra.is_empty() { "" } else { ", ." };
+        let dot = if extra.is_empty() {
+            ""
+        } else {
+            ", . (not first)"
+        };
         errors.push(ConfigError::new(
             field,
             format!("1–80 letters, digits, - and _{dot}"),
@@ -526,6 +531,11 @@ mod tests {
         assert!(e.contains("batch_size: must be 1–10000"), "{e}");
         assert!(TriggerSource::parse_spec("queue", "jobs=worker?speed=1").is_err());
         assert!(TriggerSource::parse_spec("queue", "bad name=worker").is_err());
+        // Names become folder names: nothing that climbs out.
+        assert!(TriggerSource::parse_spec("queue", "..=worker").is_err());
+        assert!(TriggerSource::parse_spec("stream", "..=worker").is_err());
+        assert!(TriggerSource::parse_spec("stream", ".hidden=worker").is_err());
+        assert!(TriggerSource::parse_spec("stream", "orders.v2=worker").is_ok());
         let (_, s) =
             TriggerSource::parse_spec("stream", "orders=f?kind=dynamodb&shards=4").unwrap();
         assert!(matches!(

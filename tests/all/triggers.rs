@@ -232,6 +232,21 @@ fn broken_triggers_say_why_and_schedules_show_their_next_firings() {
     };
     host.apply("hello", &[disabled]);
     assert!(status(&host, &schedule.id).next.is_empty());
+
+    // A hand-edited workspace cannot aim a stream's folder outside its own:
+    // the name is refused, and removing the trigger removes nothing.
+    let sentinel = dir.path().join("state").join("keep.txt");
+    std::fs::create_dir_all(sentinel.parent().unwrap()).unwrap();
+    std::fs::write(&sentinel, "mine").unwrap();
+    let bad: Trigger =
+        serde_json::from_str(r#"{"id":"stream-bad","type":"stream","stream":".."}"#).unwrap();
+    let problems = host.apply("hello", std::slice::from_ref(&bad));
+    assert!(problems[0].contains("stream: 1–80 letters"), "{problems:?}");
+    host.apply("hello", &[]);
+    assert!(
+        sentinel.exists(),
+        "nothing outside the stream folders was removed"
+    );
 }
 
 #[test]
