@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::model::workspace::write_atomic;
+use crate::file_store::FileStore;
 use crate::runtime::{InvokeError, Outcome, function_arn};
 use crate::triggers::Invoker;
 
@@ -194,7 +194,7 @@ struct State {
 pub struct AsyncQueue {
     invoker: Invoker,
     started: Instant,
-    dir: PathBuf,
+    store: FileStore,
     clock: Clock,
     state: Mutex<State>,
     wake: Condvar,
@@ -213,26 +213,16 @@ impl AsyncQueue {
     pub fn start(invoker: Invoker, dir: PathBuf, clock: Clock) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("creating the queue folder {}: {e}", dir.display()))?;
-        let mut pending = BTreeMap::new();
-        for entry in std::fs::read_dir(&dir)?.flatten() {
-            let path = entry.path();
-            // A write cut short by a kill leaves a temporary file; the event
-            // file it was replacing is intact.
-            if entry.file_name().to_string_lossy().contains(".tmp-") {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            if path.extension().is_some_and(|e| e == "json")
-                && let Ok(bytes) = std::fs::read(&path)
-                && let Ok(ev) = serde_json::from_slice::<QueuedEvent>(&bytes)
-            {
-                pending.insert(ev.id.clone(), ev);
-            }
-        }
+        let store = FileStore::new(dir);
+        let pending: BTreeMap<String, QueuedEvent> = store
+            .load::<QueuedEvent>()
+            .into_iter()
+            .map(|ev| (ev.id.clone(), ev))
+            .collect();
         let queue = Arc::new(Self {
             invoker,
             started: Instant::now(),
-            dir,
+            store,
             clock,
             state: Mutex::new(State {
                 pending,
@@ -361,17 +351,12 @@ impl AsyncQueue {
         v
     }
 
-    fn path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
-    }
-
     fn store(&self, ev: &QueuedEvent) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec(ev).map_err(std::io::Error::other)?;
-        write_atomic(&self.path(&ev.id), &bytes)
+        self.store.put(&ev.id, ev)
     }
 
     fn forget(&self, id: &str) {
-        let _ = std::fs::remove_file(self.path(id));
+        self.store.remove(id);
     }
 
     /// Runs one attempt and decides what happens next.

@@ -13,6 +13,7 @@
 pub mod async_queue;
 pub mod cli;
 pub mod client;
+pub mod file_store;
 pub mod folder_trigger;
 pub mod http_trigger;
 pub mod model;

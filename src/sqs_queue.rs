@@ -16,8 +16,8 @@ use md5::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::file_store::FileStore;
 use crate::model::TriggerSource;
-use crate::model::workspace::write_atomic;
 use crate::runtime::Outcome;
 use crate::triggers::{Invoker, StopFlag};
 
@@ -57,7 +57,7 @@ pub struct LocalQueue {
     pub max_receive: u32,
     messages: Mutex<VecDeque<Message>>,
     arrived: Condvar,
-    store: Option<PathBuf>,
+    store: Option<FileStore>,
 }
 
 fn now_ms() -> u64 {
@@ -101,23 +101,15 @@ impl LocalQueue {
 
     /// Keeps the messages in `dir` (one file each).
     pub fn with_store(mut self, dir: PathBuf) -> Self {
-        self.store = Some(dir);
+        self.store = Some(FileStore::new(dir));
         self
     }
 
     /// Takes in the messages of the store folder (after a restart), oldest
     /// first; returns how many. Damaged files are left where they are.
     pub fn load(&self) -> usize {
-        let Some(dir) = &self.store else { return 0 };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut stored: Vec<StoredMessage> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .filter_map(|p| serde_json::from_slice(&std::fs::read(p).ok()?).ok())
-            .collect();
+        let Some(store) = &self.store else { return 0 };
+        let mut stored: Vec<StoredMessage> = store.load();
         stored.sort_by_key(|m| m.sent_ms);
         let n = stored.len();
         let mut q = self.lock();
@@ -136,17 +128,10 @@ impl LocalQueue {
         n
     }
 
-    fn file(&self, id: &str) -> Option<PathBuf> {
-        Some(self.store.as_ref()?.join(format!("{id}.json")))
-    }
-
     fn write(&self, m: &Message) -> std::io::Result<()> {
-        let Some(path) = self.file(&m.id) else {
+        let Some(store) = &self.store else {
             return Ok(());
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let stored = StoredMessage {
             id: m.id.clone(),
             body: m.body.clone(),
@@ -154,13 +139,12 @@ impl LocalQueue {
             first_receive_ms: m.first_receive_ms,
             receive_count: m.receive_count,
         };
-        let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
-        write_atomic(&path, &bytes)
+        store.put(&m.id, &stored)
     }
 
     fn forget(&self, id: &str) {
-        if let Some(path) = self.file(id) {
-            let _ = std::fs::remove_file(path);
+        if let Some(store) = &self.store {
+            store.remove(id);
         }
     }
 

@@ -17,8 +17,8 @@ use md5::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::file_store::FileStore;
 use crate::model::TriggerSource;
-use crate::model::workspace::write_atomic;
 use crate::runtime::Outcome;
 use crate::triggers::{Invoker, StopFlag};
 
@@ -61,7 +61,7 @@ pub struct LocalStream {
     pub max_retries: u32,
     shards: Vec<Shard>,
     next_sequence: Mutex<u128>,
-    store: Option<PathBuf>,
+    store: Option<FileStore>,
 }
 
 impl LocalStream {
@@ -103,25 +103,18 @@ impl LocalStream {
 
     /// Keeps the records in `dir` (one file each).
     pub fn with_store(mut self, dir: PathBuf) -> Self {
-        self.store = Some(dir);
+        self.store = Some(FileStore::new(dir));
         self
     }
 
     /// Takes in the records of the store folder (after a restart), each into
     /// its key's shard in sequence order; returns how many.
     pub fn load(&self) -> usize {
-        let Some(dir) = &self.store else { return 0 };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut stored: Vec<(u128, StoredRecord)> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .filter_map(|p| {
-                let r: StoredRecord = serde_json::from_slice(&std::fs::read(p).ok()?).ok()?;
-                Some((r.sequence.parse().ok()?, r))
-            })
+        let Some(store) = &self.store else { return 0 };
+        let mut stored: Vec<(u128, StoredRecord)> = store
+            .load::<StoredRecord>()
+            .into_iter()
+            .filter_map(|r| Some((r.sequence.parse().ok()?, r)))
             .collect();
         stored.sort_by_key(|(seq, _)| *seq);
         let n = stored.len();
@@ -147,17 +140,10 @@ impl LocalStream {
         n
     }
 
-    fn file(&self, sequence: &str) -> Option<PathBuf> {
-        Some(self.store.as_ref()?.join(format!("{sequence}.json")))
-    }
-
     fn write(&self, r: &Record) -> std::io::Result<()> {
-        let Some(path) = self.file(&r.sequence) else {
+        let Some(store) = &self.store else {
             return Ok(());
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let stored = StoredRecord {
             sequence: r.sequence.clone(),
             partition_key: r.partition_key.clone(),
@@ -167,8 +153,7 @@ impl LocalStream {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
         };
-        let bytes = serde_json::to_vec(&stored).map_err(std::io::Error::other)?;
-        write_atomic(&path, &bytes)
+        store.put(&r.sequence, &stored)
     }
 
     /// Takes over the records of `old` (the same stream with other settings),
@@ -360,9 +345,9 @@ impl LocalStream {
             q.pop_front();
         }
         drop(q);
-        for r in &batch {
-            if let Some(path) = self.file(&r.sequence) {
-                let _ = std::fs::remove_file(path);
+        if let Some(store) = &self.store {
+            for r in &batch {
+                store.remove(&r.sequence);
             }
         }
     }
