@@ -885,27 +885,21 @@ impl Controller {
                 }
             }
             Command::SendMessage(queue, body) => {
-                let sent = match &self.triggers {
-                    Some(host) => host.send_message(&queue, body),
-                    None => Err("triggers are off".to_owned()),
-                };
-                match sent {
-                    Ok(id) => self.info(format!("Message {id} sent to queue {queue}")),
-                    Err(e) => self.error(format!("queue {queue}: {e}")),
-                }
+                self.with_host("lambdesk-queue-send", move |host| {
+                    match host.send_message(&queue, body) {
+                        Ok(id) => Ok(format!("Message {id} sent to queue {queue}")),
+                        Err(e) => Err(format!("queue {queue}: {e}")),
+                    }
+                });
             }
             Command::PutRecord { stream, key, data } => {
-                let key = (!key.trim().is_empty()).then_some(key.trim());
-                let put = match &self.triggers {
-                    Some(host) => host.put_record(&stream, key, data.into_bytes()),
-                    None => Err("triggers are off".to_owned()),
-                };
-                match put {
-                    Ok((shard, seq)) => {
-                        self.info(format!("Record {seq} put on {stream} ({shard})"));
+                self.with_host("lambdesk-stream-put", move |host| {
+                    let key = (!key.trim().is_empty()).then_some(key.trim());
+                    match host.put_record(&stream, key, data.into_bytes()) {
+                        Ok((shard, seq)) => Ok(format!("Record {seq} put on {stream} ({shard})")),
+                        Err(e) => Err(format!("stream {stream}: {e}")),
                     }
-                    Err(e) => self.error(format!("stream {stream}: {e}")),
-                }
+                });
             }
             Command::InvokeAsync(name) => self.invoke_async(&name),
             Command::SetClockSpeed(speed) => {
@@ -959,36 +953,32 @@ impl Controller {
         self.deploy(&name);
     }
 
-    /// Queues the selected event as an `Event` invocation. Storing it syncs
-    /// to disk, so it happens on a thread.
-    fn invoke_async(&mut self, name: &str) {
+    /// Runs `job` with the trigger host on a named thread (sending and
+    /// queueing store to disk and sync, which a frame must not wait for); its
+    /// message comes back as a notice.
+    fn with_host(
+        &mut self,
+        thread: &str,
+        job: impl FnOnce(&TriggerHost) -> Result<String, String> + Send + 'static,
+    ) {
         let Some(host) = self.triggers.clone() else {
-            self.error("asynchronous invocation is off (see the earlier message)".into());
+            self.error(
+                "triggers and asynchronous invocation are off (see the earlier message)".into(),
+            );
             return;
         };
-        let Some(body) = self
-            .entry(name)
-            .and_then(|f| f.events.get(f.selected_event))
-            .map(|e| e.body.clone())
-        else {
-            self.error(format!("{name}: no test event to send"));
-            return;
-        };
-        let (tx, wake, name) = (self.tx.clone(), self.wake.clone(), name.to_owned());
+        let (tx, wake) = (self.tx.clone(), self.wake.clone());
         let spawned = std::thread::Builder::new()
-            .name("lambdesk-async-accept".to_owned())
+            .name(thread.to_owned())
             .spawn(move || {
-                let notice = match host
-                    .async_queue()
-                    .accept_from(&name, body.as_bytes(), "console")
-                {
-                    Ok(id) => Notice {
+                let notice = match job(&host) {
+                    Ok(text) => Notice {
                         is_error: false,
-                        text: format!("{name}: event {id} queued (202 Accepted)"),
+                        text,
                     },
-                    Err(e) => Notice {
+                    Err(text) => Notice {
                         is_error: true,
-                        text: format!("{name}: event not queued: {e}"),
+                        text,
                     },
                 };
                 let _ = tx.send(Msg::Notice(notice));
@@ -997,6 +987,28 @@ impl Controller {
         if let Err(e) = spawned {
             self.error(format!("cannot start a thread: {e}"));
         }
+    }
+
+    /// Queues the selected event as an `Event` invocation.
+    fn invoke_async(&mut self, name: &str) {
+        let Some(body) = self
+            .entry(name)
+            .and_then(|f| f.events.get(f.selected_event))
+            .map(|e| e.body.clone())
+        else {
+            self.error(format!("{name}: no test event to send"));
+            return;
+        };
+        let name = name.to_owned();
+        self.with_host("lambdesk-async-accept", move |host| {
+            match host
+                .async_queue()
+                .accept_from(&name, body.as_bytes(), "console")
+            {
+                Ok(id) => Ok(format!("{name}: event {id} queued (202 Accepted)")),
+                Err(e) => Err(format!("{name}: event not queued: {e}")),
+            }
+        });
     }
 
     fn invoke(&mut self, name: &str, times: usize, parallel: usize) {
