@@ -187,6 +187,11 @@ enum Msg {
     SaveFailed(String),
     /// A trigger or the asynchronous queue invoked a function.
     Fired(Box<Record>),
+    /// The trigger host of the workspace in `dir` started (or could not).
+    HostStarted {
+        dir: PathBuf,
+        result: Result<Arc<TriggerHost>, String>,
+    },
     Notice(Notice),
 }
 
@@ -223,6 +228,8 @@ pub struct Controller {
     /// Runs the triggers, the Lambda API and the asynchronous queue; `None`
     /// when it could not start (the reason is in the notices).
     pub triggers: Option<Arc<TriggerHost>>,
+    /// Why the trigger host could not start.
+    pub triggers_error: Option<String>,
     /// What happened to asynchronous events, oldest first.
     pub async_history: Vec<AsyncRecord>,
     async_seq: u64,
@@ -288,6 +295,7 @@ impl Controller {
             picked_mount: None,
             picked_trigger_folder: None,
             triggers: None,
+            triggers_error: None,
             async_history: Vec::new(),
             async_seq: 0,
             last_async_poll: Instant::now(),
@@ -311,6 +319,7 @@ impl Controller {
     fn open_workspace(&mut self, dir: PathBuf) {
         // The old workspace's triggers and queue stop with their host.
         self.triggers = None;
+        self.triggers_error = None;
         self.async_history.clear();
         self.async_seq = 0;
         for name in self.runtime.function_names() {
@@ -355,18 +364,56 @@ impl Controller {
         for name in &names {
             self.deploy(name);
         }
-        match self.start_trigger_host(&dir) {
-            Ok(host) => self.triggers = Some(Arc::new(host)),
-            Err(e) => self.error(format!(
-                "Triggers, the Lambda API and asynchronous invocation are off: {e:#}"
-            )),
+        self.start_trigger_host(dir);
+    }
+
+    /// Starts the trigger host on a thread (it reads the queues' folders and
+    /// binds ports); [`Msg::HostStarted`] brings it back, and then every
+    /// function's triggers are applied.
+    fn start_trigger_host(&mut self, dir: PathBuf) {
+        let options = self.host_options(&dir);
+        let (runtime, tx, wake) = (self.runtime.clone(), self.tx.clone(), self.wake.clone());
+        let spawned = std::thread::Builder::new()
+            .name("lambdesk-trigger-host".to_owned())
+            .spawn(move || {
+                let result = TriggerHost::start(runtime, options)
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"));
+                let _ = tx.send(Msg::HostStarted { dir, result });
+                wake();
+            });
+        if let Err(e) = spawned {
+            self.error(format!("cannot start the trigger host: {e}"));
         }
+    }
+
+    fn on_host_started(&mut self, dir: &Path, result: Result<Arc<TriggerHost>, String>) {
+        if dir != self.workspace_dir {
+            // Another workspace was opened meanwhile: this host is dropped.
+            return;
+        }
+        match result {
+            Ok(host) => self.triggers = Some(host),
+            Err(e) => {
+                let text =
+                    format!("Triggers, the Lambda API and asynchronous invocation are off: {e}");
+                self.triggers_error = Some(text.clone());
+                self.error(text);
+                return;
+            }
+        }
+        let names: Vec<String> = self
+            .workspace
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
         for name in &names {
             self.apply_triggers(name);
         }
     }
 
-    fn start_trigger_host(&self, dir: &Path) -> anyhow::Result<TriggerHost> {
+    fn host_options(&self, dir: &Path) -> HostOptions {
         let mut options = HostOptions::new(dir.join("async-queue"));
         // Local queues and streams keep their messages in the workspace.
         options.state_dir = Some(dir.to_owned());
@@ -388,7 +435,7 @@ impl Controller {
                 wake();
             }
         }));
-        TriggerHost::start(self.runtime.clone(), options)
+        options
     }
 
     /// Hands `name`'s triggers to the trigger thread.
@@ -563,6 +610,7 @@ impl Controller {
                 self.push_record(*record);
             }
             Msg::Notice(n) => self.notices.push(n),
+            Msg::HostStarted { dir, result } => self.on_host_started(&dir, result),
             Msg::SaveFailed(e) => {
                 self.dirty = true;
                 self.error(format!("saving the workspace failed: {e}"));

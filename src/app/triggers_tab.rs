@@ -153,11 +153,15 @@ pub fn triggers_tab_ui(
                             );
                         }
                     }
-                    None => {
-                        ui.label(
-                            RichText::new("Triggers are off: see the message above").color(ERROR),
-                        );
-                    }
+                    None => match &c.triggers_error {
+                        Some(e) => {
+                            ui.label(RichText::new(e).color(ERROR));
+                        }
+                        None => {
+                            ui.spinner();
+                            ui.label("Starting the trigger host…");
+                        }
+                    },
                 }
             });
             if let Some(form) = state.form.as_mut().filter(|f| f.function == name) {
