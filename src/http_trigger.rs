@@ -447,47 +447,17 @@ pub fn dispatch(routes: &[(Route, Invoker)], req: &HttpRequest) -> HttpResponse 
     }
 }
 
-/// A running HTTP API.
-pub struct HttpApi {
-    server: std::sync::Arc<tiny_http::Server>,
+/// Serves the HTTP API on `addr`, routing requests with `threads` workers
+/// through `routes` (which may change while it runs), until the listener is
+/// dropped.
+pub fn http_api(
     addr: SocketAddr,
-    workers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl HttpApi {
-    /// Listens on `addr` and routes requests with `threads` workers through
-    /// `routes`, which may change while it runs.
-    pub fn start(addr: SocketAddr, routes: RouteTable, threads: usize) -> anyhow::Result<Self> {
-        let (server, addr, workers) =
-            crate::serve::listen(addr, threads, "lambdesk-http", move |request| {
-                serve_one(&routes, request);
-            })?;
-        Ok(Self {
-            server,
-            addr,
-            workers,
-        })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Blocks until the server stops.
-    pub fn wait(mut self) {
-        for w in std::mem::take(&mut self.workers) {
-            let _ = w.join();
-        }
-    }
-}
-
-impl Drop for HttpApi {
-    fn drop(&mut self) {
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-    }
+    routes: RouteTable,
+    threads: usize,
+) -> anyhow::Result<crate::serve::Listener> {
+    crate::serve::listen(addr, threads, "lambdesk-http", move |request| {
+        serve_one(&routes, request);
+    })
 }
 
 fn serve_one(routes: &RouteTable, mut request: Request) {

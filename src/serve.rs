@@ -23,16 +23,37 @@ use crate::runtime::{
 };
 use crate::triggers::Endpoints;
 
+/// A running HTTP server: its address, and worker threads that stop when it
+/// is dropped.
+pub struct Listener {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    workers: usize,
+}
+
+impl Listener {
+    /// Where it listens (the real port when port 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        for _ in 0..self.workers {
+            self.server.unblock();
+        }
+    }
+}
+
 /// Binds an HTTP server on `addr` and serves it with `threads` named worker
-/// threads calling `handler`. Returns the server, its real address (port 0
-/// picks one) and the workers.
-#[allow(clippy::type_complexity, reason = "a private helper's plain tuple")]
+/// threads calling `handler`.
 pub(crate) fn listen(
     addr: SocketAddr,
     threads: usize,
     name: &str,
     handler: impl Fn(Request) + Send + Sync + 'static,
-) -> anyhow::Result<(Arc<Server>, SocketAddr, Vec<std::thread::JoinHandle<()>>)> {
+) -> anyhow::Result<Listener> {
     let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
     let addr = server
         .server_addr()
@@ -40,20 +61,22 @@ pub(crate) fn listen(
         .context("the server has no IP address")?;
     let server = Arc::new(server);
     let handler = Arc::new(handler);
-    let mut workers = Vec::new();
-    for i in 0..threads.max(1) {
+    let workers = threads.max(1);
+    for i in 0..workers {
         let (server, handler) = (server.clone(), handler.clone());
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("{name}-{i}"))
-                .spawn(move || {
-                    while let Ok(request) = server.recv() {
-                        handler(request);
-                    }
-                })?,
-        );
+        std::thread::Builder::new()
+            .name(format!("{name}-{i}"))
+            .spawn(move || {
+                while let Ok(request) = server.recv() {
+                    handler(request);
+                }
+            })?;
     }
-    Ok((server, addr, workers))
+    Ok(Listener {
+        server,
+        addr,
+        workers,
+    })
 }
 
 /// What the API serves besides the runtime's functions.
@@ -159,50 +182,17 @@ const PREFIX: &str = "/2015-03-31/functions";
 /// The part of the log returned with `X-Amz-Log-Type: Tail`.
 const TAIL_BYTES: usize = 4 * 1024;
 
-/// A running API server.
-pub struct LambdaApi {
-    server: Arc<Server>,
+/// Serves the Lambda API on `addr` (port 0 picks a free port) with
+/// `threads` worker threads, until the listener is dropped.
+pub fn lambda_api(
+    runtime: Runtime,
     addr: SocketAddr,
-    workers: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl LambdaApi {
-    /// Listens on `addr` (port 0 picks a free port) and serves with `threads`
-    /// worker threads.
-    pub fn start(
-        runtime: Runtime,
-        addr: SocketAddr,
-        threads: usize,
-        extras: ApiExtras,
-    ) -> anyhow::Result<Self> {
-        let (server, addr, workers) = listen(addr, threads, "lambdesk-api", move |request| {
-            handle(&runtime, &extras, request);
-        })?;
-        Ok(Self {
-            server,
-            addr,
-            workers,
-        })
-    }
-
-    /// Where it listens.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Blocks until the server stops.
-    pub fn wait(self) {
-        for w in self.workers {
-            let _ = w.join();
-        }
-    }
-
-    /// Stops the workers.
-    pub fn stop(&self) {
-        for _ in &self.workers {
-            self.server.unblock();
-        }
-    }
+    threads: usize,
+    extras: ApiExtras,
+) -> anyhow::Result<Listener> {
+    listen(addr, threads, "lambdesk-api", move |request| {
+        handle(&runtime, &extras, request);
+    })
 }
 
 fn header(name: &str, value: &str) -> Option<Header> {

@@ -24,11 +24,11 @@ use chrono::{DateTime, Utc};
 
 use crate::async_queue::{AsyncQueue, Clock};
 use crate::folder_trigger::FolderWatch;
-use crate::http_trigger::{HttpApi, Route};
+use crate::http_trigger::{Route, http_api};
 use crate::model::schedule::{Schedule, Timetable, scheduled_event};
 use crate::model::{Trigger, TriggerSource};
 use crate::runtime::{Invocation, InvokeError, InvokeOptions, LogSink, Outcome, Runtime};
-use crate::serve::{ApiExtras, LambdaApi};
+use crate::serve::{ApiExtras, Listener, lambda_api};
 use crate::sqs_queue::LocalQueue;
 use crate::stream::LocalStream;
 
@@ -279,8 +279,8 @@ pub struct TriggerHost {
     invoker: Invoker,
     options: HostOptions,
     async_queue: Arc<AsyncQueue>,
-    api: LambdaApi,
-    http: Mutex<Option<HttpApi>>,
+    api: Listener,
+    http: Mutex<Option<Listener>>,
     routes: RouteTable,
     endpoints: Arc<Endpoints>,
     /// Every trigger applied, in the order they came: the first to claim a
@@ -321,7 +321,7 @@ impl TriggerHost {
         let api = bind(
             SocketAddr::new(options.host, options.lambda_port),
             options.port_fallback,
-            |addr| LambdaApi::start(runtime.clone(), addr, 8, extras.clone()),
+            |addr| lambda_api(runtime.clone(), addr, 8, extras.clone()),
         )?;
         Ok(Self {
             invoker,
@@ -343,7 +343,7 @@ impl TriggerHost {
 
     /// The HTTP API's address, once a route needed it.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        lock(&self.http).as_ref().map(HttpApi::addr)
+        lock(&self.http).as_ref().map(Listener::addr)
     }
 
     /// The asynchronous queue.
@@ -673,7 +673,7 @@ impl TriggerHost {
         }
         let addr = SocketAddr::new(self.options.host, self.options.http_port);
         let api = bind(addr, self.options.port_fallback, |addr| {
-            HttpApi::start(addr, self.routes.clone(), 8)
+            http_api(addr, self.routes.clone(), 8)
         })
         .map_err(|e| format!("the HTTP API cannot listen: {e}"))?;
         let addr = api.addr();
@@ -723,8 +723,8 @@ impl TriggerHost {
 
 impl Drop for TriggerHost {
     fn drop(&mut self) {
+        // The listeners stop when they are dropped, after this.
         self.stop_all();
-        self.api.stop();
     }
 }
 

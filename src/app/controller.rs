@@ -355,14 +355,8 @@ impl Controller {
             }
         };
         self.selected = self.workspace.functions.first().map(|f| f.name.clone());
-        let names: Vec<String> = self
-            .workspace
-            .functions
-            .iter()
-            .map(|f| f.name.clone())
-            .collect();
-        for name in &names {
-            self.deploy(name);
+        for name in self.function_names() {
+            self.deploy(&name);
         }
         self.start_trigger_host(dir);
     }
@@ -402,15 +396,17 @@ impl Controller {
                 return;
             }
         }
-        let names: Vec<String> = self
-            .workspace
+        for name in self.function_names() {
+            self.apply_triggers(&name);
+        }
+    }
+
+    fn function_names(&self) -> Vec<String> {
+        self.workspace
             .functions
             .iter()
             .map(|f| f.name.clone())
-            .collect();
-        for name in &names {
-            self.apply_triggers(name);
-        }
+            .collect()
     }
 
     fn host_options(&self, dir: &Path) -> HostOptions {
