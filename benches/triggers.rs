@@ -12,10 +12,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lambdesk::async_queue::AsyncStep;
+use lambdesk::host::async_queue::AsyncStep;
+use lambdesk::host::{HostOptions, TriggerHost};
 use lambdesk::model::{FunctionConfig, Trigger, TriggerSource};
 use lambdesk::runtime::{Runtime, RuntimeOptions};
-use lambdesk::triggers::{HostOptions, TriggerHost};
 
 mod support;
 use support::{measure, median};
@@ -74,7 +74,7 @@ fn main() {
     let mut options = HostOptions::new(dir.join("queue"));
     options.lambda_port = 0;
     options.http_port = 0;
-    let host = TriggerHost::start(runtime.clone(), options).expect("host");
+    let host = lambdesk::api::start_host(runtime.clone(), options).expect("host");
     let route = Trigger::new(TriggerSource::Http {
         method: "POST".into(),
         path: "/hello".into(),
@@ -86,7 +86,7 @@ fn main() {
     let mut stored_options = HostOptions::new(dir.join("queue-stored"));
     stored_options.lambda_port = 0;
     stored_options.state_dir = Some(dir.join("state"));
-    let stored_host = TriggerHost::start(runtime.clone(), stored_options).expect("host");
+    let stored_host = lambdesk::api::start_host(runtime.clone(), stored_options).expect("host");
     assert!(
         stored_host
             .apply("behave", std::slice::from_ref(&queue))

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use lambdesk::app::LambdeskApp;
-use lambdesk::async_queue::{AsyncRecord, AsyncStep};
+use lambdesk::host::async_queue::{AsyncRecord, AsyncStep};
 use lambdesk::runtime::{LogKind, LogLine};
 
 fn app(dir: &std::path::Path) -> Harness<'static, LambdeskApp> {

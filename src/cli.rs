@@ -1,8 +1,9 @@
 //! The `lambdesk` command line: `invoke` (as `sam local invoke`, without
 //! Docker), `events` (Lambda-shaped sample events) and `samples`.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,9 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::model::events::{TEMPLATES, template};
 use crate::model::{FunctionConfig, Mount};
-use crate::runtime::{
-    CodeError, DeployError, InvokeOptions, LogSink, Runtime, RuntimeOptions, StartKind,
-};
+use crate::runtime::{InvokeOptions, LogSink, Runtime, RuntimeOptions, StartKind};
 
 /// Lambdesk: run serverless functions (WebAssembly + WASI) locally, the way AWS Lambda runs them.
 #[derive(Debug, Parser)]
@@ -62,6 +61,7 @@ pub enum QueueCommand {
         name: String,
         /// The message body, or `-` for stdin.
         body: String,
+        /// Where the running host listens.
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -69,6 +69,7 @@ pub enum QueueCommand {
     Count {
         /// Queue name.
         name: String,
+        /// Where the running host listens.
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -98,6 +99,7 @@ pub enum StreamCommand {
         /// Partition key (Kinesis).
         #[arg(long)]
         partition_key: Option<String>,
+        /// Where the running host listens.
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -110,10 +112,10 @@ pub struct ServeArgs {
     #[arg(long = "function", value_name = "NAME=MODULE")]
     pub functions: Vec<String>,
     /// Port of the Lambda API (0 picks a free one).
-    #[arg(long, default_value_t = crate::triggers::LAMBDA_PORT)]
+    #[arg(long, default_value_t = crate::host::LAMBDA_PORT)]
     pub lambda_port: u16,
     /// Port of the HTTP API (API Gateway stand-in) for --route (0 picks a free one).
-    #[arg(long, default_value_t = crate::triggers::HTTP_PORT)]
+    #[arg(long, default_value_t = crate::host::HTTP_PORT)]
     pub http_port: u16,
     /// An HTTP route: 'METHOD /path=FUNCTION' (repeatable); `{param}`, greedy
     /// `{proxy+}`, method ANY; add `@1.0` for the REST API payload format.
@@ -137,7 +139,8 @@ pub struct ServeArgs {
     #[arg(long = "stream", value_name = "NAME=FUNCTION")]
     pub streams: Vec<String>,
     /// Folder of the durable asynchronous queue (default: `async-queue` in the
-    /// workspace folder, or in the user data folder).
+    /// workspace folder, or in `serve/` in the user data folder: never the
+    /// app's own queue).
     #[arg(long)]
     pub queue_dir: Option<PathBuf>,
     /// Speed of the asynchronous queue's clock: 60 plays a minute of retry
@@ -233,7 +236,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             endpoint,
         }) => {
             let body = text_or_stdin(body)?;
-            let reply = crate::client::request(
+            let reply = crate::api::client::request(
                 &endpoint.endpoint,
                 "POST",
                 &format!("/lambdesk/queues/{}", url_segment(&name)),
@@ -242,7 +245,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             print_reply(&reply, "MessageId")
         }
         Command::Queue(QueueCommand::Count { name, endpoint }) => {
-            let reply = crate::client::request(
+            let reply = crate::api::client::request(
                 &endpoint.endpoint,
                 "GET",
                 &format!("/lambdesk/queues/{}", url_segment(&name)),
@@ -261,7 +264,8 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             if let Some(k) = partition_key {
                 path.push_str(&format!("?partitionKey={}", url_segment(&k)));
             }
-            let reply = crate::client::request(&endpoint.endpoint, "POST", &path, data.as_bytes())?;
+            let reply =
+                crate::api::client::request(&endpoint.endpoint, "POST", &path, data.as_bytes())?;
             if reply.status == 200 {
                 let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
                 println!(
@@ -296,14 +300,14 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             ),
         },
         Command::Samples(SamplesCommand::List) => {
-            for s in crate::samples::SAMPLES {
+            for s in crate::store::samples::SAMPLES {
                 println!("{:<16} {:<9} {}", s.name, s.handler, s.description);
             }
             Ok(0)
         }
         Command::Samples(SamplesCommand::Export { dir }) => {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for s in crate::samples::SAMPLES {
+            for s in crate::store::samples::SAMPLES {
                 let entry = s
                     .install(&dir)
                     .with_context(|| format!("writing {}", s.file_name))?;
@@ -339,12 +343,12 @@ fn url_segment(s: &str) -> String {
 }
 
 /// Prints `field` of a 200 reply's JSON, or the error; returns the exit code.
-fn print_reply(reply: &crate::client::Reply, field: &str) -> anyhow::Result<i32> {
+fn print_reply(reply: &crate::api::client::Reply, field: &str) -> anyhow::Result<i32> {
     if reply.status != 200 {
         eprintln!(
             "error ({}): {}",
             reply.status,
-            crate::client::error_message(&reply.body)
+            crate::api::client::error_message(&reply.body)
         );
         return Ok(1);
     }
@@ -386,12 +390,12 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         options.cache_dir = Some(dir.clone());
     }
     let runtime = Runtime::new(options)?;
-    let opts = crate::serve::ServeOptions {
+    let opts = crate::host::load::ServeOptions {
         workspace,
         functions,
         ..Default::default()
     };
-    let mut functions = crate::serve::load_functions(&runtime, &opts)?;
+    let mut functions = crate::host::load::load_functions(&runtime, &opts)?;
     // Triggers given as flags join the workspace's saved ones.
     let flags = [
         ("schedule", &args.schedules),
@@ -413,10 +417,10 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     let queue_dir = args.queue_dir.clone().unwrap_or_else(|| {
         opts.workspace
             .clone()
-            .unwrap_or_else(crate::model::workspace::default_data_dir)
+            .unwrap_or_else(|| crate::store::default_data_dir().join("serve"))
             .join("async-queue")
     });
-    let mut host_options = crate::triggers::HostOptions::new(queue_dir);
+    let mut host_options = crate::host::HostOptions::new(queue_dir);
     host_options.host = args.host;
     host_options.lambda_port = args.lambda_port;
     host_options.http_port = args.http_port;
@@ -424,7 +428,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     // With a workspace, local queues and streams keep their messages there.
     host_options.state_dir = opts.workspace.clone();
     host_options.log = Some(sink);
-    let host = crate::triggers::TriggerHost::start(runtime, host_options)?;
+    let host = crate::api::start_host(runtime, host_options)?;
     // Triggers start (and take their first look at folders) before the
     // servers announce themselves, so whoever waits for that line misses nothing.
     let mut problems = Vec::new();
@@ -523,32 +527,6 @@ fn read_event(event: Option<&str>) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Deploys `module` as `name`. Without an explicit handler, picks `_start`
-/// for a command, else `handler`, else the only exported function.
-pub fn deploy_guessing_handler(
-    runtime: &Runtime,
-    name: &str,
-    module: &Path,
-    mut config: FunctionConfig,
-    handler_given: bool,
-) -> Result<crate::runtime::DeployInfo, DeployError> {
-    match runtime.deploy(name, module, config.clone()) {
-        Err(DeployError::Code(CodeError::NoEntryPoint { exports, .. })) if !handler_given => {
-            match crate::runtime::guess_handler(&exports) {
-                Some(h) => {
-                    config.handler = h;
-                    runtime.deploy(name, module, config)
-                }
-                None => Err(DeployError::Code(CodeError::NoEntryPoint {
-                    handler: config.handler,
-                    exports,
-                })),
-            }
-        }
-        other => other,
-    }
-}
-
 fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     if args.times == 0 || args.concurrency == 0 {
         bail!("--times and --concurrency must be at least 1");
@@ -577,7 +555,7 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
         .file_stem()
         .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
         .unwrap_or_else(|| "function".to_owned());
-    deploy_guessing_handler(
+    crate::host::load::deploy_guessing_handler(
         &runtime,
         &name,
         &args.module,
@@ -589,7 +567,14 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
 
     let next = AtomicUsize::new(0);
     let samples: Mutex<Vec<(StartKind, Duration)>> = Mutex::new(Vec::with_capacity(args.times));
-    let last_failed = Mutex::new((0usize, false));
+    // Function errors by type and refused invocations (throttles, …) by error type.
+    let errors: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+    let refused: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
+    let count = |m: &Mutex<BTreeMap<String, usize>>, key: &str| {
+        if let Ok(mut m) = m.lock() {
+            *m.entry(key.to_owned()).or_default() += 1;
+        }
+    };
     let stdout = Mutex::new(std::io::stdout());
     let invoke_options = InvokeOptions {
         discard_environment: args.cold,
@@ -603,10 +588,16 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
         let started = Instant::now();
         let result = runtime.invoke_with(&name, &event, &invoke_options);
         let elapsed = started.elapsed();
-        let failed = match &result {
+        match &result {
             Ok(inv) => {
-                if let Ok(mut s) = samples.lock() {
-                    s.push((inv.start, elapsed));
+                match inv.error() {
+                    // An environment that failed is not a start worth timing.
+                    Some(e) => count(&errors, &e.error_type),
+                    None => {
+                        if let Ok(mut s) = samples.lock() {
+                            s.push((inv.start, elapsed));
+                        }
+                    }
                 }
                 if !args.quiet
                     && let Ok(mut out) = stdout.lock()
@@ -614,19 +605,13 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
                     let _ = out.write_all(&inv.payload());
                     let _ = out.write_all(b"\n");
                 }
-                inv.error().is_some()
             }
             Err(e) => {
+                count(&refused, e.error_type());
                 if !args.quiet {
                     eprintln!("{e}");
                 }
-                true
             }
-        };
-        if let Ok(mut last) = last_failed.lock()
-            && i >= last.0
-        {
-            *last = (i, failed);
         }
     };
     std::thread::scope(|scope| {
@@ -660,8 +645,39 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
             );
         }
     }
-    let failed = last_failed.into_inner().map(|l| l.1).unwrap_or(true);
-    Ok(i32::from(failed))
+    let errors = errors.into_inner().unwrap_or_default();
+    let refused = refused.into_inner().unwrap_or_default();
+    if args.times > 1 {
+        let detail = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, n)| format!(" {k}={n}"))
+                .collect::<String>()
+        };
+        let throttles: BTreeMap<String, usize> = refused
+            .iter()
+            .filter(|(k, _)| k.as_str() == "TooManyRequestsException")
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        let other: BTreeMap<String, usize> = refused
+            .iter()
+            .filter(|(k, _)| k.as_str() != "TooManyRequestsException")
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        let mut all_errors = errors.clone();
+        for (k, n) in &other {
+            *all_errors.entry(k.clone()).or_default() += n;
+        }
+        let n_errors: usize = all_errors.values().sum();
+        if n_errors > 0 {
+            eprintln!("errors n={n_errors}{}", detail(&all_errors));
+        }
+        let n_throttles: usize = throttles.values().sum();
+        if n_throttles > 0 {
+            eprintln!("throttles n={n_throttles}");
+        }
+    }
+    // Non-zero when any invocation failed, as a script expects.
+    Ok(i32::from(!errors.is_empty() || !refused.is_empty()))
 }
 
 /// Nearest-rank percentile of sorted values.

@@ -14,16 +14,15 @@ use chrono::{DateTime, Local};
 use poll_promise::Promise;
 
 use super::log_store::LogStore;
-use crate::async_queue::AsyncRecord;
+use crate::host::async_queue::AsyncRecord;
+use crate::host::{HostOptions, TriggerHost};
 use crate::model::workspace::{WORKSPACE_FILE, sanitize_name};
-use crate::model::{
-    FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource, Workspace, WorkspaceError,
-};
+use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource, Workspace};
 use crate::runtime::{
     CancelToken, DeployInfo, Invocation, InvokeError, InvokeOptions, LogKind, LogLine, Runtime,
     RuntimeOptions,
 };
-use crate::triggers::{HostOptions, TriggerHost};
+use crate::store::WorkspaceError;
 
 /// Wakes the UI (egui's `request_repaint`); the runtime side knows nothing of egui.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -258,7 +257,7 @@ enum DialogKind {
 
 /// Where the workspace lives unless the user picks a folder.
 pub fn default_workspace_dir() -> PathBuf {
-    crate::model::workspace::default_data_dir()
+    crate::store::default_data_dir()
 }
 
 fn lock(logs: &Mutex<LogStore>) -> MutexGuard<'_, LogStore> {
@@ -344,7 +343,7 @@ impl Controller {
             None => {
                 let samples_dir = dir.join("samples");
                 let mut ws = Workspace::default();
-                for s in crate::samples::SAMPLES {
+                for s in crate::store::samples::SAMPLES {
                     match s.install(&samples_dir) {
                         Ok(entry) => ws.functions.push(entry),
                         Err(e) => self.error(format!("installing sample {}: {e}", s.name)),
@@ -370,7 +369,7 @@ impl Controller {
         let spawned = std::thread::Builder::new()
             .name("lambdesk-trigger-host".to_owned())
             .spawn(move || {
-                let result = TriggerHost::start(runtime, options)
+                let result = crate::api::start_host(runtime, options)
                     .map(Arc::new)
                     .map_err(|e| format!("{e:#}"));
                 let _ = tx.send(Msg::HostStarted { dir, result });
@@ -453,7 +452,7 @@ impl Controller {
     }
 
     /// The status of a trigger.
-    pub fn trigger_status(&self, id: &str) -> Option<crate::triggers::TriggerStatus> {
+    pub fn trigger_status(&self, id: &str) -> Option<crate::host::TriggerStatus> {
         self.triggers.as_ref()?.status(id)
     }
 
@@ -715,7 +714,7 @@ impl Controller {
                     .and_then(|f| f.events.get(index))
                     .map(|e| e.body.clone());
                 if let (Some(body), Some(path)) = (body, paths.first()) {
-                    match crate::model::workspace::write_atomic(path, body.as_bytes()) {
+                    match crate::store::write_atomic(path, body.as_bytes()) {
                         Ok(()) => self.info(format!("Event saved to {}", path.display())),
                         Err(e) => self.error(format!("cannot write {}: {e}", path.display())),
                     }

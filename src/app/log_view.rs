@@ -43,8 +43,8 @@ fn color(kind: LogKind, is_error: bool, dark: bool) -> Color32 {
                 Color32::from_rgb(0x6a, 0x2c, 0xa8)
             }
         }
-        LogKind::Platform => super::views::ERROR,
-        LogKind::Function if is_error => super::views::ERROR,
+        LogKind::Platform => super::theme::ERROR,
+        LogKind::Function if is_error => super::theme::ERROR,
         LogKind::Function => {
             if dark {
                 Color32::from_gray(0xdd)

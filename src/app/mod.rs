@@ -7,10 +7,11 @@ pub mod controller;
 pub mod json;
 pub mod log_store;
 pub mod log_view;
+pub mod state;
+pub mod theme;
 pub mod triggers_tab;
 pub mod views;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,72 +19,10 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 
 use controller::{Command, Controller};
-use log_store::Filter;
-use log_view::LogViewState;
+pub use state::{Drafts, Tab, UiState};
 
 /// Key under which eframe stores [`UiState`].
 const UI_STATE_KEY: &str = "lambdesk-ui";
-
-/// Which tab of a function is open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Tab {
-    /// Events, invoke, result.
-    #[default]
-    Test,
-    /// Settings.
-    Configuration,
-    /// Chart, environments, history.
-    Monitor,
-    /// Schedules, routes, folders, queues, streams; asynchronous invocation.
-    Triggers,
-}
-
-/// UI state that persists through eframe (panel sizes are egui's own).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct UiState {
-    /// Dark theme.
-    pub dark: bool,
-    /// Open tab.
-    pub tab: Tab,
-    /// Log filter.
-    pub log_filter: Filter,
-    /// Log viewer settings.
-    pub log_view: LogViewState,
-    /// N of "Invoke ×N" and "N at once".
-    pub invoke_times: usize,
-    /// The shortcuts window is open.
-    pub show_help: bool,
-    /// Settings forms being edited, per function (not saved).
-    #[serde(skip)]
-    pub drafts: HashMap<String, config_form::ConfigDraft>,
-    /// The event-name field's text.
-    #[serde(skip)]
-    pub rename: Option<String>,
-    /// Which event the rename field belongs to.
-    #[serde(skip)]
-    pub rename_for: Option<String>,
-    /// The Triggers tab's forms and drafts.
-    #[serde(skip)]
-    pub triggers_tab: triggers_tab::TriggersTabState,
-}
-
-impl Default for UiState {
-    fn default() -> Self {
-        Self {
-            dark: true,
-            tab: Tab::Test,
-            log_filter: Filter::default(),
-            log_view: LogViewState::default(),
-            invoke_times: 10,
-            show_help: false,
-            drafts: HashMap::new(),
-            rename: None,
-            rename_for: None,
-            triggers_tab: triggers_tab::TriggersTabState::default(),
-        }
-    }
-}
 
 /// What `--smoke-test` does: invoke a sample, screenshot the window, quit.
 #[derive(Clone, Debug)]
@@ -256,7 +195,7 @@ impl LambdeskApp {
 
     fn notices_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
         for (i, n) in self.controller.notices.iter().enumerate() {
-            let color = if n.is_error { views::ERROR } else { views::OK };
+            let color = if n.is_error { theme::ERROR } else { theme::OK };
             ui.horizontal(|ui| {
                 ui.label(RichText::new(&n.text).color(color));
                 if ui.small_button("Dismiss").clicked() {
@@ -389,8 +328,7 @@ fn save_screenshot(image: &egui::ColorImage, path: &std::path::Path) -> Result<(
         height: h as u32,
     };
     let png = icon.to_png_bytes()?;
-    crate::model::workspace::write_atomic(path, &png)
-        .map_err(|e| format!("writing {}: {e}", path.display()))
+    crate::store::write_atomic(path, &png).map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 impl eframe::App for LambdeskApp {

@@ -10,12 +10,12 @@ use chrono::{DateTime, Local, Utc};
 use egui::{Color32, RichText, Ui};
 
 use super::controller::{Command, Controller};
-use super::views::{ERROR, OK, WARM};
-use crate::async_queue::{AsyncRecord, AsyncStep};
+use super::theme::{ERROR, OK, WARM};
+use crate::host::LAMBDA_PORT;
+use crate::host::async_queue::{AsyncRecord, AsyncStep};
 use crate::model::schedule::Schedule;
 use crate::model::trigger::{KINDS, METHODS, PayloadFormat, StreamKind};
 use crate::model::{AsyncInvokeConfig, Trigger, TriggerSource};
-use crate::triggers::LAMBDA_PORT;
 
 /// A trigger being added or edited.
 #[derive(Clone, Debug, PartialEq)]

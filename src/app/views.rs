@@ -7,7 +7,8 @@ use egui::{Color32, RichText, Ui};
 
 use super::controller::{Command, Controller, DeployState, Record};
 use super::json;
-use super::{Tab, UiState};
+use super::state::{Tab, UiState};
+use super::theme::{COLD, ERROR, OK, WARM};
 use crate::model::events::TEMPLATES;
 use crate::runtime::{
     CodeSource, ErrorKind, Invocation, ModuleKind, Outcome, Phases, StartKind, report::as_ms,
@@ -15,15 +16,6 @@ use crate::runtime::{
 
 /// Most invocations "N at once" starts.
 pub const MAX_PARALLEL: usize = 64;
-
-/// Colour of cold starts everywhere.
-pub const COLD: Color32 = Color32::from_rgb(0x4a, 0x90, 0xe2);
-/// Colour of warm starts everywhere.
-pub const WARM: Color32 = Color32::from_rgb(0xf5, 0xa6, 0x23);
-/// Colour of errors.
-pub const ERROR: Color32 = Color32::from_rgb(0xe0, 0x4f, 0x4f);
-/// Colour of success.
-pub const OK: Color32 = Color32::from_rgb(0x3f, 0xb9, 0x50);
 
 /// The function list with status badges.
 pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
@@ -153,8 +145,8 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
         Tab::Triggers => {
-            super::triggers_tab::triggers_tab_ui(ui, c, &name, &mut state.triggers_tab, cmds);
-            if let Some(id) = state.triggers_tab.show_request.take() {
+            super::triggers_tab::triggers_tab_ui(ui, c, &name, &mut state.live.triggers_tab, cmds);
+            if let Some(id) = state.live.triggers_tab.show_request.take() {
                 state.log_filter.request_id = Some(id);
             }
         }
@@ -285,10 +277,10 @@ fn events_ui(
         return;
     };
     ui.horizontal_wrapped(|ui| {
-        let rename = state.rename.get_or_insert_with(|| event.name.clone());
-        if state.rename_for.as_deref() != Some(&format!("{name}/{i}")) {
+        let rename = state.live.rename.get_or_insert_with(|| event.name.clone());
+        if state.live.rename_for.as_deref() != Some(&format!("{name}/{i}")) {
             *rename = event.name.clone();
-            state.rename_for = Some(format!("{name}/{i}"));
+            state.live.rename_for = Some(format!("{name}/{i}"));
         }
         let r = ui.add(
             egui::TextEdit::singleline(rename)
@@ -613,6 +605,7 @@ fn config_tab_ui(
 ) {
     let Some(entry) = c.entry(name) else { return };
     let draft = state
+        .live
         .drafts
         .entry(name.to_owned())
         .or_insert_with(|| super::config_form::ConfigDraft::from_config(&entry.config));

@@ -319,18 +319,31 @@ pub fn validate_environment(env: &BTreeMap<String, String>) -> Result<(), Config
     Ok(())
 }
 
-/// A mount needs an absolute guest path and an existing host folder.
-pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
-    if !mount.guest_path.starts_with('/') || mount.guest_path.len() < 2 {
-        return Err(ConfigError::new(
-            "role.mounts",
-            format!(
-                "guest path `{}` must be absolute, such as `/data`",
-                mount.guest_path
-            ),
+/// A guest path in its one spelling: absolute, no `.` or `..`, no repeated
+/// or trailing `/` (`//data/` is `/data`; `/` and `//` are the root).
+pub fn normalize_guest_path(path: &str) -> Result<String, String> {
+    if !path.starts_with('/') {
+        return Err(format!(
+            "guest path `{path}` is relative; it must start with `/`, such as `/data` (or `/` for the root)"
         ));
     }
-    if mount.guest_path == "/tmp" || mount.guest_path == "/var/task" {
+    let mut parts = Vec::new();
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        if part == "." || part == ".." {
+            return Err(format!(
+                "guest path `{path}` must not contain `.` or `..` parts"
+            ));
+        }
+        parts.push(part);
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+/// A mount needs an absolute guest path and an existing host folder.
+pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
+    let guest =
+        normalize_guest_path(&mount.guest_path).map_err(|m| ConfigError::new("role.mounts", m))?;
+    if guest == "/tmp" || guest == "/var/task" {
         return Err(ConfigError::new(
             "role.mounts",
             format!(
@@ -351,6 +364,19 @@ pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guest_paths_have_one_spelling() {
+        assert_eq!(normalize_guest_path("/").unwrap(), "/");
+        assert_eq!(normalize_guest_path("//").unwrap(), "/");
+        assert_eq!(normalize_guest_path("//data/x/").unwrap(), "/data/x");
+        assert!(
+            normalize_guest_path("data")
+                .unwrap_err()
+                .contains("relative")
+        );
+        assert!(normalize_guest_path("/a/../b").is_err());
+    }
 
     #[test]
     fn defaults_are_lambdas() {

@@ -2,17 +2,15 @@
 //! workspace file. Nothing here knows about wasmtime or egui, so the runtime,
 //! the command line and the app all share one vocabulary.
 
+pub mod account;
 pub mod config;
 pub mod events;
 pub mod schedule;
 pub mod trigger;
 pub mod workspace;
 
-/// The region Lambdesk presents itself as.
-pub const REGION: &str = "us-east-1";
-/// The account id in ARNs.
-pub const ACCOUNT_ID: &str = "123456789012";
+pub use account::{ACCOUNT_ID, REGION};
 
 pub use config::{AsyncInvokeConfig, ConfigError, FunctionConfig, Mount, Role};
 pub use trigger::{Trigger, TriggerSource};
-pub use workspace::{FunctionEntry, TestEvent, Workspace, WorkspaceError};
+pub use workspace::{FunctionEntry, TestEvent, Workspace};

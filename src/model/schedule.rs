@@ -339,10 +339,10 @@ pub fn scheduled_event(rule: &str, time: DateTime<Utc>, id: &str) -> serde_json:
         "id": id,
         "detail-type": "Scheduled Event",
         "source": "aws.events",
-        "account": super::ACCOUNT_ID,
+        "account": crate::model::account::ACCOUNT_ID,
         "time": time.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "region": super::REGION,
-        "resources": [format!("arn:aws:events:{}:{}:rule/{rule}", super::REGION, super::ACCOUNT_ID)],
+        "region": crate::model::account::REGION,
+        "resources": [format!("arn:aws:events:{}:{}:rule/{rule}", crate::model::account::REGION, crate::model::account::ACCOUNT_ID)],
         "detail": {},
     })
 }

@@ -1,10 +1,8 @@
-//! The workspace file: the functions a user has loaded, their settings and their
-//! saved test events. Written atomically; a corrupted file is kept as a backup
-//! and reported, never silently replaced.
+//! The workspace: the functions a user has loaded, their settings, their
+//! saved test events and triggers. Types only: reading and writing the file
+//! is [`crate::store::workspace`]'s job.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,80 +51,9 @@ pub struct TestEvent {
     pub body: String,
 }
 
-/// Loading or saving a workspace failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WorkspaceError {
-    /// Reading or writing failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not a valid workspace. It was copied to `backup` before
-    /// anything else happened to it.
-    #[error("the workspace file is damaged ({source}); it was kept as {backup}")]
-    Corrupt {
-        /// Where the damaged file was copied.
-        backup: PathBuf,
-        /// What the parser said.
-        source: serde_json::Error,
-    },
-}
-
 impl Workspace {
     /// Current format version.
     pub const VERSION: u32 = 1;
-
-    /// Reads `path`. `Ok(None)` when there is no file yet. A file that does
-    /// not parse is copied next to itself (`….corrupt-<time>`) and reported.
-    pub fn load(path: &Path) -> Result<Option<Self>, WorkspaceError> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(WorkspaceError::Io {
-                    action: "reading",
-                    path: path.to_owned(),
-                    source,
-                });
-            }
-        };
-        match serde_json::from_slice::<Workspace>(&bytes) {
-            Ok(ws) => Ok(Some(ws)),
-            Err(source) => {
-                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f");
-                let mut backup = path.as_os_str().to_owned();
-                backup.push(format!(".corrupt-{stamp}"));
-                let backup = PathBuf::from(backup);
-                write_atomic(&backup, &bytes).map_err(|source| WorkspaceError::Io {
-                    action: "backing up",
-                    path: backup.clone(),
-                    source,
-                })?;
-                Err(WorkspaceError::Corrupt { backup, source })
-            }
-        }
-    }
-
-    /// Writes the workspace to `path` atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<(), WorkspaceError> {
-        let mut ws = self.clone();
-        ws.version = Self::VERSION;
-        let json = serde_json::to_vec_pretty(&ws).map_err(|e| WorkspaceError::Io {
-            action: "encoding",
-            path: path.to_owned(),
-            source: std::io::Error::other(e),
-        })?;
-        write_atomic(path, &json).map_err(|source| WorkspaceError::Io {
-            action: "writing",
-            path: path.to_owned(),
-            source,
-        })
-    }
 
     /// The function called `name`.
     pub fn function(&self, name: &str) -> Option<&FunctionEntry> {
@@ -146,17 +73,6 @@ impl Workspace {
     }
 }
 
-/// The user data folder (`~/.local/share/lambdesk` on Linux), or
-/// `$LAMBDESK_WORKSPACE` when set.
-pub fn default_data_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("LAMBDESK_WORKSPACE") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("dev", "lambdesk", "Lambdesk")
-        .map(|d| d.data_dir().to_owned())
-        .unwrap_or_else(|| std::env::temp_dir().join("lambdesk-workspace"))
-}
-
 /// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
 pub fn sanitize_name(raw: &str) -> String {
     let name: String = raw
@@ -174,82 +90,5 @@ pub fn sanitize_name(raw: &str) -> String {
         "function".to_owned()
     } else {
         name
-    }
-}
-
-/// Writes `bytes` to `path` so that a reader sees either the old or the new
-/// content, never a torn file: a temporary file in the same folder, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        fs::create_dir_all(dir)?;
-    }
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::other("path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let tmp = dir.map_or_else(|| PathBuf::from(&tmp_name), |d| d.join(&tmp_name));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    if let Some(dir) = dir
-        && let Ok(d) = fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn round_trip_and_corruption_backup() {
-        let dir = std::env::temp_dir().join(format!("lambdesk-ws-{}", uuid::Uuid::new_v4()));
-        let path = dir.join(WORKSPACE_FILE);
-        assert!(Workspace::load(&path).unwrap().is_none());
-        let ws = Workspace {
-            version: 1,
-            functions: vec![FunctionEntry {
-                name: "hello".into(),
-                code: "hello.wasm".into(),
-                ..Default::default()
-            }],
-        };
-        ws.save(&path).unwrap();
-        assert_eq!(Workspace::load(&path).unwrap().unwrap(), ws);
-
-        fs::write(&path, b"{ not json").unwrap();
-        let err = Workspace::load(&path).unwrap_err();
-        let WorkspaceError::Corrupt { backup, .. } = err else {
-            panic!("expected Corrupt, got {err}");
-        };
-        assert_eq!(fs::read(&backup).unwrap(), b"{ not json");
-        fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn unique_names() {
-        let mut ws = Workspace::default();
-        ws.functions.push(FunctionEntry {
-            name: "hello".into(),
-            ..Default::default()
-        });
-        assert_eq!(ws.unique_name("hello"), "hello-2");
-        assert_eq!(ws.unique_name("my func.wasm"), "my-func-wasm");
     }
 }

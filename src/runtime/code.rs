@@ -94,6 +94,16 @@ pub enum CodeError {
         /// The modules found.
         modules: Vec<String>,
     },
+    /// A package over one of Lambda's deployment package limits.
+    #[error("{what} size must be smaller than {limit} bytes (Lambda's limit): {path}")]
+    TooLarge {
+        /// `Zipped` or `Unzipped`, as Lambda words it.
+        what: &'static str,
+        /// The limit, in bytes.
+        limit: u64,
+        /// The package.
+        path: PathBuf,
+    },
     /// A damaged zip.
     #[error("cannot read the zip bundle {path}: {message}")]
     Zip {
@@ -120,13 +130,44 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// Reads code from `path`. Zip bundles are unpacked below `bundles_dir`.
+/// Lambda's limit on a zipped deployment package: 50 MB.
+pub const MAX_ZIPPED_BYTES: u64 = 50 * 1024 * 1024;
+/// Lambda's limit on a package unzipped (and so on a module): 250 MB.
+pub const MAX_UNZIPPED_BYTES: u64 = 250 * 1024 * 1024;
+
+/// Reads code from `path`. Zip bundles are unpacked below `bundles_dir`,
+/// within Lambda's package limits, checked while inflating.
 pub fn load_code(path: &Path, bundles_dir: &Path) -> Result<CodeBundle, CodeError> {
-    let bytes = fs::read(path).map_err(|source| CodeError::Io {
+    let io = |source| CodeError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    if bytes.starts_with(b"PK\x03\x04") || path.extension().is_some_and(|e| e == "zip") {
+    };
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut magic = [0u8; 4];
+    let n = file.read(&mut magic).map_err(io)?;
+    let is_zip = magic[..n] == *b"PK\x03\x04" || path.extension().is_some_and(|e| e == "zip");
+    let (what, limit) = if is_zip {
+        ("Zipped", MAX_ZIPPED_BYTES)
+    } else {
+        ("Unzipped", MAX_UNZIPPED_BYTES)
+    };
+    let too_large = || CodeError::TooLarge {
+        what,
+        limit,
+        path: path.to_owned(),
+    };
+    if file.metadata().map_err(io)?.len() > limit {
+        return Err(too_large());
+    }
+    // The size can change between the check and the read: read at most the limit.
+    let mut bytes = magic[..n].to_vec();
+    file.take(limit + 1 - n as u64)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    if is_zip {
         return load_zip(path, &bytes, bundles_dir);
     }
     let wasm = module_bytes(path, bytes)?;
@@ -171,6 +212,11 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
         message: e.to_string(),
     };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    let unzipped_too_large = || CodeError::TooLarge {
+        what: "Unzipped",
+        limit: MAX_UNZIPPED_BYTES,
+        path: path.to_owned(),
+    };
     let mut modules = Vec::new();
     for i in 0..archive.len() {
         let file = archive.by_index(i).map_err(zip_err)?;
@@ -202,24 +248,44 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
             source,
         };
         fs::create_dir_all(&partial).map_err(io_err)?;
+        let cleanup = |e: CodeError| {
+            let _ = fs::remove_dir_all(&partial);
+            e
+        };
+        // What the entries declare is not trusted: every byte inflated counts.
+        let mut left = MAX_UNZIPPED_BYTES;
         for i in 0..archive.len() {
-            let mut file = archive.by_index(i).map_err(zip_err)?;
+            let mut file = archive.by_index(i).map_err(zip_err).map_err(cleanup)?;
             let Some(rel) = file.enclosed_name() else {
                 continue;
             };
             let target = partial.join(rel);
             if file.is_dir() {
-                fs::create_dir_all(&target).map_err(io_err)?;
+                fs::create_dir_all(&target)
+                    .map_err(io_err)
+                    .map_err(cleanup)?;
                 continue;
             }
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(io_err)?;
+            if file.size() > left {
+                return Err(cleanup(unzipped_too_large()));
             }
-            let mut content = Vec::new();
-            file.read_to_end(&mut content).map_err(io_err)?;
-            fs::write(&target, content).map_err(io_err)?;
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent)
+                    .map_err(io_err)
+                    .map_err(cleanup)?;
+            }
+            let mut out = fs::File::create(&target).map_err(io_err).map_err(cleanup)?;
+            let written = std::io::copy(&mut (&mut file).take(left + 1), &mut out)
+                .map_err(io_err)
+                .map_err(cleanup)?;
+            if written > left {
+                return Err(cleanup(unzipped_too_large()));
+            }
+            left -= written;
         }
-        fs::write(partial.join(".complete"), b"").map_err(io_err)?;
+        fs::write(partial.join(".complete"), b"")
+            .map_err(io_err)
+            .map_err(cleanup)?;
         if fs::rename(&partial, &dir).is_err() {
             // Another process unpacked the same bundle first.
             let _ = fs::remove_dir_all(&partial);

@@ -57,22 +57,60 @@ fn base_config() -> Config {
     config
 }
 
+/// Guest code running in this process: the epoch tickers tick only while
+/// some does, so an idle app or `serve` does not wake a thousand times a second.
+static GUESTS_RUNNING: Mutex<usize> = Mutex::new(0);
+static GUESTS_WAKE: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Held while guest code may run (instantiation, INIT, an invocation).
+pub(crate) struct GuestRunning(());
+
+impl GuestRunning {
+    pub(crate) fn enter() -> Self {
+        let mut n = GUESTS_RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        if *n == 1 {
+            GUESTS_WAKE.notify_all();
+        }
+        Self(())
+    }
+}
+
+impl Drop for GuestRunning {
+    fn drop(&mut self) {
+        let mut n = GUESTS_RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+    }
+}
+
+/// How long an idle ticker sleeps before it checks that its engine lives.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// Starts the thread that advances the engine's epoch: one tick per
-/// [`EPOCH_TICK`] of real time (it catches up when the thread sleeps longer,
-/// so a deadline of N ticks is N milliseconds). It holds only a weak handle and
-/// ends when the engine is dropped.
+/// [`EPOCH_TICK`] of real time while guest code runs (it catches up when
+/// the thread sleeps longer, so a deadline of N ticks is N milliseconds), and
+/// none while no guest runs. It holds only a weak handle and ends when the
+/// engine is dropped.
 pub(crate) fn start_ticker(engine: &Engine) -> anyhow::Result<()> {
     let weak = engine.weak();
-    let started = Instant::now();
     std::thread::Builder::new()
         .name("lambdesk-epoch".to_owned())
         .spawn(move || {
-            let mut ticks: u128 = 0;
+            let mut last = Instant::now();
             while let Some(engine) = weak.upgrade() {
-                let due = started.elapsed().as_nanos() / EPOCH_TICK.as_nanos();
-                while ticks < due {
+                {
+                    let n = GUESTS_RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+                    if *n == 0 {
+                        drop(engine);
+                        let _ = GUESTS_WAKE.wait_timeout(n, IDLE_CHECK);
+                        // Time spent idle is not owed as ticks.
+                        last = Instant::now();
+                        continue;
+                    }
+                }
+                while last.elapsed() >= EPOCH_TICK {
                     engine.increment_epoch();
-                    ticks += 1;
+                    last += EPOCH_TICK;
                 }
                 drop(engine);
                 std::thread::sleep(EPOCH_TICK);
@@ -166,6 +204,6 @@ impl ModuleCache {
 
 fn store_precompiled(module: &Module, path: &Path) -> anyhow::Result<()> {
     let bytes = module.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::model::workspace::write_atomic(path, &bytes)?;
+    crate::store::write_atomic(path, &bytes)?;
     Ok(())
 }

@@ -15,6 +15,13 @@ use super::host::{EnvironmentFacts, HostState, InvocationContext, Io, MemoryLimi
 use super::report::{ErrorKind, FunctionError, TIMEOUT_ERROR_TYPE};
 use crate::model::FunctionConfig;
 
+/// Whether creating an instance failed only because every slot of the
+/// pooling allocator is taken (wasmtime's "maximum concurrent limit of N
+/// for core instances reached").
+pub(crate) fn pool_exhausted(e: &FunctionError) -> bool {
+    e.error_message.contains("maximum concurrent limit")
+}
+
 /// Lambda's limit on INIT.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -54,7 +61,6 @@ pub(crate) struct Blueprint {
 pub(crate) struct TmpStock {
     dir: PathBuf,
     ready: std::sync::Mutex<Vec<PathBuf>>,
-    next: std::sync::atomic::AtomicU64,
 }
 
 impl TmpStock {
@@ -67,7 +73,6 @@ impl TmpStock {
         Self {
             dir,
             ready: std::sync::Mutex::new(Vec::new()),
-            next: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -75,11 +80,12 @@ impl TmpStock {
         self.ready.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A new folder: an unpredictable name, owner-only, never one that exists.
     fn create(&self) -> std::io::Result<PathBuf> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = self.dir.join(format!("tmp-{}-{n}", std::process::id()));
-        std::fs::create_dir(&path).or_else(|_| std::fs::create_dir_all(&path))?;
-        Ok(path)
+        Ok(tempfile::Builder::new()
+            .prefix("tmp-")
+            .tempdir_in(&self.dir)?
+            .keep())
     }
 
     /// An empty folder, from the stock or new.
@@ -170,6 +176,8 @@ pub(crate) struct RunResult {
 
 /// Runs a future to completion on this thread's runtime.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    // Every guest call goes through here: the epoch ticker runs meanwhile.
+    let _running = super::engine::GuestRunning::enter();
     thread_local! {
         static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -344,8 +352,8 @@ impl Environment {
             ("AWS_LAMBDA_LOG_GROUP_NAME", &*bp.log_group),
             ("AWS_LAMBDA_LOG_STREAM_NAME", &*self.facts.log_stream),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
-            ("AWS_REGION", super::REGION),
-            ("AWS_DEFAULT_REGION", super::REGION),
+            ("AWS_REGION", crate::model::REGION),
+            ("AWS_DEFAULT_REGION", crate::model::REGION),
             ("AWS_EXECUTION_ENV", "lambdesk"),
             ("_HANDLER", c.handler.as_str()),
             ("LAMBDA_TASK_ROOT", "/var/task"),
@@ -366,16 +374,22 @@ impl Environment {
             } else {
                 FsPerms::ReadWrite
             };
-            b.preopened_dir(&m.host_path, &m.guest_path, perms)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "mounting {} at {}: {e}",
-                        m.host_path.display(),
-                        m.guest_path
-                    )
-                })?;
+            let guest = crate::model::config::normalize_guest_path(&m.guest_path)
+                .map_err(anyhow::Error::msg)?;
+            b.preopened_dir(&m.host_path, &guest, perms).map_err(|e| {
+                anyhow::anyhow!(
+                    "mounting {} at {}: {e}",
+                    m.host_path.display(),
+                    m.guest_path
+                )
+            })?;
         }
         Ok(b.build_p1())
+    }
+
+    /// Drops the instance, giving its pool slot back at once.
+    pub fn release_instance(&mut self) {
+        self.live = None;
     }
 
     /// The environment's log stream.
@@ -483,7 +497,14 @@ impl Environment {
                         false,
                     )
                 } else if marked_error || status != 0 {
-                    (Err(FunctionError::handled_from_payload(&stdout)), false)
+                    let mut err = FunctionError::handled_from_payload(&stdout);
+                    if err.error_message.is_empty() {
+                        err.error_message = format!(
+                            "the handler `{}` returned status {status} without writing an error object",
+                            bp.config.handler
+                        );
+                    }
+                    (Err(err), false)
                 } else {
                     (Ok(stdout), false)
                 }
@@ -676,9 +697,11 @@ fn classify(
         };
         FunctionError::unhandled("Runtime.Trap", message)
     } else {
+        // A host call refused the guest's arguments or failed: the root
+        // cause says what, not wasmtime's "error while executing".
         FunctionError::unhandled(
-            "Runtime.Unknown",
-            e.chain().next().map(|c| c.to_string()).unwrap_or_default(),
+            "Runtime.HostCallError",
+            format!("a host call failed: {}", e.root_cause()),
         )
     };
     if in_init && err.error_type == "Runtime.Trap" {

@@ -9,6 +9,7 @@ pub mod environment;
 pub mod host;
 pub mod logs;
 pub mod report;
+mod scratch;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -41,7 +42,9 @@ pub const ACCOUNT_CONCURRENCY: u32 = 1_000;
 pub struct RuntimeOptions {
     /// Folder for precompiled modules; `None` compiles in every process.
     pub cache_dir: Option<PathBuf>,
-    /// Folder for environments' `/tmp` and unpacked zip bundles.
+    /// Folder in which the runtime makes its own scratch folder (for
+    /// environments' `/tmp` and unpacked zip bundles): a new one with an
+    /// unpredictable name and owner-only permissions, never one that exists.
     pub scratch_dir: PathBuf,
     /// Receives every log line of every function.
     pub log_sink: Option<LogSink>,
@@ -51,10 +54,26 @@ pub struct RuntimeOptions {
     pub account_concurrency: u32,
     /// Instance slots of the pooling allocator (0: allocate on demand).
     pub pool_slots: u32,
+    /// Most memory, in MB, that invocations running at once may be
+    /// configured with together; beyond it an invoke is throttled, so
+    /// concurrency × memory cannot take the host down. `None`: the machine's
+    /// memory less 1 GB (no limit where that cannot be read).
+    pub memory_budget_mb: Option<u64>,
 }
 
-/// Numbers the default scratch folders of the runtimes in this process.
-static NEXT_SCRATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The default memory budget: physical memory less 1 GB for everything else.
+fn default_memory_budget_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse::<u64>().ok())
+    });
+    match total_kb {
+        Some(kb) => (kb / 1024).saturating_sub(1024).max(128),
+        None => u64::MAX,
+    }
+}
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
@@ -62,17 +81,12 @@ impl Default for RuntimeOptions {
             .map(|d| d.cache_dir().join("modules"));
         Self {
             cache_dir,
-            // One folder per runtime: two runtimes in a process (tests, a
-            // library user) must not hand out or remove each other's /tmp.
-            scratch_dir: std::env::temp_dir().join(format!(
-                "lambdesk-{}-{}",
-                std::process::id(),
-                NEXT_SCRATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            )),
+            scratch_dir: std::env::temp_dir(),
             log_sink: None,
             pricing: Pricing::default(),
             account_concurrency: ACCOUNT_CONCURRENCY,
             pool_slots: ACCOUNT_CONCURRENCY,
+            memory_budget_mb: None,
         }
     }
 }
@@ -127,7 +141,8 @@ pub enum InvokeError {
     /// Concurrency limit reached.
     #[error("TooManyRequestsException: Rate Exceeded. (Reason: {reason})")]
     TooManyRequests {
-        /// `ReservedFunctionConcurrentInvocationLimitExceeded` or `ConcurrentInvocationLimitExceeded`.
+        /// `ReservedFunctionConcurrentInvocationLimitExceeded`, `ConcurrentInvocationLimitExceeded`
+        /// or `HostMemoryBudgetExceeded` (the host's memory budget).
         reason: &'static str,
     },
     /// Payload over 6 MB.
@@ -223,8 +238,13 @@ struct Inner {
     modules: engine::ModuleCache,
     functions: RwLock<BTreeMap<String, Arc<Function>>>,
     options: RuntimeOptions,
+    /// This runtime's own scratch folder, inside `options.scratch_dir`.
+    scratch: PathBuf,
     next_env_id: AtomicU64,
     in_flight: AtomicU32,
+    /// Memory (MB) of the invocations running now, against `memory_budget_mb`.
+    memory_in_use_mb: AtomicU64,
+    memory_budget_mb: u64,
     defined_imports: HashSet<(String, String)>,
     /// Environments to shut down off the invoke path (removing /tmp takes time).
     shutdown: Mutex<Option<std::sync::mpsc::SyncSender<Environment>>>,
@@ -233,8 +253,11 @@ struct Inner {
 }
 
 impl Inner {
-    /// Shuts an environment down on the reaper thread (inline if it is busy).
-    fn shut_down(&self, env: Environment) {
+    /// Shuts an environment down: its instance (and pool slot) goes now, so
+    /// the next cold start finds the slot free; its `/tmp` is removed on the
+    /// reaper thread (inline if that is busy).
+    fn shut_down(&self, mut env: Environment) {
+        env.release_instance();
         let guard = self.shutdown.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = guard.as_ref()
             && let Err(std::sync::mpsc::TrySendError::Full(env)) = tx.try_send(env)
@@ -259,7 +282,7 @@ impl Drop for Inner {
         // (the functions map is dropped after this body); unpacked bundles and
         // the scratch folder itself go once nothing is left in them.
         self.functions.get_mut().map(BTreeMap::clear).ok();
-        let scratch = &self.options.scratch_dir;
+        let scratch = &self.scratch;
         self.tmp_stock.clear();
         let _ = std::fs::remove_dir_all(scratch.join("bundles"));
         let _ = std::fs::remove_dir(scratch);
@@ -272,16 +295,19 @@ pub struct Runtime {
     inner: Arc<Inner>,
 }
 
-/// Releases concurrency on drop.
+/// Releases concurrency and memory on drop.
 struct Slot<'a> {
     function: &'a AtomicU32,
     account: &'a AtomicU32,
+    memory: &'a AtomicU64,
+    memory_mb: u64,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.function.fetch_sub(1, Ordering::AcqRel);
         self.account.fetch_sub(1, Ordering::AcqRel);
+        self.memory.fetch_sub(self.memory_mb, Ordering::AcqRel);
     }
 }
 
@@ -292,14 +318,25 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut HostState| &mut s.wasi)
             .map_err(|e| anyhow::anyhow!("adding WASI to the linker: {e}"))?;
+        // WASI's proc_exit refuses statuses of 126 and up without saying
+        // which (AssemblyScript's abort exits with 134): keep the status.
+        linker.allow_shadowing(true);
+        linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "proc_exit",
+                |status: i32| -> wasmtime::Result<()> {
+                    Err(wasmtime_wasi::I32Exit(status).into())
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("adding proc_exit: {e}"))?;
+        linker.allow_shadowing(false);
         host::add_host_functions(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding host functions: {e}"))?;
-        std::fs::create_dir_all(&options.scratch_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "creating the scratch folder {}: {e}",
-                options.scratch_dir.display()
-            )
-        })?;
+        let scratch = scratch::create(&options.scratch_dir)?;
+        let memory_budget_mb = options
+            .memory_budget_mb
+            .unwrap_or_else(default_memory_budget_mb);
         if let Some(dir) = &options.cache_dir {
             // Without a writable cache every process compiles; that is slower, not wrong.
             let _ = std::fs::create_dir_all(dir);
@@ -326,7 +363,6 @@ impl Runtime {
                 .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
                 .collect()
         };
-        let options_scratch = options.scratch_dir.clone();
         let inner = Arc::new(Inner {
             modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
             engine,
@@ -334,12 +370,15 @@ impl Runtime {
             linker,
             functions: RwLock::new(BTreeMap::new()),
             options,
+            scratch: scratch.clone(),
             next_env_id: AtomicU64::new(1),
             in_flight: AtomicU32::new(0),
+            memory_in_use_mb: AtomicU64::new(0),
+            memory_budget_mb,
             defined_imports,
             shutdown: Mutex::new(None),
             shutdown_thread: Mutex::new(None),
-            tmp_stock: Arc::new(environment::TmpStock::new(options_scratch)),
+            tmp_stock: Arc::new(environment::TmpStock::new(scratch)),
         });
         let (tx, handle) = start_reaper(Arc::downgrade(&inner))?;
         *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -353,6 +392,11 @@ impl Runtime {
     /// Whether the pooling allocator is in use.
     pub fn uses_pooling(&self) -> bool {
         self.inner.pooling
+    }
+
+    /// This runtime's scratch folder (environments' `/tmp`, unpacked bundles).
+    pub fn scratch_dir(&self) -> &Path {
+        &self.inner.scratch
     }
 
     /// The options the runtime was created with.
@@ -370,7 +414,7 @@ impl Runtime {
         config: FunctionConfig,
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
-        let bundle = load_code(code_path, &self.inner.options.scratch_dir.join("bundles"))?;
+        let bundle = load_code(code_path, &self.inner.scratch.join("bundles"))?;
         self.deploy_bundle(name, &bundle, config)
     }
 
@@ -404,7 +448,7 @@ impl Runtime {
                 arn: Arc::from(function_arn(name)),
                 log_group: Arc::from(logs::log_group_name(name)),
                 task_root: bundle.task_root.clone(),
-                scratch_dir: self.inner.options.scratch_dir.clone(),
+                scratch_dir: self.inner.scratch.clone(),
                 tmp_stock: self.inner.tmp_stock.clone(),
                 config,
             },
@@ -614,7 +658,19 @@ impl Runtime {
                     .unwrap_or((CodeSource::Memory, Duration::ZERO));
                 phases.load = Some(load);
                 let provisional = context(&request_id, environment::INIT_TIMEOUT);
-                match Environment::create(bp, id, &provisional, event.clone(), sink.clone()) {
+                let mut created =
+                    Environment::create(bp, id, &provisional, event.clone(), sink.clone());
+                // Every instance slot taken: as Lambda reclaims idle
+                // environments, shut the least recently used idle one down
+                // and try again (once per environment so reclaimed).
+                while let Err((e, _, _)) = &created
+                    && environment::pool_exhausted(e)
+                    && self.evict_least_recently_used()
+                {
+                    created =
+                        Environment::create(bp, id, &provisional, event.clone(), sink.clone());
+                }
+                match created {
                     Ok((mut env, instantiate, init)) => {
                         env.generation = f.generation.load(Ordering::Acquire);
                         phases.instantiate = instantiate;
@@ -703,6 +759,37 @@ impl Runtime {
         Ok(invocation)
     }
 
+    /// Shuts down the idle environment (of any function) used longest ago.
+    /// Returns whether there was one.
+    fn evict_least_recently_used(&self) -> bool {
+        let functions: Vec<Arc<Function>> = self.functions().values().cloned().collect();
+        let oldest = functions
+            .iter()
+            .filter_map(|f| {
+                let pool = f.pool();
+                let (i, e) = pool
+                    .idle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, e)| e.last_used)?;
+                Some((f.clone(), i, e.last_used))
+            })
+            .min_by_key(|(_, _, used)| *used);
+        let Some((f, i, used)) = oldest else {
+            return false;
+        };
+        let env = {
+            let mut pool = f.pool();
+            // It may have been taken meanwhile: evict only if it is still there.
+            match pool.idle.get(i) {
+                Some(e) if e.last_used == used => pool.idle.remove(i),
+                _ => return true,
+            }
+        };
+        self.inner.shut_down(env);
+        true
+    }
+
     fn acquire<'a>(&'a self, f: &'a Function) -> Result<Slot<'a>, InvokeError> {
         let account = &self.inner.in_flight;
         let limit = f.blueprint.config.reserved_concurrency.unwrap_or(u32::MAX);
@@ -728,9 +815,27 @@ impl Runtime {
                 reason: "ConcurrentInvocationLimitExceeded",
             });
         }
+        let memory_mb = u64::from(f.blueprint.config.memory_mb);
+        let budget = self.inner.memory_budget_mb;
+        if self
+            .inner
+            .memory_in_use_mb
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                (used.saturating_add(memory_mb) <= budget).then_some(used + memory_mb)
+            })
+            .is_err()
+        {
+            f.in_flight.fetch_sub(1, Ordering::AcqRel);
+            account.fetch_sub(1, Ordering::AcqRel);
+            return Err(InvokeError::TooManyRequests {
+                reason: "HostMemoryBudgetExceeded",
+            });
+        }
         Ok(Slot {
             function: &f.in_flight,
             account,
+            memory: &self.inner.memory_in_use_mb,
+            memory_mb,
         })
     }
 

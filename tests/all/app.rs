@@ -335,7 +335,7 @@ fn triggers_tab_adds_a_queue_sends_a_message_disables_it_and_queues_an_event() {
     step_until(&mut h, "the async attempt", Duration::from_secs(30), |h| {
         h.state().controller.async_history.iter().any(|r| {
             r.function == "echo-wat"
-                && matches!(r.step, lambdesk::async_queue::AsyncStep::Finished { ref condition, .. } if condition == "Success")
+                && matches!(r.step, lambdesk::host::async_queue::AsyncStep::Finished { ref condition, .. } if condition == "Success")
         })
     });
     assert!(has_label(&h, "Timeline of the last 1 event(s)"));

@@ -6,6 +6,8 @@ mod app;
 mod cli;
 mod common;
 mod events;
+mod hostile_http;
+mod layers;
 mod runtime;
 mod samples;
 mod serve;

@@ -982,10 +982,6 @@ fn a_running_invocation_can_be_cancelled() {
 fn two_runtimes_in_one_process_keep_their_own_tmp_folders() {
     // Each runtime gets its own scratch folder (its stock of /tmp folders is
     // named inside it, and removed with it).
-    assert_ne!(
-        lambdesk::runtime::RuntimeOptions::default().scratch_dir,
-        lambdesk::runtime::RuntimeOptions::default().scratch_dir
-    );
     let cache = TempDir::new("two-runtimes");
     let new = || {
         lambdesk::runtime::Runtime::new(lambdesk::runtime::RuntimeOptions {
@@ -996,6 +992,7 @@ fn two_runtimes_in_one_process_keep_their_own_tmp_folders() {
         .unwrap()
     };
     let (a, b) = (new(), new());
+    assert_ne!(a.scratch_dir(), b.scratch_dir());
     for rt in [&a, &b] {
         rt.deploy("hello", &sample("hello.wasm"), config("handler"))
             .unwrap();

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lambdesk::samples::SAMPLES;
+use lambdesk::store::samples::SAMPLES;
 
 use crate::common::{runtime, sample};
 

@@ -461,7 +461,9 @@ fn http_trigger_builds_events_and_maps_responses_like_api_gateway() {
 
 #[test]
 fn rest_api_events_have_the_1_0_shape() {
-    use lambdesk::http_trigger::{HttpRequest, Route, event_v1};
+    use lambdesk::api::http::HttpRequest;
+    use lambdesk::api::routes::event_v1;
+    use lambdesk::host::Route;
     let route = Route::parse("GET /items/{id}=f@1.0").unwrap();
     let req = HttpRequest {
         method: "GET".into(),
@@ -548,7 +550,7 @@ fn folder_trigger_delivers_s3_events() {
 #[test]
 fn folder_events_have_the_s3_shape() {
     let event =
-        lambdesk::folder_trigger::s3_event("b", "a b.txt", "ObjectCreated:Put", Some((5, "etag")));
+        lambdesk::host::folder::s3_event("b", "a b.txt", "ObjectCreated:Put", Some((5, "etag")));
     let parsed: aws_lambda_events::event::s3::S3Event = serde_json::from_value(event).unwrap();
     assert_eq!(parsed.records[0].s3.object.key.as_deref(), Some("a+b.txt"));
     assert_eq!(parsed.records[0].s3.object.size, Some(5));
@@ -898,12 +900,12 @@ fn streams_keep_order_per_shard_and_retry_whole_batches() {
 
 #[test]
 fn stream_events_have_aws_shapes() {
-    let k = lambdesk::stream::LocalStream::parse("clicks=f").unwrap();
+    let k = lambdesk::host::stream::LocalStream::parse("clicks=f").unwrap();
     k.put(Some("user"), b"hello".to_vec()).unwrap();
     let e: aws_lambda_events::event::kinesis::KinesisEvent =
         serde_json::from_value(k.peek_event(0).unwrap()).unwrap();
     assert_eq!(e.records[0].kinesis.partition_key, "user");
-    let d = lambdesk::stream::LocalStream::parse("orders=f?kind=dynamodb").unwrap();
+    let d = lambdesk::host::stream::LocalStream::parse("orders=f?kind=dynamodb").unwrap();
     d.put(None, br#"{"eventName":"MODIFY","Keys":{"Id":{"N":"1"}},"NewImage":{"Id":{"N":"1"}},"OldImage":{"Id":{"N":"1"}}}"#.to_vec())
         .unwrap();
     let e: aws_lambda_events::event::dynamodb::Event =

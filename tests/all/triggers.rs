@@ -7,10 +7,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lambdesk::async_queue::AsyncStep;
+use lambdesk::host::async_queue::AsyncStep;
+use lambdesk::host::{HostOptions, TriggerHost, TriggerStatus};
 use lambdesk::model::trigger::PayloadFormat;
 use lambdesk::model::{Trigger, TriggerSource};
-use lambdesk::triggers::{HostOptions, TriggerHost, TriggerStatus};
 
 use crate::common::{TempDir, TestRuntime, config, runtime_in, sample};
 use crate::serve::http;
@@ -43,7 +43,11 @@ fn host(dir: &TempDir) -> (TriggerHost, Seen, TempDir) {
             .push((function.to_owned(), source.to_owned()));
     }));
     let TestRuntime { runtime, dir } = rt;
-    (TriggerHost::start(runtime, options).unwrap(), seen, dir)
+    (
+        lambdesk::api::start_host(runtime, options).unwrap(),
+        seen,
+        dir,
+    )
 }
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {

@@ -4,101 +4,29 @@
 //! Served: `Invoke` (`RequestResponse` and `DryRun`, `X-Amz-Log-Type: Tail`,
 //! `Qualifier` `$LATEST`), `ListFunctions` and `GetFunction`, with AWS's error
 //! shapes. `Event` invocations go to the durable asynchronous queue
-//! ([`crate::async_queue`]) and are answered 202.
+//! ([`crate::host::async_queue`]) and are answered 202.
 
-use std::io::Read;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use base64::Engine;
 use serde_json::json;
-use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::async_queue::AsyncQueue;
-use crate::model::{FunctionConfig, Workspace};
+use crate::api::http::{Face, HttpRequest, HttpResponse, Refusal};
+use crate::host::Services;
+use crate::host::async_queue::AsyncQueue;
+use crate::model::FunctionConfig;
 use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
 };
-use crate::triggers::Endpoints;
-
-/// A running HTTP server: its address, and worker threads that stop when it
-/// is dropped.
-pub struct Listener {
-    server: Arc<Server>,
-    addr: SocketAddr,
-    workers: usize,
-}
-
-impl Listener {
-    /// Where it listens (the real port when port 0 was asked for).
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        for _ in 0..self.workers {
-            self.server.unblock();
-        }
-    }
-}
-
-/// Binds an HTTP server on `addr` and serves it with `threads` named worker
-/// threads calling `handler`.
-pub(crate) fn listen(
-    addr: SocketAddr,
-    threads: usize,
-    name: &str,
-    handler: impl Fn(Request) + Send + Sync + 'static,
-) -> anyhow::Result<Listener> {
-    let server = Server::http(addr).map_err(|e| anyhow::anyhow!("listening on {addr}: {e}"))?;
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .context("the server has no IP address")?;
-    let server = Arc::new(server);
-    let handler = Arc::new(handler);
-    let workers = threads.max(1);
-    for i in 0..workers {
-        let (server, handler) = (server.clone(), handler.clone());
-        std::thread::Builder::new()
-            .name(format!("{name}-{i}"))
-            .spawn(move || {
-                while let Ok(request) = server.recv() {
-                    handler(request);
-                }
-            })?;
-    }
-    Ok(Listener {
-        server,
-        addr,
-        workers,
-    })
-}
-
-/// What the API serves besides the runtime's functions.
-#[derive(Clone, Default)]
-pub struct ApiExtras {
-    /// Receives every log line.
-    pub log: Option<LogSink>,
-    /// Takes `Event` invocations.
-    pub async_queue: Option<Arc<AsyncQueue>>,
-    /// Local queues and streams messages and records can be sent to
-    /// (`POST /lambdesk/queues/NAME`, `POST /lambdesk/streams/NAME`).
-    pub endpoints: Option<Arc<Endpoints>>,
-}
 
 /// `POST /lambdesk/streams/NAME[?partitionKey=K]` puts the body as a record
 /// (for a DynamoDB stream, the change as JSON); `GET` counts waiting records.
 fn stream_request(
-    extras: &ApiExtras,
+    extras: &Services,
     name: &str,
     params: &[(String, String)],
-    request: &mut Request,
-) -> Reply {
+    request: &HttpRequest,
+) -> HttpResponse {
     let Some(s) = extras.endpoints.as_ref().and_then(|e| e.stream(name)) else {
         return aws_error(
             404,
@@ -106,18 +34,9 @@ fn stream_request(
             &format!("no stream `{name}`"),
         );
     };
-    match request.method() {
-        Method::Post => {
-            let mut body = Vec::new();
-            if request
-                .as_reader()
-                .take(1024 * 1024 + 1)
-                .read_to_end(&mut body)
-                .is_err()
-                || body.len() > 1024 * 1024
-            {
-                return aws_error(400, "ValidationException", "a record is at most 1 MB");
-            }
+    match request.method.as_str() {
+        "POST" => {
+            let body = request.body.clone();
             let key = params
                 .iter()
                 .find(|(k, _)| k == "partitionKey")
@@ -129,7 +48,7 @@ fn stream_request(
                 Err(e) => aws_error(400, "ValidationException", &e),
             }
         }
-        Method::Get => json_reply(
+        "GET" => json_reply(
             200,
             &json!({ "Records": s.len(), "Shards": s.shard_count() }),
         ),
@@ -143,32 +62,25 @@ fn stream_request(
 
 /// `POST /lambdesk/queues/NAME` sends the body as a message;
 /// `GET` says how many wait.
-fn queue_request(extras: &ApiExtras, name: &str, request: &mut Request) -> Reply {
+fn queue_request(extras: &Services, name: &str, request: &HttpRequest) -> HttpResponse {
     let Some(q) = extras.endpoints.as_ref().and_then(|e| e.queue(name)) else {
         return aws_error(404, "QueueDoesNotExist", &format!("no queue `{name}`"));
     };
-    match request.method() {
-        Method::Post => {
-            let mut body = String::new();
-            if request
-                .as_reader()
-                .take(256 * 1024 + 1)
-                .read_to_string(&mut body)
-                .is_err()
-                || body.len() > 256 * 1024
-            {
+    match request.method.as_str() {
+        "POST" => {
+            let Ok(body) = String::from_utf8(request.body.clone()) else {
                 return aws_error(
                     400,
                     "InvalidMessageContents",
                     "the message must be UTF-8 text of at most 256 KB",
                 );
-            }
+            };
             match q.send(body) {
                 Ok(id) => json_reply(200, &json!({ "MessageId": id })),
                 Err(e) => aws_error(500, "InternalError", &e),
             }
         }
-        Method::Get => json_reply(200, &json!({ "ApproximateNumberOfMessages": q.len() })),
+        "GET" => json_reply(200, &json!({ "ApproximateNumberOfMessages": q.len() })),
         _ => aws_error(
             405,
             "UnsupportedOperation",
@@ -182,51 +94,83 @@ const PREFIX: &str = "/2015-03-31/functions";
 /// The part of the log returned with `X-Amz-Log-Type: Tail`.
 const TAIL_BYTES: usize = 4 * 1024;
 
-/// Serves the Lambda API on `addr` (port 0 picks a free port) with
-/// `threads` worker threads, until the listener is dropped.
-pub fn lambda_api(
+/// The Lambda API as a [`Face`] of the HTTP server.
+pub struct LambdaApi {
     runtime: Runtime,
-    addr: SocketAddr,
-    threads: usize,
-    extras: ApiExtras,
-) -> anyhow::Result<Listener> {
-    listen(addr, threads, "lambdesk-api", move |request| {
-        handle(&runtime, &extras, request);
-    })
+    services: Services,
 }
 
-fn header(name: &str, value: &str) -> Option<Header> {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).ok()
-}
-
-fn request_header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
-type Reply = Response<std::io::Cursor<Vec<u8>>>;
-
-fn json_reply(status: u16, body: &serde_json::Value) -> Reply {
-    let mut r = Response::from_data(body.to_string().into_bytes()).with_status_code(status);
-    if let Some(h) = header("Content-Type", "application/json") {
-        r.add_header(h);
+impl LambdaApi {
+    /// The API over `runtime`'s functions and the host's `services`.
+    pub fn new(runtime: Runtime, services: Services) -> Self {
+        Self { runtime, services }
     }
-    r
+}
+
+/// A record put on a local stream: at most 1 MB, as Kinesis.
+const MAX_RECORD_BYTES: usize = 1024 * 1024;
+/// A message sent to a local queue: at most 256 KB, as SQS.
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Room for the JSON framing around the largest payload.
+const HEADROOM_BYTES: usize = 64 * 1024;
+
+impl Face for LambdaApi {
+    fn body_limit(&self, _method: &str, path: &str) -> usize {
+        if path.starts_with("/lambdesk/streams/") {
+            MAX_RECORD_BYTES
+        } else if path.starts_with("/lambdesk/queues/") {
+            MAX_MESSAGE_BYTES
+        } else {
+            // Event invocations are checked against 1 MB after reading: the
+            // invocation type is a header, and 6 MB bounds both.
+            MAX_REQUEST_BYTES + HEADROOM_BYTES
+        }
+    }
+
+    fn handle(&self, request: HttpRequest) -> HttpResponse {
+        handle(&self.runtime, &self.services, &request)
+    }
+
+    fn refuse(&self, refusal: Refusal) -> HttpResponse {
+        match refusal {
+            Refusal::TooLarge { limit, size } if limit == MAX_RECORD_BYTES => aws_error(
+                413,
+                "ValidationException",
+                &format!("a record is at most {MAX_RECORD_BYTES} bytes (this one is {size})"),
+            ),
+            Refusal::TooLarge { limit, size } if limit == MAX_MESSAGE_BYTES => aws_error(
+                413,
+                "InvalidMessageContents",
+                &format!("a message is at most {MAX_MESSAGE_BYTES} bytes (this one is {size})"),
+            ),
+            Refusal::TooLarge { size, .. } => invoke_error(&InvokeError::RequestTooLarge {
+                size: usize::try_from(size).unwrap_or(usize::MAX),
+            }),
+            Refusal::SlowBody => aws_error(
+                408,
+                "RequestTimeoutException",
+                "the request body did not arrive in time",
+            ),
+            Refusal::BadBody => aws_error(
+                400,
+                "InvalidRequestContentException",
+                "the request body could not be read",
+            ),
+        }
+    }
+}
+
+fn json_reply(status: u16, body: &serde_json::Value) -> HttpResponse {
+    HttpResponse::json(status, body)
 }
 
 /// An AWS error: status, `x-amzn-ErrorType`, `{"Type": "User", "message": …}`.
-fn aws_error(status: u16, error_type: &str, message: &str) -> Reply {
-    let mut r = json_reply(status, &json!({ "Type": "User", "message": message }));
-    if let Some(h) = header("x-amzn-ErrorType", error_type) {
-        r.add_header(h);
-    }
-    r
+fn aws_error(status: u16, error_type: &str, message: &str) -> HttpResponse {
+    json_reply(status, &json!({ "Type": "User", "message": message }))
+        .with_header("x-amzn-ErrorType", error_type)
 }
 
-fn invoke_error(e: &InvokeError) -> Reply {
+fn invoke_error(e: &InvokeError) -> HttpResponse {
     let status = match e {
         InvokeError::ResourceNotFound { .. } => 404,
         InvokeError::TooManyRequests { .. } => 429,
@@ -235,27 +179,23 @@ fn invoke_error(e: &InvokeError) -> Reply {
     };
     let text = e.to_string();
     let message = text.split_once(": ").map_or(text.as_str(), |(_, m)| m);
-    let mut r = aws_error(status, e.error_type(), message);
-    if let InvokeError::TooManyRequests { reason } = e
-        && let Some(h) = header("Reason", reason)
-    {
-        r.add_header(h);
+    let r = aws_error(status, e.error_type(), message);
+    match e {
+        InvokeError::TooManyRequests { reason } => r.with_header("Reason", reason),
+        _ => r,
     }
-    r
 }
 
-/// Splits `/path?query` and decodes `%XX`.
-fn split_url(url: &str) -> (String, Vec<(String, String)>) {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let params = query
+/// The query's `key=value` pairs, `%XX` decoded.
+fn split_query(query: &str) -> Vec<(String, String)> {
+    query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (percent_decode(k), percent_decode(v))
         })
-        .collect();
-    (percent_decode(path), params)
+        .collect()
 }
 
 /// Decodes `%XX` escapes (invalid ones are kept as they are).
@@ -293,31 +233,24 @@ fn parse_name(raw: &str) -> (String, Option<String>) {
     }
 }
 
-fn handle(runtime: &Runtime, extras: &ApiExtras, mut request: Request) {
+fn handle(runtime: &Runtime, extras: &Services, request: &HttpRequest) -> HttpResponse {
     let (log, queue) = (extras.log.as_ref(), extras.async_queue.as_deref());
-    let (path, params) = split_url(request.url());
+    let path = percent_decode(&request.path);
+    let params = split_query(&request.query);
     if let Some(name) = path.strip_prefix("/lambdesk/streams/") {
-        let reply = stream_request(extras, name, &params, &mut request);
-        let _ = request.respond(reply);
-        return;
+        return stream_request(extras, name, &params, request);
     }
     if let Some(name) = path.strip_prefix("/lambdesk/queues/") {
-        let reply = queue_request(extras, name, &mut request);
-        let _ = request.respond(reply);
-        return;
+        return queue_request(extras, name, request);
     }
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let reply = match (request.method(), segments.as_slice()) {
-        (Method::Get, []) if path.starts_with(PREFIX) => list_functions(runtime),
-        (Method::Get, [name]) => get_function(runtime, name),
-        (Method::Post, [name, "invocations"]) => {
-            let name = (*name).to_owned();
-            invoke(runtime, log, queue, &mut request, &name, &params)
-        }
+    match (request.method.as_str(), segments.as_slice()) {
+        ("GET", []) if path.starts_with(PREFIX) => list_functions(runtime),
+        ("GET", [name]) => get_function(runtime, name),
+        ("POST", [name, "invocations"]) => invoke(runtime, log, queue, request, name, &params),
         _ => aws_error(404, "UnknownOperationException", "Unknown operation"),
-    };
-    let _ = request.respond(reply);
+    }
 }
 
 fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
@@ -348,7 +281,7 @@ fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
     }))
 }
 
-fn list_functions(runtime: &Runtime) -> Reply {
+fn list_functions(runtime: &Runtime) -> HttpResponse {
     let functions: Vec<serde_json::Value> = runtime
         .function_names()
         .iter()
@@ -357,7 +290,7 @@ fn list_functions(runtime: &Runtime) -> Reply {
     json_reply(200, &json!({ "Functions": functions }))
 }
 
-fn get_function(runtime: &Runtime, raw: &str) -> Reply {
+fn get_function(runtime: &Runtime, raw: &str) -> HttpResponse {
     let (name, _) = parse_name(raw);
     match configuration(runtime, &name) {
         Some(config) => {
@@ -386,10 +319,10 @@ fn invoke(
     runtime: &Runtime,
     log: Option<&LogSink>,
     queue: Option<&AsyncQueue>,
-    request: &mut Request,
+    request: &HttpRequest,
     raw_name: &str,
     params: &[(String, String)],
-) -> Reply {
+) -> HttpResponse {
     let (name, arn_qualifier) = parse_name(raw_name);
     let qualifier = params
         .iter()
@@ -413,23 +346,14 @@ fn invoke(
             arn: function_arn(&name),
         });
     }
-    let invocation_type = request_header(request, "X-Amz-Invocation-Type")
+    let invocation_type = request
+        .header("X-Amz-Invocation-Type")
         .unwrap_or("RequestResponse")
         .to_owned();
-    let tail =
-        request_header(request, "X-Amz-Log-Type").is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
-    let mut body = Vec::new();
-    let read = request
-        .as_reader()
-        .take(MAX_REQUEST_BYTES as u64 + 1)
-        .read_to_end(&mut body);
-    if let Err(e) = read {
-        return aws_error(
-            400,
-            "InvalidRequestContentException",
-            &format!("cannot read the request body: {e}"),
-        );
-    }
+    let tail = request
+        .header("X-Amz-Log-Type")
+        .is_some_and(|v| v.eq_ignore_ascii_case("Tail"));
+    let mut body = request.body.clone();
     if body.len() > MAX_REQUEST_BYTES {
         return invoke_error(&InvokeError::RequestTooLarge { size: body.len() });
     }
@@ -442,11 +366,11 @@ fn invoke(
             if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
                 return invoke_error(&InvokeError::InvalidRequestContent(e.to_string()));
             }
-            let mut r = Response::from_data(Vec::new()).with_status_code(204);
-            if let Some(h) = header("X-Amz-Executed-Version", "$LATEST") {
-                r.add_header(h);
+            return HttpResponse {
+                status: 204,
+                ..HttpResponse::default()
             }
-            return r;
+            .with_header("X-Amz-Executed-Version", "$LATEST");
         }
         "Event" => {
             let Some(queue) = queue else {
@@ -457,19 +381,12 @@ fn invoke(
                 );
             };
             return match queue.accept(&name, &body) {
-                Ok(id) => {
-                    let mut r = Response::from_data(Vec::new()).with_status_code(202);
-                    for h in [
-                        header("x-amzn-RequestId", &id),
-                        header("X-Amz-Executed-Version", "$LATEST"),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    {
-                        r.add_header(h);
-                    }
-                    r
+                Ok(id) => HttpResponse {
+                    status: 202,
+                    ..HttpResponse::default()
                 }
+                .with_header("x-amzn-RequestId", &id)
+                .with_header("X-Amz-Executed-Version", "$LATEST"),
                 Err(e) => invoke_error(&e),
             };
         }
@@ -509,79 +426,28 @@ fn invoke(
     match runtime.invoke_with(&name, &body, &options) {
         Err(e) => invoke_error(&e),
         Ok(inv) => {
-            let mut r = Response::from_data(inv.payload().into_owned()).with_status_code(200);
-            let mut headers = vec![
-                header("Content-Type", "application/json"),
-                header("X-Amz-Executed-Version", "$LATEST"),
-                header("x-amzn-RequestId", &inv.request_id),
-            ];
+            let mut r = HttpResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: inv.payload().into_owned(),
+            }
+            .with_header("Content-Type", "application/json")
+            .with_header("X-Amz-Executed-Version", "$LATEST")
+            .with_header("x-amzn-RequestId", &inv.request_id);
             if let Outcome::Error(e) = &inv.outcome {
-                headers.push(header("X-Amz-Function-Error", e.kind.label()));
+                r = r.with_header("X-Amz-Function-Error", e.kind.label());
             }
             if tail {
                 let log = captured.lock().map(|b| b.clone()).unwrap_or_default();
                 let start = log.len().saturating_sub(TAIL_BYTES);
-                headers.push(header(
+                r = r.with_header(
                     "X-Amz-Log-Result",
                     &base64::engine::general_purpose::STANDARD.encode(&log[start..]),
-                ));
-            }
-            for h in headers.into_iter().flatten() {
-                r.add_header(h);
+                );
             }
             r
         }
     }
-}
-
-/// What `lambdesk serve` serves.
-#[derive(Clone, Debug, Default)]
-pub struct ServeOptions {
-    /// A workspace folder whose functions (with their settings) are served.
-    pub workspace: Option<PathBuf>,
-    /// Extra functions: name and module, with default settings.
-    pub functions: Vec<(String, PathBuf)>,
-    /// Address of the Lambda API.
-    pub lambda_addr: Option<SocketAddr>,
-    /// Folder for precompiled modules.
-    pub cache_dir: Option<PathBuf>,
-}
-
-/// Loads the functions into a runtime. Returns the names deployed, each with
-/// its saved triggers.
-pub fn load_functions(
-    runtime: &Runtime,
-    opts: &ServeOptions,
-) -> anyhow::Result<Vec<(String, Vec<crate::model::Trigger>)>> {
-    let mut names = Vec::new();
-    if let Some(dir) = &opts.workspace {
-        let path = dir.join(crate::model::workspace::WORKSPACE_FILE);
-        let ws = Workspace::load(&path)?
-            .with_context(|| format!("no workspace at {}", path.display()))?;
-        for f in ws.functions {
-            let code = if f.code.is_absolute() {
-                f.code.clone()
-            } else {
-                dir.join(&f.code)
-            };
-            runtime
-                .deploy(&f.name, &code, f.config)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", f.name))?;
-            names.push((f.name, f.triggers));
-        }
-    }
-    for (name, module) in &opts.functions {
-        crate::cli::deploy_guessing_handler(
-            runtime,
-            name,
-            module,
-            FunctionConfig::default(),
-            false,
-        )
-        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-        names.push((name.clone(), Vec::new()));
-    }
-    Ok(names)
 }
 
 #[cfg(test)]
@@ -603,9 +469,7 @@ mod tests {
             parse_name("123456789012:function:hello"),
             ("hello".into(), None)
         );
-        let (path, params) =
-            split_url("/2015-03-31/functions/hello/invocations?Qualifier=%24LATEST");
-        assert_eq!(path, "/2015-03-31/functions/hello/invocations");
+        let params = split_query("Qualifier=%24LATEST");
         assert_eq!(params, [("Qualifier".to_owned(), "$LATEST".to_owned())]);
     }
 }

@@ -17,10 +17,10 @@ use md5::Digest;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::file_store::FileStore;
+use crate::host::invoker::{Invoker, StopFlag};
 use crate::model::TriggerSource;
 use crate::runtime::Outcome;
-use crate::triggers::{Invoker, StopFlag};
+use crate::store::file_store::FileStore;
 
 pub use crate::model::trigger::StreamKind;
 

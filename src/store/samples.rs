@@ -5,9 +5,8 @@
 use std::path::Path;
 
 use crate::model::trigger::PayloadFormat;
-use crate::model::{
-    FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource, workspace::write_atomic,
-};
+use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource};
+use crate::store::atomic::write_atomic;
 
 /// One sample function.
 #[derive(Clone, Copy, Debug)]
@@ -31,31 +30,34 @@ pub const SAMPLES: &[Sample] = &[
     Sample {
         name: "hello",
         file_name: "hello.wasm",
-        code: include_bytes!("../sample-functions/dist/hello.wasm"),
+        code: include_bytes!("../../sample-functions/dist/hello.wasm"),
         handler: "handler",
         description: "Greets event.name and echoes the event (Rust handler module)",
-        event: ("hello-event", include_str!("../assets/events/hello.json")),
+        event: (
+            "hello-event",
+            include_str!("../../assets/events/hello.json"),
+        ),
     },
     Sample {
         name: "sum",
         file_name: "sum.wasm",
-        code: include_bytes!("../sample-functions/dist/sum.wasm"),
+        code: include_bytes!("../../sample-functions/dist/sum.wasm"),
         handler: "_start",
         description: "Returns event.value1 + event.value2 (Rust command module)",
-        event: ("two-numbers", include_str!("../assets/events/sum.json")),
+        event: ("two-numbers", include_str!("../../assets/events/sum.json")),
     },
     Sample {
         name: "s3-object-info",
         file_name: "s3-object-info.wasm",
-        code: include_bytes!("../sample-functions/dist/s3-object-info.wasm"),
+        code: include_bytes!("../../sample-functions/dist/s3-object-info.wasm"),
         handler: "_start",
         description: "Bucket and key of an S3 event's first record (Rust command module)",
-        event: ("s3-put", include_str!("../assets/events/s3-put.json")),
+        event: ("s3-put", include_str!("../../assets/events/s3-put.json")),
     },
     Sample {
         name: "counter",
         file_name: "counter.wasm",
-        code: include_bytes!("../sample-functions/dist/counter.wasm"),
+        code: include_bytes!("../../sample-functions/dist/counter.wasm"),
         handler: "handler",
         description: "Counts the invocations its environment served: warm state (Rust handler module)",
         event: ("empty", "{}"),
@@ -63,23 +65,29 @@ pub const SAMPLES: &[Sample] = &[
     Sample {
         name: "behave",
         file_name: "behave.wasm",
-        code: include_bytes!("../sample-functions/dist/behave.wasm"),
+        code: include_bytes!("../../sample-functions/dist/behave.wasm"),
         handler: "handler",
         description: "Sleeps, spins, allocates, panics, exits, logs or fails on request (Rust handler module)",
-        event: ("sleep-500ms", include_str!("../assets/events/behave.json")),
+        event: (
+            "sleep-500ms",
+            include_str!("../../assets/events/behave.json"),
+        ),
     },
     Sample {
         name: "echo-wat",
         file_name: "echo.wat",
-        code: include_bytes!("../sample-functions/wat/echo.wat"),
+        code: include_bytes!("../../sample-functions/wat/echo.wat"),
         handler: "_start",
         description: "Returns the event byte for byte (hand-written WAT command module)",
-        event: ("hello-event", include_str!("../assets/events/hello.json")),
+        event: (
+            "hello-event",
+            include_str!("../../assets/events/hello.json"),
+        ),
     },
     Sample {
         name: "ping-wat",
         file_name: "ping.wat",
-        code: include_bytes!("../sample-functions/wat/ping.wat"),
+        code: include_bytes!("../../sample-functions/wat/ping.wat"),
         handler: "handler",
         description: "Counts pongs in a global: warm state (hand-written WAT handler module)",
         event: ("empty", "{}"),

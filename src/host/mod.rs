@@ -13,185 +13,65 @@
 //! they are stored and survive a restart, and go only when no trigger names
 //! their queue or stream any more.
 
+pub mod async_queue;
+pub mod folder;
+pub mod invoker;
+pub mod load;
+pub mod queue;
+pub mod routes;
+pub mod stream;
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use crate::async_queue::{AsyncQueue, Clock};
-use crate::folder_trigger::FolderWatch;
-use crate::http_trigger::{Route, http_api};
 use crate::model::schedule::{Schedule, Timetable, scheduled_event};
 use crate::model::{Trigger, TriggerSource};
-use crate::runtime::{Invocation, InvokeError, InvokeOptions, LogSink, Outcome, Runtime};
-use crate::serve::{ApiExtras, Listener, lambda_api};
-use crate::sqs_queue::LocalQueue;
-use crate::stream::LocalStream;
+use crate::runtime::{LogSink, Runtime};
+use async_queue::{AsyncQueue, Clock};
+use folder::FolderWatch;
+pub use invoker::{Firing, Invoker, Observer, StopFlag, TriggerStatus};
+use invoker::{SharedStatus, lock};
+use queue::LocalQueue;
+pub use routes::{Route, RouteTable};
+use stream::LocalStream;
 
-/// Tells a trigger's threads to stop.
-#[derive(Clone, Debug, Default)]
-pub struct StopFlag(Arc<AtomicBool>);
-
-impl StopFlag {
-    /// A flag not set yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks the threads to stop.
-    pub fn set(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether they should stop.
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
+/// What the Lambda API serves besides the runtime's functions: the host's
+/// log, asynchronous queue, and local queues and streams.
+#[derive(Clone, Default)]
+pub struct Services {
+    /// Receives every log line.
+    pub log: Option<LogSink>,
+    /// Takes `Event` invocations.
+    pub async_queue: Option<Arc<AsyncQueue>>,
+    /// Local queues and streams messages and records can be sent to
+    /// (`POST /lambdesk/queues/NAME`, `POST /lambdesk/streams/NAME`).
+    pub endpoints: Option<Arc<Endpoints>>,
 }
 
-/// The last time a trigger fired.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Firing {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Whether it went well.
-    pub ok: bool,
-    /// What happened (`request …: 1.20 ms`, `queued as …`, the error).
-    pub text: String,
+/// A listening HTTP face, kept alive by the host; dropping it stops it.
+pub trait Listening: Send + Sync {
+    /// Where it listens.
+    fn addr(&self) -> SocketAddr;
 }
 
-/// How a trigger is doing.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TriggerStatus {
-    /// Its threads or route are live.
-    pub running: bool,
-    /// Why it cannot run (a missing folder, a taken queue name, …).
-    pub error: Option<String>,
-    /// Where to send it something: a URL, or the watched folder.
-    pub endpoint: Option<String>,
-    /// Firings since it started.
-    pub fired: u64,
-    /// Firings that failed.
-    pub failed: u64,
-    /// The last firing.
-    pub last: Option<Firing>,
-    /// A schedule's next firings.
-    pub next: Vec<DateTime<Utc>>,
-    /// Messages or records waiting (queues and streams).
-    pub waiting: Option<usize>,
-}
-
-type SharedStatus = Arc<Mutex<TriggerStatus>>;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Hears of every invocation a trigger or the asynchronous queue makes:
-/// function, source (trigger id or `async`), wall time, result.
-pub type Observer =
-    Arc<dyn Fn(&str, &str, Duration, &Result<Invocation, InvokeError>) + Send + Sync>;
-
-/// Invokes functions on behalf of one trigger, counting its firings.
-#[derive(Clone)]
-pub struct Invoker {
-    /// The runtime.
-    pub runtime: Runtime,
-    source: Arc<str>,
-    status: Option<SharedStatus>,
-    observer: Option<Observer>,
-}
-
-impl Invoker {
-    /// An invoker with no trigger and no observer.
-    pub fn new(runtime: Runtime) -> Self {
-        Self {
-            runtime,
-            source: Arc::from("direct"),
-            status: None,
-            observer: None,
-        }
-    }
-
-    fn with_observer(mut self, observer: Option<Observer>) -> Self {
-        self.observer = observer;
-        self
-    }
-
-    fn for_source(&self, source: &str, status: Option<SharedStatus>) -> Self {
-        Self {
-            runtime: self.runtime.clone(),
-            source: Arc::from(source),
-            status,
-            observer: self.observer.clone(),
-        }
-    }
-
-    /// The trigger id (or `async`, `direct`).
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Invokes, counts the firing and tells the observer.
-    pub fn invoke(&self, function: &str, payload: &[u8]) -> Result<Invocation, InvokeError> {
-        self.invoke_with(function, payload, &InvokeOptions::default())
-    }
-
-    /// [`Invoker::invoke`] with options (a request id, for one).
-    pub fn invoke_with(
+/// Starts the host's HTTP faces. The faces live in [`crate::api`], above
+/// the host, which hands an implementation to [`TriggerHost::start`].
+pub trait Faces: Send + Sync {
+    /// The Lambda API (and the local queue and stream endpoints) on `addr`.
+    fn lambda_api(
         &self,
-        function: &str,
-        payload: &[u8],
-        options: &InvokeOptions,
-    ) -> Result<Invocation, InvokeError> {
-        let started = Instant::now();
-        let result = self.runtime.invoke_with(function, payload, options);
-        let wall = started.elapsed();
-        let (ok, text) = match &result {
-            Ok(inv) => match &inv.outcome {
-                Outcome::Response(_) => (
-                    true,
-                    format!(
-                        "request {}: {:.2} ms",
-                        inv.request_id, inv.report.duration_ms
-                    ),
-                ),
-                Outcome::Error(e) => (
-                    false,
-                    format!("request {}: {}", inv.request_id, e.error_type),
-                ),
-            },
-            Err(e) => (false, e.to_string()),
-        };
-        self.note(ok, text);
-        if let Some(observer) = &self.observer {
-            observer(function, &self.source, wall, &result);
-        }
-        result
-    }
-
-    /// Counts a firing that did not invoke directly (queued, refused).
-    fn note(&self, ok: bool, text: String) {
-        if let Some(status) = &self.status {
-            let mut s = lock(status);
-            s.fired += 1;
-            s.failed += u64::from(!ok);
-            s.last = Some(Firing {
-                at: Utc::now(),
-                ok,
-                text,
-            });
-        }
-    }
+        addr: SocketAddr,
+        runtime: Runtime,
+        services: Services,
+    ) -> anyhow::Result<Box<dyn Listening>>;
+    /// The HTTP API serving `routes` on `addr`.
+    fn http_api(&self, addr: SocketAddr, routes: RouteTable) -> anyhow::Result<Box<dyn Listening>>;
 }
-
-/// HTTP routes and the invokers of their triggers. Readers take the inner
-/// `Arc` and let go at once, so a slow function never holds up a change.
-pub type RouteTable = Arc<RwLock<Arc<Vec<(Route, Invoker)>>>>;
 
 /// The local queues and streams messages and records can be sent to.
 #[derive(Default)]
@@ -279,8 +159,9 @@ pub struct TriggerHost {
     invoker: Invoker,
     options: HostOptions,
     async_queue: Arc<AsyncQueue>,
-    api: Listener,
-    http: Mutex<Option<Listener>>,
+    faces: Arc<dyn Faces>,
+    api: Box<dyn Listening>,
+    http: Mutex<Option<Box<dyn Listening>>>,
     routes: RouteTable,
     endpoints: Arc<Endpoints>,
     /// Every trigger applied, in the order they came: the first to claim a
@@ -304,8 +185,12 @@ fn bind<T>(
 }
 
 impl TriggerHost {
-    /// Opens the asynchronous queue and starts the Lambda API.
-    pub fn start(runtime: Runtime, options: HostOptions) -> anyhow::Result<Self> {
+    /// Opens the asynchronous queue and starts the Lambda API with `faces`.
+    pub fn start(
+        runtime: Runtime,
+        options: HostOptions,
+        faces: Arc<dyn Faces>,
+    ) -> anyhow::Result<Self> {
         let invoker = Invoker::new(runtime.clone()).with_observer(options.observer.clone());
         let async_queue = AsyncQueue::start(
             invoker.for_source("async", None),
@@ -313,7 +198,7 @@ impl TriggerHost {
             Clock::new(options.time_scale),
         )?;
         let endpoints = Arc::new(Endpoints::default());
-        let extras = ApiExtras {
+        let services = Services {
             log: options.log.clone(),
             async_queue: Some(async_queue.clone()),
             endpoints: Some(endpoints.clone()),
@@ -321,12 +206,13 @@ impl TriggerHost {
         let api = bind(
             SocketAddr::new(options.host, options.lambda_port),
             options.port_fallback,
-            |addr| lambda_api(runtime.clone(), addr, 8, extras.clone()),
+            |addr| faces.lambda_api(addr, runtime.clone(), services.clone()),
         )?;
         Ok(Self {
             invoker,
             options,
             async_queue,
+            faces,
             api,
             http: Mutex::new(None),
             routes: Arc::default(),
@@ -343,7 +229,7 @@ impl TriggerHost {
 
     /// The HTTP API's address, once a route needed it.
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        lock(&self.http).as_ref().map(Listener::addr)
+        lock(&self.http).as_ref().map(|h| h.addr())
     }
 
     /// The asynchronous queue.
@@ -648,7 +534,7 @@ impl TriggerHost {
                     "http://{}/lambdesk/queues/{queue}",
                     self.lambda_addr()
                 ));
-                crate::sqs_queue::start_poller(q, invoker, stop.clone()).map_err(spawn_error)?;
+                queue::start_poller(q, invoker, stop.clone()).map_err(spawn_error)?;
             }
             TriggerSource::Stream { stream, .. } => {
                 let s = self
@@ -659,7 +545,7 @@ impl TriggerHost {
                     "http://{}/lambdesk/streams/{stream}?partitionKey=KEY",
                     self.lambda_addr()
                 ));
-                crate::stream::start_pollers(&s, &invoker, &stop).map_err(spawn_error)?;
+                stream::start_pollers(&s, &invoker, &stop).map_err(spawn_error)?;
             }
         }
         Ok(stop)
@@ -673,7 +559,7 @@ impl TriggerHost {
         }
         let addr = SocketAddr::new(self.options.host, self.options.http_port);
         let api = bind(addr, self.options.port_fallback, |addr| {
-            http_api(addr, self.routes.clone(), 8)
+            self.faces.http_api(addr, self.routes.clone())
         })
         .map_err(|e| format!("the HTTP API cannot listen: {e}"))?;
         let addr = api.addr();

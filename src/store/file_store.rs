@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::model::workspace::write_atomic;
+use crate::store::atomic::write_atomic;
 
 /// A folder of `<key>.json` files.
 #[derive(Clone, Debug)]
@@ -21,6 +21,11 @@ impl FileStore {
     /// The store in `dir` (created on the first write).
     pub fn new(dir: PathBuf) -> Self {
         Self { dir }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     fn path(&self, key: &str) -> PathBuf {

@@ -17,9 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::file_store::FileStore;
+use crate::host::invoker::Invoker;
 use crate::runtime::{InvokeError, Outcome, function_arn};
-use crate::triggers::Invoker;
+use crate::store::file_store::FileStore;
 
 /// Lambda's payload limit for asynchronous invocation: 1 MB.
 pub const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
@@ -195,6 +195,8 @@ pub struct AsyncQueue {
     invoker: Invoker,
     started: Instant,
     store: FileStore,
+    /// Held while the queue is open: one process per queue folder.
+    _lock: std::fs::File,
     clock: Clock,
     state: Mutex<State>,
     wake: Condvar,
@@ -203,6 +205,37 @@ pub struct AsyncQueue {
 /// How long after the queue opens events for unknown functions are kept
 /// (the functions may still be loading); later they are dropped.
 const DEPLOY_GRACE: Duration = Duration::from_secs(120);
+
+/// Takes the queue folder's lock file, waiting up to two seconds for a
+/// queue of this process that is closing; another process's queue is refused.
+fn lock_folder(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock)
+                if started.elapsed() < Duration::from_secs(2) =>
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "the asynchronous queue in {} is in use by another Lambdesk; \
+                 give this one its own folder (--workspace or --queue-dir)",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                anyhow::bail!("locking {}: {e}", path.display())
+            }
+        }
+    }
+}
 
 /// Most deliveries running at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -213,6 +246,7 @@ impl AsyncQueue {
     pub fn start(invoker: Invoker, dir: PathBuf, clock: Clock) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| anyhow::anyhow!("creating the queue folder {}: {e}", dir.display()))?;
+        let lock = lock_folder(&dir)?;
         let store = FileStore::new(dir);
         let pending: BTreeMap<String, QueuedEvent> = store
             .load::<QueuedEvent>()
@@ -223,6 +257,7 @@ impl AsyncQueue {
             invoker,
             started: Instant::now(),
             store,
+            _lock: lock,
             clock,
             state: Mutex::new(State {
                 pending,
@@ -370,19 +405,23 @@ impl AsyncQueue {
                 self.wake.notify_all();
                 return;
             }
-            // The function is gone: nothing can deliver the event.
+            // No such function here: keep the event on disk (it is
+            // delivered when a run with that function opens this queue),
+            // say so, and stop looking at it in this run.
             self.record(
                 &ev,
                 AsyncStep::Finished {
                     condition: "FunctionNotFound".into(),
-                    sent_to: Vec::new(),
+                    sent_to: vec![format!("kept in {}", self.store.dir().display())],
                 },
             );
             eprintln!(
-                "lambdesk: dropping event {} for {}: the function no longer exists",
-                ev.id, ev.function
+                "lambdesk: event {} is for {}, which is not loaded; it is kept in {} and \
+                 delivered when a run with that function opens this queue",
+                ev.id,
+                ev.function,
+                self.store.dir().display()
             );
-            self.forget(&ev.id);
             return;
         };
         let a = config.async_invoke;

@@ -1,123 +1,32 @@
-//! The HTTP trigger: an API Gateway stand-in on loopback. Routes `METHOD
-//! /path` (with `{param}` and a greedy `{proxy+}`) to functions, builds
-//! payload format 2.0 (HTTP API) or 1.0 (REST API) events from real requests,
-//! and maps responses as API Gateway does (2.0's inference included).
+//! The HTTP API: an API Gateway stand-in on loopback. Routes requests to
+//! functions by the host's [`RouteTable`], builds payload format 2.0 (HTTP
+//! API) or 1.0 (REST API) events from real requests, and maps responses as
+//! API Gateway does (2.0's inference included). A response header API Gateway
+//! would refuse (a CR or LF in it, a name that is not a token) makes the
+//! response malformed (502); the framing headers a function sets
+//! (`Content-Length`, `Transfer-Encoding`, …) are passed on remapped as
+//! `x-amzn-Remapped-…`, as API Gateway does, never as framing.
 
 use std::collections::BTreeMap;
-use std::io::Read;
-use std::net::SocketAddr;
 
-use anyhow::bail;
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use tiny_http::{Header, Request, Response};
 
-use crate::model::TriggerSource;
-use crate::runtime::{InvokeError, MAX_REQUEST_BYTES, Outcome};
-use crate::triggers::{Invoker, RouteTable};
+use crate::api::http::{Face, HttpRequest, HttpResponse, Refusal};
+use crate::host::{Invoker, Route, RouteTable};
+use crate::model::trigger::PayloadFormat;
+use crate::runtime::{InvokeError, Outcome};
 
-pub use crate::model::trigger::PayloadFormat;
+/// API Gateway's payload limit: 10 MB.
+pub const MAX_HTTP_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// One route.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
-    /// `GET`, `POST`, … or `None` for any method.
-    pub method: Option<String>,
-    /// The path pattern, such as `/items/{id}` or `/files/{proxy+}`.
-    pub path: String,
-    /// The function invoked.
-    pub function: String,
-    /// Event and response format.
-    pub format: PayloadFormat,
+/// What the events need of a request beyond its fields.
+trait EventParts {
+    fn query_pairs(&self) -> Vec<(String, String)>;
+    fn body_field(&self) -> (Value, bool);
 }
 
-impl Route {
-    /// Parses `METHOD /path=FUNCTION`, with an optional `@1.0` or `@2.0`
-    /// suffix (default 2.0) and `ANY` for every method.
-    pub fn parse(spec: &str) -> anyhow::Result<Self> {
-        let (function, source) =
-            TriggerSource::parse_spec("route", spec).map_err(anyhow::Error::msg)?;
-        Self::new(&function, &source)
-    }
-
-    /// The route of an HTTP trigger.
-    pub fn new(function: &str, source: &TriggerSource) -> anyhow::Result<Self> {
-        let TriggerSource::Http {
-            method,
-            path,
-            payload_format,
-        } = source
-        else {
-            bail!("not an HTTP trigger");
-        };
-        let method = method.to_ascii_uppercase();
-        Ok(Self {
-            method: (method != "ANY").then_some(method),
-            path: path.clone(),
-            function: function.to_owned(),
-            format: *payload_format,
-        })
-    }
-
-    /// API Gateway's route key (`GET /items/{id}`).
-    pub fn key(&self) -> String {
-        format!("{} {}", self.method.as_deref().unwrap_or("ANY"), self.path)
-    }
-
-    /// Path parameters when `path` matches.
-    pub fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
-        if self.method.as_deref().is_some_and(|m| m != method) {
-            return None;
-        }
-        let pattern: Vec<&str> = self.path.split('/').filter(|s| !s.is_empty()).collect();
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let mut params = BTreeMap::new();
-        for (i, p) in pattern.iter().enumerate() {
-            if let Some(name) = p.strip_prefix('{').and_then(|p| p.strip_suffix("+}")) {
-                if i >= parts.len() {
-                    return None;
-                }
-                params.insert(name.to_owned(), parts[i..].join("/"));
-                return Some(params);
-            }
-            let part = parts.get(i)?;
-            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) => {
-                    params.insert(name.to_owned(), (*part).to_owned());
-                }
-                None if p == part => {}
-                None => return None,
-            }
-        }
-        (pattern.len() == parts.len()).then_some(params)
-    }
-}
-
-/// An HTTP request, reduced to what the events need.
-#[derive(Clone, Debug, Default)]
-pub struct HttpRequest {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path, not decoded.
-    pub path: String,
-    /// The query string, without `?`.
-    pub query: String,
-    /// Headers in order, names as sent.
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-    /// The client's address.
-    pub source_ip: String,
-}
-
-impl HttpRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
+impl EventParts for HttpRequest {
     fn query_pairs(&self) -> Vec<(String, String)> {
         self.query
             .split('&')
@@ -145,7 +54,7 @@ impl HttpRequest {
 }
 
 fn form_decode(s: &str) -> String {
-    crate::serve::percent_decode(&s.replace('+', " "))
+    crate::api::lambda::percent_decode(&s.replace('+', " "))
 }
 
 fn request_time() -> (String, i64) {
@@ -314,31 +223,37 @@ pub fn event_v1(
     })
 }
 
-/// An HTTP response to send.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpResponse {
-    /// Status code.
-    pub status: u16,
-    /// Headers (repeated names allowed, as for `Set-Cookie`).
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
+fn message(status: u16, message: &str) -> HttpResponse {
+    HttpResponse::json(status, &json!({ "message": message }))
 }
 
-impl HttpResponse {
-    fn message(status: u16, message: &str) -> Self {
-        Self {
-            status,
-            headers: vec![("Content-Type".into(), "application/json".into())],
-            body: json!({ "message": message }).to_string().into_bytes(),
-        }
-    }
-
-    /// API Gateway's answer to a malformed response or a function error.
-    pub fn internal_error() -> Self {
-        Self::message(502, "Internal server error")
-    }
+/// API Gateway's answer to a malformed response or a function error.
+pub fn internal_error() -> HttpResponse {
+    message(502, "Internal server error")
 }
+
+/// Whether API Gateway takes `name: value` as a response header: a token
+/// for a name, and no control character (CR, LF, NUL…) in the value.
+fn valid_header(name: &str, value: &str) -> bool {
+    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    !name.is_empty()
+        && name.bytes().all(token)
+        && value
+            .bytes()
+            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Headers a function may not set as such: API Gateway passes them on as
+/// `x-amzn-Remapped-<name>`.
+const REMAPPED: &[&str] = &[
+    "authorization",
+    "connection",
+    "content-length",
+    "date",
+    "server",
+    "transfer-encoding",
+    "www-authenticate",
+];
 
 /// Maps a function's response as API Gateway does. `None` means malformed (502).
 pub fn map_response(format: PayloadFormat, payload: &[u8]) -> Option<HttpResponse> {
@@ -402,6 +317,14 @@ pub fn map_response(format: PayloadFormat, payload: &[u8]) -> Option<HttpRespons
         Some(other) if format == PayloadFormat::V2 => other.to_string().into_bytes(),
         Some(_) => return None,
     };
+    if headers.iter().any(|(k, v)| !valid_header(k, v)) {
+        return None;
+    }
+    for (k, _) in &mut headers {
+        if REMAPPED.contains(&k.to_ascii_lowercase().as_str()) {
+            *k = format!("x-amzn-Remapped-{k}");
+        }
+    }
     if format == PayloadFormat::V2
         && !headers
             .iter()
@@ -422,103 +345,65 @@ pub fn dispatch(routes: &[(Route, Invoker)], req: &HttpRequest) -> HttpResponse 
         .iter()
         .find_map(|(r, i)| r.matches(&req.method, &req.path).map(|p| (r, i, p)))
     else {
-        return HttpResponse::message(404, "Not Found");
+        return message(404, "Not Found");
     };
-    if req.body.len() > MAX_REQUEST_BYTES {
-        return HttpResponse::message(413, "Request Entity Too Large");
-    }
     let request_id = crate::runtime::logs::new_request_id();
     let event = match route.format {
         PayloadFormat::V2 => event_v2(req, route, &params, &request_id),
         PayloadFormat::V1 => event_v1(req, route, &params, &request_id),
     };
     match invoker.invoke(&route.function, event.to_string().as_bytes()) {
-        Err(InvokeError::TooManyRequests { .. }) => HttpResponse::message(429, "Too Many Requests"),
-        Err(InvokeError::RequestTooLarge { .. }) => {
-            HttpResponse::message(413, "Request Entity Too Large")
-        }
-        Err(_) => HttpResponse::internal_error(),
+        Err(InvokeError::TooManyRequests { .. }) => message(429, "Too Many Requests"),
+        Err(InvokeError::RequestTooLarge { .. }) => message(413, "Request Entity Too Large"),
+        Err(_) => internal_error(),
         Ok(inv) => match &inv.outcome {
-            Outcome::Error(_) => HttpResponse::internal_error(),
+            Outcome::Error(_) => internal_error(),
             Outcome::Response(bytes) => {
-                map_response(route.format, bytes).unwrap_or_else(HttpResponse::internal_error)
+                map_response(route.format, bytes).unwrap_or_else(internal_error)
             }
         },
     }
 }
 
-/// Serves the HTTP API on `addr`, routing requests with `threads` workers
-/// through `routes` (which may change while it runs), until the listener is
-/// dropped.
-pub fn http_api(
-    addr: SocketAddr,
+/// The HTTP API as a [`Face`] of the HTTP server.
+pub struct HttpApi {
     routes: RouteTable,
-    threads: usize,
-) -> anyhow::Result<crate::serve::Listener> {
-    crate::serve::listen(addr, threads, "lambdesk-http", move |request| {
-        serve_one(&routes, request);
-    })
 }
 
-fn serve_one(routes: &RouteTable, mut request: Request) {
-    let url = request.url().to_owned();
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let mut body = Vec::new();
-    let _ = request
-        .as_reader()
-        .take(MAX_REQUEST_BYTES as u64 + 1)
-        .read_to_end(&mut body);
-    let req = HttpRequest {
-        method: request.method().as_str().to_ascii_uppercase(),
-        path: path.to_owned(),
-        query: query.to_owned(),
-        headers: request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_owned(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect(),
-        body,
-        source_ip: request
-            .remote_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default(),
-    };
-    // A snapshot: a slow function never holds up changes to the routes.
-    let table = routes.read().unwrap_or_else(|e| e.into_inner()).clone();
-    let out = dispatch(&table, &req);
-    let mut response = Response::from_data(out.body).with_status_code(out.status);
-    for (k, v) in &out.headers {
-        if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            response.add_header(h);
+impl HttpApi {
+    /// Serves `routes` (which may change while it runs).
+    pub fn new(routes: RouteTable) -> Self {
+        Self { routes }
+    }
+}
+
+impl Face for HttpApi {
+    fn body_limit(&self, _method: &str, _path: &str) -> usize {
+        MAX_HTTP_BODY_BYTES
+    }
+
+    fn handle(&self, request: HttpRequest) -> HttpResponse {
+        // A snapshot: a slow function never holds up changes to the routes.
+        let table = self
+            .routes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        dispatch(&table, &request)
+    }
+
+    fn refuse(&self, refusal: Refusal) -> HttpResponse {
+        match refusal {
+            Refusal::TooLarge { .. } => message(413, "Request Entity Too Large"),
+            Refusal::SlowBody => message(408, "Request Timeout"),
+            Refusal::BadBody => message(400, "Bad Request"),
         }
     }
-    let _ = request.respond(response);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn routes_match_params_and_greedy_proxy() {
-        let r = Route::parse("GET /items/{id}=items").unwrap();
-        assert_eq!(r.matches("GET", "/items/42").unwrap()["id"], "42");
-        assert!(r.matches("POST", "/items/42").is_none());
-        assert!(r.matches("GET", "/items/42/x").is_none());
-        let p = Route::parse("ANY /files/{proxy+}=files@1.0").unwrap();
-        assert_eq!(p.format, PayloadFormat::V1);
-        assert_eq!(
-            p.matches("DELETE", "/files/a/b/c.txt").unwrap()["proxy"],
-            "a/b/c.txt"
-        );
-        assert!(p.matches("GET", "/files").is_none());
-        assert!(Route::parse("GET items=x").is_err());
-    }
 
     #[test]
     fn responses_are_mapped_as_api_gateway_does() {
@@ -543,5 +428,32 @@ mod tests {
             .map(|(_, v)| v.as_str())
             .collect();
         assert_eq!(cookies, ["a=1", "b=2"]);
+    }
+
+    #[test]
+    fn headers_api_gateway_refuses_make_the_response_malformed() {
+        let split = br#"{"statusCode":200,"headers":{"x-a":"1\r\nSet-Cookie: evil=1"}}"#;
+        assert!(map_response(PayloadFormat::V2, split).is_none());
+        let bad_name = br#"{"statusCode":200,"headers":{"x a":"1"}}"#;
+        assert!(map_response(PayloadFormat::V1, bad_name).is_none());
+        let framing = map_response(
+            PayloadFormat::V2,
+            br#"{"statusCode":200,"headers":{"Content-Length":"999","Transfer-Encoding":"chunked"},"body":"hi"}"#,
+        )
+        .unwrap();
+        let names: Vec<&str> = framing.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            names.contains(&"x-amzn-Remapped-Content-Length"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"x-amzn-Remapped-Transfer-Encoding"),
+            "{names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case("content-length"))
+        );
     }
 }

@@ -1,0 +1,73 @@
+//! The app's UI state: what eframe saves between launches ([`UiState`]:
+//! theme, tab, log filter and view, the N of "Invoke ×N"), and beside it the
+//! live drafts ([`Drafts`]) that are never saved.
+
+use std::collections::HashMap;
+
+use super::config_form::ConfigDraft;
+use super::log_store::Filter;
+use super::log_view::LogViewState;
+use super::triggers_tab::TriggersTabState;
+
+/// Which tab of a function is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Tab {
+    /// Events, invoke, result.
+    #[default]
+    Test,
+    /// Settings.
+    Configuration,
+    /// Chart, environments, history.
+    Monitor,
+    /// Schedules, routes, folders, queues, streams; asynchronous invocation.
+    Triggers,
+}
+
+/// UI state that persists through eframe (panel sizes are egui's own).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    /// Dark theme.
+    pub dark: bool,
+    /// Open tab.
+    pub tab: Tab,
+    /// Log filter.
+    pub log_filter: Filter,
+    /// Log viewer settings.
+    pub log_view: LogViewState,
+    /// N of "Invoke ×N" and "N at once".
+    pub invoke_times: usize,
+    /// The shortcuts window is open.
+    pub show_help: bool,
+    /// What is being edited now: never saved.
+    #[serde(skip)]
+    pub live: Drafts,
+}
+
+/// Forms being edited: live, never saved (a restart starts from the saved
+/// configuration).
+#[derive(Clone, Debug, Default)]
+pub struct Drafts {
+    /// Settings forms being edited, per function.
+    pub drafts: HashMap<String, ConfigDraft>,
+    /// The event-name field's text.
+    pub rename: Option<String>,
+    /// Which event the rename field belongs to.
+    pub rename_for: Option<String>,
+    /// The Triggers tab's forms and drafts.
+    pub triggers_tab: TriggersTabState,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        Self {
+            dark: true,
+            tab: Tab::Test,
+            log_filter: Filter::default(),
+            log_view: LogViewState::default(),
+            invoke_times: 10,
+            show_help: false,
+            live: Drafts::default(),
+        }
+    }
+}
