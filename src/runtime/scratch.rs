@@ -13,8 +13,15 @@ use anyhow::Context;
 pub(crate) fn create(parent: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(parent)
         .with_context(|| format!("creating the scratch parent folder {}", parent.display()))?;
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("lambdesk-{}-", std::process::id()))
+    let prefix = format!("lambdesk-{}-", std::process::id());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    let dir = builder
         .tempdir_in(parent)
         .with_context(|| format!("creating a scratch folder in {}", parent.display()))?
         .keep();

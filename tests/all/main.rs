@@ -10,5 +10,6 @@ mod hostile_http;
 mod layers;
 mod runtime;
 mod samples;
+mod sandbox;
 mod serve;
 mod triggers;

@@ -1,0 +1,306 @@
+//! Lambda's limits inside the sandbox, in `_obeyed` / `_violated` pairs over
+//! small WAT guests and the real samples: deployment package sizes, scratch
+//! folders, pool slots under discarded environments, exit statuses WASI
+//! refuses, host-call errors, guest paths.
+
+use lambdesk::model::FunctionConfig;
+use lambdesk::runtime::{InvokeOptions, Runtime, RuntimeOptions, StartKind};
+
+use crate::common::{TempDir, config, runtime, sample, wat};
+
+fn zip(dir: &std::path::Path, entries: &[(&str, &[u8])]) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("bundle.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        z.start_file(*name, opts).unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+    path
+}
+
+#[test]
+fn unzipped_package_size_obeyed() {
+    let t = runtime();
+    let hello = std::fs::read(sample("hello.wasm")).unwrap();
+    let filler = vec![0u8; 10 << 20];
+    let z = zip(
+        t.dir.path(),
+        &[("hello.wasm", &hello), ("data.bin", &filler)],
+    );
+    t.runtime.deploy("z", &z, config("handler")).unwrap();
+    assert!(t.runtime.invoke("z", b"{}").unwrap().error().is_none());
+}
+
+#[test]
+fn unzipped_package_size_violated() {
+    // A zip bomb: 260 MB of zeros deflate to a few hundred KB; it is refused
+    // while inflating, and nothing of it stays in the scratch folder.
+    let t = runtime();
+    let hello = std::fs::read(sample("hello.wasm")).unwrap();
+    let zeros = vec![0u8; 260 << 20];
+    let z = zip(
+        t.dir.path(),
+        &[("hello.wasm", &hello), ("zeros.bin", &zeros)],
+    );
+    drop(zeros);
+    assert!(std::fs::metadata(&z).unwrap().len() < 2 << 20);
+    let err = t.runtime.deploy("z", &z, config("handler")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Unzipped size must be smaller than 262144000 bytes"),
+        "{err}"
+    );
+    let bundles = t.runtime.scratch_dir().join("bundles");
+    let left = std::fs::read_dir(&bundles).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(
+        left,
+        0,
+        "a partial bundle was left in {}",
+        bundles.display()
+    );
+}
+
+#[test]
+fn zipped_package_size_violated() {
+    let t = runtime();
+    let path = t.dir.path().join("huge.zip");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(51 << 20).unwrap();
+    let err = t.runtime.deploy("z", &path, config("handler")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Zipped size must be smaller than 52428800 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scratch_folders_are_private_new_and_leftovers_go() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = TempDir::new("scratch-parent");
+    // A folder a dead process left (pid 999999999 cannot run here), and one
+    // that looks like ours but is a file, not a folder: only the first goes.
+    let stale = parent.path().join("lambdesk-999999999-abc");
+    std::fs::create_dir_all(stale.join("tmp-x")).unwrap();
+    let planted = parent.path().join("lambdesk-999999998-file");
+    std::fs::write(&planted, b"x").unwrap();
+    let new = || {
+        Runtime::new(RuntimeOptions {
+            scratch_dir: parent.path().to_owned(),
+            cache_dir: None,
+            pool_slots: 4,
+            ..RuntimeOptions::default()
+        })
+        .unwrap()
+    };
+    let (a, b) = (new(), new());
+    assert_ne!(a.scratch_dir(), b.scratch_dir());
+    for rt in [&a, &b] {
+        let mode = std::fs::metadata(rt.scratch_dir())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{}", rt.scratch_dir().display());
+        let name = rt
+            .scratch_dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(&format!("lambdesk-{}-", std::process::id())),
+            "{name}"
+        );
+    }
+    assert!(!stale.exists(), "a dead process's folder was left");
+    assert!(planted.exists(), "a file was taken for a folder");
+    let a_dir = a.scratch_dir().to_owned();
+    drop(a);
+    assert!(!a_dir.exists(), "a runtime's folder outlived it");
+}
+
+#[test]
+fn discarded_environments_free_their_pool_slot() {
+    // 16 slots, 300 cold starts in a row (--cold), then 300 panics in a row:
+    // every one runs, none is refused for want of a slot.
+    let dir = TempDir::new("slots");
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        scratch_dir: dir.path().join("scratch"),
+        pool_slots: 16,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    if !rt.uses_pooling() {
+        return;
+    }
+    rt.deploy("hello", &sample("hello.wasm"), config("handler"))
+        .unwrap();
+    rt.deploy("behave", &sample("behave.wasm"), config("handler"))
+        .unwrap();
+    let cold = InvokeOptions {
+        discard_environment: true,
+        ..InvokeOptions::default()
+    };
+    for i in 0..300 {
+        let inv = rt.invoke_with("hello", b"{}", &cold).unwrap();
+        assert!(inv.error().is_none(), "cold start {i}: {:?}", inv.error());
+        assert_eq!(inv.start, StartKind::Cold);
+    }
+    for i in 0..300 {
+        let inv = rt.invoke("behave", br#"{"action":"panic"}"#).unwrap();
+        let e = inv.error().unwrap_or_else(|| panic!("panic {i} succeeded"));
+        assert_eq!(e.error_type, "Runtime.Trap", "panic {i}: {e:?}");
+    }
+}
+
+#[test]
+fn idle_environments_are_reclaimed_for_a_cold_start() {
+    // 4 slots held by idle environments of four functions: a fifth
+    // function's cold start reclaims the least recently used one.
+    let dir = TempDir::new("reclaim");
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        scratch_dir: dir.path().join("scratch"),
+        pool_slots: 4,
+        ..RuntimeOptions::default()
+    })
+    .unwrap();
+    if !rt.uses_pooling() {
+        return;
+    }
+    for i in 0..5 {
+        rt.deploy(&format!("h{i}"), &sample("hello.wasm"), config("handler"))
+            .unwrap();
+    }
+    for i in 0..4 {
+        assert!(
+            rt.invoke(&format!("h{i}"), b"{}")
+                .unwrap()
+                .error()
+                .is_none()
+        );
+    }
+    let inv = rt.invoke("h4", b"{}").unwrap();
+    assert!(inv.error().is_none(), "{:?}", inv.error());
+    assert!(
+        rt.environments("h0").is_empty(),
+        "the oldest idle one was kept"
+    );
+    assert_eq!(rt.environments("h3").len(), 1);
+}
+
+#[test]
+fn exit_statuses_wasi_refuses_keep_their_status() {
+    // AssemblyScript's abort exits with 134, which WASI refuses to pass on.
+    let t = runtime();
+    let m = wat(
+        t.dir.path(),
+        "abort",
+        r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const 134))))"#,
+    );
+    t.runtime.deploy("abort", &m, config("_start")).unwrap();
+    let inv = t.runtime.invoke("abort", b"{}").unwrap();
+    let e = inv.error().unwrap();
+    assert_eq!(e.error_type, "Runtime.ExitError");
+    assert_eq!(
+        e.error_message,
+        "Runtime exited with error: exit status 134"
+    );
+}
+
+#[test]
+fn host_call_errors_say_what_failed() {
+    // fd_write with an iovec pointing outside memory: the real cause, not
+    // wasmtime's "error while executing".
+    let t = runtime();
+    let m = wat(
+        t.dir.path(),
+        "badptr",
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (drop (call $w (i32.const 1) (i32.const 70000) (i32.const 1) (i32.const 0)))))"#,
+    );
+    t.runtime.deploy("badptr", &m, config("_start")).unwrap();
+    let inv = t.runtime.invoke("badptr", b"{}").unwrap();
+    let e = inv.error().unwrap();
+    assert_ne!(e.error_type, "Runtime.Unknown", "{e:?}");
+    assert!(!e.error_message.contains("error while executing"), "{e:?}");
+}
+
+#[test]
+fn a_status_without_an_error_object_says_so() {
+    let t = runtime();
+    let m = wat(
+        t.dir.path(),
+        "status",
+        r#"(module
+  (memory (export "memory") 1)
+  (func (export "handler") (result i32) (i32.const 3)))"#,
+    );
+    t.runtime.deploy("status", &m, config("handler")).unwrap();
+    let inv = t.runtime.invoke("status", b"{}").unwrap();
+    let e = inv.error().unwrap();
+    assert_eq!(
+        e.error_message,
+        "the handler `handler` returned status 3 without writing an error object"
+    );
+}
+
+#[test]
+fn a_root_mount_serves_the_guest_root() {
+    // A role granting a folder at `/` (as `wasmtime --dir HOST::/`); `//` is `/`.
+    let dir = TempDir::new("root-mount");
+    std::fs::write(dir.path().join("hello.txt"), b"from the root").unwrap();
+    for guest in ["/", "//"] {
+        let mount = lambdesk::model::Mount {
+            host_path: dir.path().to_owned(),
+            guest_path: guest.to_owned(),
+            read_only: true,
+        };
+        assert!(
+            lambdesk::model::config::validate_mount(&mount).is_ok(),
+            "{guest}"
+        );
+    }
+    let relative = lambdesk::model::Mount {
+        host_path: dir.path().to_owned(),
+        guest_path: "data".to_owned(),
+        read_only: true,
+    };
+    let err = lambdesk::model::config::validate_mount(&relative).unwrap_err();
+    assert!(err.message.contains("is relative"), "{}", err.message);
+    let t = runtime();
+    let cfg = FunctionConfig {
+        role: lambdesk::model::Role {
+            name: "root".into(),
+            mounts: vec![lambdesk::model::Mount {
+                host_path: dir.path().to_owned(),
+                guest_path: "/".into(),
+                read_only: true,
+            }],
+        },
+        ..config("handler")
+    };
+    t.runtime
+        .deploy("behave", &sample("behave.wasm"), cfg)
+        .unwrap();
+    let inv = t
+        .runtime
+        .invoke("behave", br#"{"action":"read","path":"/hello.txt"}"#)
+        .unwrap();
+    assert!(inv.error().is_none(), "{:?}", inv.error());
+    assert!(
+        String::from_utf8_lossy(&inv.payload()).contains("from the root"),
+        "{}",
+        String::from_utf8_lossy(&inv.payload())
+    );
+}
