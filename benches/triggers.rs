@@ -12,8 +12,8 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use lambdesk::host::HostOptions;
 use lambdesk::host::async_queue::AsyncStep;
-use lambdesk::host::{HostOptions, TriggerHost};
 use lambdesk::model::{FunctionConfig, Trigger, TriggerSource};
 use lambdesk::runtime::{Runtime, RuntimeOptions};
 

@@ -62,11 +62,14 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
     let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let err_lines = stderr.clone();
     let err = BufReader::new(child.stderr.take().unwrap());
-    std::thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            err_lines.lock().unwrap().push(line);
-        }
-    });
+    std::thread::Builder::new()
+        .name("serve-stderr".into())
+        .spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                err_lines.lock().unwrap().push(line);
+            }
+        })
+        .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let line = read_until(&mut out, "Lambda API listening on ");
     let url = line
@@ -86,7 +89,10 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         http_port = Some(http.rsplit(':').next().unwrap().parse().unwrap());
     }
     // Keep reading stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    std::thread::Builder::new()
+        .name("serve-stdout".into())
+        .spawn(move || std::io::copy(&mut out, &mut std::io::sink()))
+        .unwrap();
     Server {
         child,
         url,
@@ -634,7 +640,10 @@ fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let line = read_until(&mut out, "Lambda API listening on ");
     let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    std::thread::Builder::new()
+        .name("serve-stdout".into())
+        .spawn(move || std::io::copy(&mut out, &mut std::io::sink()))
+        .unwrap();
     (child, port)
 }
 
