@@ -374,7 +374,8 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
             args.host
         );
     }
-    let workspace = workspace.filter(|w| w.join(crate::model::workspace::WORKSPACE_FILE).exists());
+    // A workspace folder with no workspace.json yet becomes one
+    // (`load_functions` says so), so its queues and events stay in it.
     if workspace.is_none() && functions.is_empty() {
         bail!("nothing to serve: give --function NAME=MODULE or --workspace DIR");
     }

@@ -921,3 +921,77 @@ fn stream_events_have_aws_shapes() {
         serde_json::from_value(d.peek_event(0).unwrap()).unwrap();
     assert_eq!(e.records[0].event_name, "MODIFY");
 }
+
+#[test]
+fn serve_makes_a_new_folder_a_workspace_and_keeps_its_queue_there() {
+    let dir = TempDir::new("serve-new-ws");
+    let ws = dir.path().join("fresh");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(&ws)
+        .arg("--function")
+        .arg(format!("hello={}", sample("hello.wasm").display()))
+        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut out, "Lambda API listening on ");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(ws.join("workspace.json").is_file(), "{err}");
+    assert!(ws.join("async-queue").is_dir(), "{err}");
+    assert!(err.contains("created an empty workspace"), "{err}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.join("workspace.json")).unwrap()).unwrap();
+    assert_eq!(saved["version"], 1);
+}
+
+#[test]
+fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
+    let dir = TempDir::new("serve-future-ws");
+    let text = r#"{"version": 9, "functions": []}"#;
+    std::fs::write(dir.path().join("workspace.json"), text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("version 9 is not one this Lambdesk reads"),
+        "{err}"
+    );
+    // The file is untouched and a backup sits next to it.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("workspace.json")).unwrap(),
+        text
+    );
+    let backups = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .count();
+    assert_eq!(backups, 1);
+    // Unknown fields are refused the same way.
+    std::fs::write(
+        dir.path().join("workspace.json"),
+        r#"{"version": 1, "fnctions": []}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `fnctions`"));
+}
