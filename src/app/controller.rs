@@ -31,6 +31,7 @@ pub type Wake = Arc<dyn Fn() + Send + Sync>;
 pub const MAX_RECORDS: usize = 10_000;
 
 /// A request from the UI.
+#[must_use = "a command does nothing until it is handled"]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Select a function.

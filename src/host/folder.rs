@@ -67,15 +67,21 @@ impl FolderWatch {
         })
     }
 
-    /// Compares the folder with the last scan; returns the S3 events for what changed.
+    /// Compares the folder with the last scan (files over 5 GB are reported, not read); returns the S3 events for what changed.
     pub fn scan(&mut self) -> Vec<Value> {
         let now = snapshot(&self.dir);
         let mut events = Vec::new();
         for (key, meta) in &now {
             if self.seen.get(key) != Some(meta) && self.wanted(key) {
-                let etag = std::fs::read(self.dir.join(key))
-                    .map(|b| crate::runtime::code::hex(&md5::Md5::digest(&b)))
-                    .unwrap_or_default();
+                if meta.0 > MAX_OBJECT_BYTES {
+                    eprintln!(
+                        "lambdesk: {} is {} bytes, over S3's single PUT limit of 5 GB; no event is sent for it",
+                        self.dir.join(key).display(),
+                        meta.0
+                    );
+                    continue;
+                }
+                let etag = streamed_md5(&self.dir.join(key)).unwrap_or_default();
                 events.push(s3_event(
                     &self.bucket,
                     key,
@@ -180,6 +186,25 @@ pub fn s3_event(bucket: &str, key: &str, event_name: &str, object: Option<(u64, 
             },
         }],
     })
+}
+
+/// S3's limit on an object uploaded with one PUT: 5 GB.
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// The MD5 of a file (S3's eTag of a single PUT), read in 64 KB pieces.
+fn streamed_md5(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = md5::Md5::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        md5::Digest::update(&mut hasher, &buf[..n]);
+    }
+    Ok(crate::runtime::code::hex(&md5::Digest::finalize(hasher)))
 }
 
 #[cfg(test)]
