@@ -304,3 +304,34 @@ fn a_root_mount_serves_the_guest_root() {
         String::from_utf8_lossy(&inv.payload())
     );
 }
+
+#[test]
+fn a_folder_file_over_s3s_5_gb_limit_is_reported_not_read() {
+    // A sparse 6 GB file next to a small one: the small one gets its event
+    // with the MD5 eTag; the large one gets none (and is never read).
+    let dir = TempDir::new("folder-5gb");
+    let source = lambdesk::model::TriggerSource::Folder {
+        dir: dir.path().to_owned(),
+        prefix: String::new(),
+        suffix: String::new(),
+    };
+    let mut watch = lambdesk::host::folder::FolderWatch::new("f", &source).unwrap();
+    std::fs::write(dir.path().join("small.txt"), b"hello").unwrap();
+    let big = std::fs::File::create(dir.path().join("big.bin")).unwrap();
+    big.set_len(6 << 30).unwrap();
+    let events = watch.scan();
+    let keys: Vec<String> = events
+        .iter()
+        .map(|e| {
+            e["Records"][0]["s3"]["object"]["key"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(keys, ["small.txt"]);
+    assert_eq!(
+        events[0]["Records"][0]["s3"]["object"]["eTag"],
+        "5d41402abc4b2a76b9719d911017c592"
+    );
+}
