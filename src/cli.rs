@@ -197,6 +197,9 @@ pub struct InvokeArgs {
     /// Timeout in seconds (1–900).
     #[arg(long, default_value_t = 3)]
     pub timeout: u32,
+    /// Size of /tmp in MB (512–10240), as Lambda's ephemeral storage.
+    #[arg(long = "ephemeral-storage", value_name = "MB", default_value_t = 512)]
+    pub ephemeral_storage: u32,
     /// Environment variable (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
@@ -474,6 +477,7 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
     let mut config = FunctionConfig {
         memory_mb: args.memory,
         timeout_s: args.timeout,
+        ephemeral_storage_mb: args.ephemeral_storage,
         args: args.args.clone(),
         reserved_concurrency: args.reserved_concurrency,
         ..FunctionConfig::default()

@@ -277,7 +277,7 @@ fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
         "Architectures": ["x86_64"],
         "State": "Active",
         "LastUpdateStatus": "Successful",
-        "EphemeralStorage": { "Size": 512 },
+        "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
     }))
 }
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::model::config::{
-    self, ConfigError, IDLE_MAX_S, MEMORY_MAX_MB, MEMORY_MIN_MB, TIMEOUT_MAX_S, TIMEOUT_MIN_S,
+    self, ConfigError, EPHEMERAL_MAX_MB, EPHEMERAL_MIN_MB, IDLE_MAX_S, MEMORY_MAX_MB,
+    MEMORY_MIN_MB, TIMEOUT_MAX_S, TIMEOUT_MIN_S,
 };
 use crate::model::{FunctionConfig, Mount, Role};
 
@@ -29,6 +30,8 @@ pub struct ConfigDraft {
     pub memory: String,
     /// Timeout, s.
     pub timeout: String,
+    /// Ephemeral storage (`/tmp`), MB.
+    pub ephemeral: String,
     /// Environment variables in order.
     pub env: Vec<(String, String)>,
     /// Role name.
@@ -52,6 +55,7 @@ impl ConfigDraft {
             handler: c.handler.clone(),
             memory: c.memory_mb.to_string(),
             timeout: c.timeout_s.to_string(),
+            ephemeral: c.ephemeral_storage_mb.to_string(),
             env: c
                 .environment
                 .iter()
@@ -106,6 +110,11 @@ impl ConfigDraft {
             &self.timeout,
             format!("{TIMEOUT_MIN_S}–{TIMEOUT_MAX_S} seconds"),
         );
+        let ephemeral = number(
+            "ephemeral_storage_mb",
+            &self.ephemeral,
+            format!("{EPHEMERAL_MIN_MB}–{EPHEMERAL_MAX_MB} MB"),
+        );
         let idle = number(
             "idle_timeout_s",
             &self.idle,
@@ -136,6 +145,7 @@ impl ConfigDraft {
             handler: self.handler.trim().to_owned(),
             memory_mb: u32::try_from(memory).unwrap_or(u32::MAX),
             timeout_s: u32::try_from(timeout).unwrap_or(u32::MAX),
+            ephemeral_storage_mb: u32::try_from(ephemeral).unwrap_or(u32::MAX),
             environment,
             role: Role {
                 name: self.role.trim().to_owned(),

@@ -647,6 +647,15 @@ fn config_tab_ui(
             ui.end_row();
 
             number_row_ui(ui, "Timeout (s)", "1–900 seconds; Lambda's default is 3", &mut draft.timeout, "", &errors, "timeout_s");
+            number_row_ui(
+                ui,
+                "Ephemeral storage (MB)",
+                "Size of /tmp, 512–10,240 MB; writes beyond it fail with ENOSPC inside the function",
+                &mut draft.ephemeral,
+                "",
+                &errors,
+                "ephemeral_storage_mb",
+            );
 
             ui.label("Environment variables").on_hover_text("Keys plus values may total 4 KB; names reserved by Lambda are refused");
             ui.vertical(|ui| {

@@ -77,8 +77,16 @@ pub fn deploy_guessing_handler(
         Err(DeployError::Code(CodeError::NoEntryPoint { exports, .. })) if !handler_given => {
             match crate::runtime::guess_handler(&exports) {
                 Some(h) => {
+                    // `handler` is the documented second default; any other
+                    // export is a guess, and the log says so.
+                    let note = (h != "handler").then(|| {
+                        format!(
+                            "Handler `{h}` was taken from the module's exports (there is no `{}`); set the handler to choose another",
+                            config.handler
+                        )
+                    });
                     config.handler = h;
-                    runtime.deploy(name, module, config)
+                    runtime.deploy_noted(name, module, config, note)
                 }
                 None => Err(DeployError::Code(CodeError::NoEntryPoint {
                     handler: config.handler,

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub const MEMORY_MIN_MB: u32 = 128;
 /// Largest memory size Lambda accepts, in MB.
 pub const MEMORY_MAX_MB: u32 = 10_240;
+/// Smallest ephemeral storage (`/tmp`) Lambda accepts, in MB (also the default).
+pub const EPHEMERAL_MIN_MB: u32 = 512;
+/// Largest ephemeral storage (`/tmp`) Lambda accepts, in MB.
+pub const EPHEMERAL_MAX_MB: u32 = 10_240;
 /// Shortest timeout, in seconds.
 pub const TIMEOUT_MIN_S: u32 = 1;
 /// Longest timeout (15 minutes), in seconds.
@@ -56,6 +60,9 @@ pub struct FunctionConfig {
     pub memory_mb: u32,
     /// Timeout in seconds (1–900).
     pub timeout_s: u32,
+    /// Size of `/tmp` in MB (512–10,240, default 512), as Lambda's
+    /// `EphemeralStorage`: writes beyond it fail inside the guest with `ENOSPC`.
+    pub ephemeral_storage_mb: u32,
     /// Environment variables visible to the function.
     pub environment: BTreeMap<String, String>,
     /// What of the host the function may touch.
@@ -107,6 +114,7 @@ impl Default for FunctionConfig {
             handler: "_start".to_owned(),
             memory_mb: MEMORY_MIN_MB,
             timeout_s: 3,
+            ephemeral_storage_mb: EPHEMERAL_MIN_MB,
             environment: BTreeMap::new(),
             role: Role::default(),
             reserved_concurrency: None,
@@ -172,6 +180,9 @@ impl FunctionConfig {
             errors.push(e);
         }
         if let Err(e) = validate_timeout_s(self.timeout_s) {
+            errors.push(e);
+        }
+        if let Err(e) = validate_ephemeral_storage_mb(self.ephemeral_storage_mb) {
             errors.push(e);
         }
         if let Err(e) = validate_environment(&self.environment) {
@@ -272,6 +283,18 @@ pub fn validate_memory_mb(memory_mb: u32) -> Result<(), ConfigError> {
         Err(ConfigError::new(
             "memory_mb",
             format!("{memory_mb} is out of range; allowed {MEMORY_MIN_MB}–{MEMORY_MAX_MB} MB"),
+        ))
+    }
+}
+
+/// Checks an ephemeral storage size against Lambda's range (512–10,240 MB).
+pub fn validate_ephemeral_storage_mb(size_mb: u32) -> Result<(), ConfigError> {
+    if (EPHEMERAL_MIN_MB..=EPHEMERAL_MAX_MB).contains(&size_mb) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "ephemeral_storage_mb",
+            format!("{size_mb} is out of range; allowed {EPHEMERAL_MIN_MB}–{EPHEMERAL_MAX_MB} MB"),
         ))
     }
 }
@@ -384,6 +407,7 @@ mod tests {
         assert_eq!(c.memory_mb, 128);
         assert_eq!(c.timeout_s, 3);
         assert_eq!(c.idle_timeout_s, 600);
+        assert_eq!(c.ephemeral_storage_mb, 512);
         assert!(c.validate().is_ok());
     }
 
@@ -392,9 +416,14 @@ mod tests {
         let c = FunctionConfig {
             memory_mb: 64,
             timeout_s: 901,
+            ephemeral_storage_mb: 511,
             ..Default::default()
         };
         let errors = c.validate().unwrap_err();
+        assert_eq!(
+            errors[2].to_string(),
+            "ephemeral_storage_mb: 511 is out of range; allowed 512–10240 MB"
+        );
         assert_eq!(
             errors[0].to_string(),
             "memory_mb: 64 is out of range; allowed 128–10240 MB"

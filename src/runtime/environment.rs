@@ -11,6 +11,7 @@ use wasmtime::{Engine, InstancePre, Store, Trap, TypedFunc, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use super::fs_limits::{FsLimits, TMP_FD};
 use super::host::{EnvironmentFacts, HostState, InvocationContext, Io, MemoryLimiter};
 use super::report::{ErrorKind, FunctionError, TIMEOUT_ERROR_TYPE};
 use crate::model::FunctionConfig;
@@ -51,6 +52,8 @@ pub(crate) struct Blueprint {
     pub task_root: Option<PathBuf>,
     pub scratch_dir: PathBuf,
     pub tmp_stock: Arc<TmpStock>,
+    /// A platform line for every cold start (how the handler was chosen).
+    pub init_note: Option<String>,
 }
 
 /// Empty folders ready to become an environment's `/tmp`. Creating and
@@ -321,6 +324,12 @@ impl Environment {
                 wasi,
                 limiter: MemoryLimiter::new(limit),
                 io: self.io.clone(),
+                fs: FsLimits::new(
+                    TMP_FD,
+                    Self::preopens(bp),
+                    self.tmp.path.clone(),
+                    u64::from(bp.config.ephemeral_storage_mb) * 1024 * 1024,
+                ),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -329,6 +338,13 @@ impl Environment {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         Ok(store)
+    }
+
+    /// The folders `build_wasi` preopens: `/tmp` first (descriptor
+    /// [`TMP_FD`]), then `/var/task`, then the role's mounts.
+    fn preopens(bp: &Blueprint) -> u32 {
+        let n = 1 + usize::from(bp.task_root.is_some()) + bp.config.role.mounts.len();
+        u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     fn build_wasi(&self, bp: &Blueprint) -> anyhow::Result<WasiP1Ctx> {

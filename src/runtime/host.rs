@@ -24,6 +24,8 @@ pub(crate) struct HostState {
     pub wasi: WasiP1Ctx,
     pub limiter: MemoryLimiter,
     pub io: Io,
+    /// Open descriptors and `/tmp` bytes, against Lambda's limits.
+    pub fs: super::fs_limits::FsLimits,
 }
 
 /// Caps linear memory at the configured size and records the high-water mark.

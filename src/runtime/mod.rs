@@ -6,10 +6,12 @@
 pub mod code;
 pub mod engine;
 pub mod environment;
+mod fs_limits;
 pub mod host;
 pub mod logs;
 pub mod report;
 mod scratch;
+mod wasi_limits;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -330,6 +332,8 @@ impl Runtime {
                 },
             )
             .map_err(|e| anyhow::anyhow!("adding proc_exit: {e}"))?;
+        wasi_limits::add_to_linker(&mut linker)
+            .map_err(|e| anyhow::anyhow!("adding the descriptor and /tmp limits: {e}"))?;
         linker.allow_shadowing(false);
         host::add_host_functions(&mut linker)
             .map_err(|e| anyhow::anyhow!("adding host functions: {e}"))?;
@@ -356,6 +360,7 @@ impl Runtime {
                     wasi: wasmtime_wasi::WasiCtxBuilder::new().build_p1(),
                     limiter: host::MemoryLimiter::new(0),
                     io: host::Io::new(facts),
+                    fs: fs_limits::FsLimits::none(),
                 },
             );
             linker
@@ -413,9 +418,21 @@ impl Runtime {
         code_path: &Path,
         config: FunctionConfig,
     ) -> Result<DeployInfo, DeployError> {
+        self.deploy_noted(name, code_path, config, None)
+    }
+
+    /// [`Runtime::deploy`], with a note written to the log (a platform line)
+    /// at every cold start, for example how the handler was chosen.
+    pub fn deploy_noted(
+        &self,
+        name: &str,
+        code_path: &Path,
+        config: FunctionConfig,
+        init_note: Option<String>,
+    ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
         let bundle = load_code(code_path, &self.inner.scratch.join("bundles"))?;
-        self.deploy_bundle(name, &bundle, config)
+        self.deploy_bundle_noted(name, &bundle, config, init_note)
     }
 
     /// Deploys code that is already loaded.
@@ -424,6 +441,16 @@ impl Runtime {
         name: &str,
         bundle: &CodeBundle,
         config: FunctionConfig,
+    ) -> Result<DeployInfo, DeployError> {
+        self.deploy_bundle_noted(name, bundle, config, None)
+    }
+
+    fn deploy_bundle_noted(
+        &self,
+        name: &str,
+        bundle: &CodeBundle,
+        config: FunctionConfig,
+        init_note: Option<String>,
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
         let (module, source, load_time) = self.inner.modules.load(&bundle.wasm, &bundle.sha256)?;
@@ -450,6 +477,7 @@ impl Runtime {
                 task_root: bundle.task_root.clone(),
                 scratch_dir: self.inner.scratch.clone(),
                 tmp_stock: self.inner.tmp_stock.clone(),
+                init_note,
                 config,
             },
             info: info.clone(),
@@ -690,6 +718,12 @@ impl Runtime {
         env.io()
             .begin(event, context_until(&request_id, deadline), sink);
         let logging = env.io().has_sink();
+        if logging
+            && start == StartKind::Cold
+            && let Some(note) = &bp.init_note
+        {
+            env.io().platform_line(LogKind::Platform, note.clone());
+        }
         if logging {
             env.io().platform_line(
                 LogKind::Start,

@@ -194,3 +194,30 @@ fn events_list_and_show() {
     let out = lambdesk(&cache, &["events", "show", "nope"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_guessed_handler_is_logged_at_each_cold_start() {
+    // No `_start` and no `handler`: the only export is taken, and the log says so.
+    let cache = TempDir::new("cli");
+    let module = cache.path().join("only-run.wat");
+    std::fs::write(
+        &module,
+        r#"(module (memory (export "memory") 1) (func (export "run")))"#,
+    )
+    .unwrap();
+    let out = lambdesk(
+        &cache,
+        &["invoke", module.to_str().unwrap(), "--times", "2", "--cold"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let note = "Handler `run` was taken from the module's exports (there is no `_start`); set the handler to choose another";
+    assert_eq!(err.matches(note).count(), 2, "{err}");
+    // With the handler given, nothing is guessed.
+    let out = lambdesk(
+        &cache,
+        &["invoke", module.to_str().unwrap(), "--handler", "run"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("was taken from"));
+}

@@ -335,3 +335,117 @@ fn a_folder_file_over_s3s_5_gb_limit_is_reported_not_read() {
         "5d41402abc4b2a76b9719d911017c592"
     );
 }
+
+fn behave_response(t: &crate::common::TestRuntime, event: serde_json::Value) -> serde_json::Value {
+    let inv = t
+        .runtime
+        .invoke("behave", event.to_string().as_bytes())
+        .unwrap();
+    assert!(
+        inv.error().is_none(),
+        "{}",
+        String::from_utf8_lossy(&inv.payload())
+    );
+    serde_json::from_slice(&inv.payload()).unwrap()
+}
+
+fn deploy_behave(t: &crate::common::TestRuntime, f: impl FnOnce(&mut FunctionConfig)) {
+    let mut c = config("handler");
+    f(&mut c);
+    t.runtime
+        .deploy("behave", &sample("behave.wasm"), c)
+        .unwrap();
+}
+
+/// WASI's errno numbers, as the guest sees them.
+const EMFILE: u64 = 33;
+const ENOSPC: u64 = 51;
+
+#[test]
+fn open_descriptors_obeyed() {
+    // stdin, stdout, stderr and /tmp are open: 1,020 more fit, again and
+    // again in a warm environment (closing gives them back).
+    let t = runtime();
+    deploy_behave(&t, |_| {});
+    for _ in 0..3 {
+        let r = behave_response(&t, serde_json::json!({"action": "open", "files": 1020}));
+        assert_eq!(r["opened"], 1020, "{r}");
+        assert!(r["stopped"].is_null(), "{r}");
+    }
+}
+
+#[test]
+fn open_descriptors_violated() {
+    // The 1,025th descriptor fails inside the guest with EMFILE; the host
+    // process keeps its own descriptors, and the environment stays usable.
+    let t = runtime();
+    deploy_behave(&t, |_| {});
+    let r = behave_response(&t, serde_json::json!({"action": "open", "files": 20_000}));
+    assert_eq!(r["opened"], 1020, "{r}");
+    assert_eq!(r["stopped"]["errno"], EMFILE, "{r}");
+    let r = behave_response(&t, serde_json::json!({"action": "open", "files": 10}));
+    assert_eq!(r["opened"], 10, "{r}");
+}
+
+#[test]
+fn ephemeral_storage_obeyed() {
+    // 500 MB fit in the default 512 MB; removing the file makes room again,
+    // and a larger setting takes more.
+    let t = runtime();
+    deploy_behave(&t, |_| {});
+    let r = behave_response(&t, serde_json::json!({"action": "fill", "mb": 500}));
+    assert_eq!(r["written_mb"], 500, "{r}");
+    behave_response(&t, serde_json::json!({"action": "rm", "path": "/tmp/fill"}));
+    let r = behave_response(&t, serde_json::json!({"action": "fill", "mb": 500}));
+    assert_eq!(r["written_mb"], 500, "{r}");
+    deploy_behave(&t, |c| c.ephemeral_storage_mb = 1024);
+    let r = behave_response(&t, serde_json::json!({"action": "sparse", "mb": 1000}));
+    assert!(r["stopped"].is_null(), "{r}");
+}
+
+#[test]
+fn ephemeral_storage_violated() {
+    // Writing past 512 MB stops with ENOSPC at the limit; a sparse file
+    // counts by its size; writes elsewhere (a granted folder) are not /tmp's.
+    let t = runtime();
+    let data = t.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    deploy_behave(&t, |c| {
+        c.role.mounts.push(lambdesk::model::Mount {
+            host_path: data.clone(),
+            guest_path: "/data".into(),
+            read_only: false,
+        })
+    });
+    let r = behave_response(&t, serde_json::json!({"action": "fill", "mb": 600}));
+    assert_eq!(r["written_mb"], 512, "{r}");
+    assert_eq!(r["stopped"]["errno"], ENOSPC, "{r}");
+    let r = behave_response(&t, serde_json::json!({"action": "sparse", "mb": 1}));
+    assert_eq!(r["stopped"]["errno"], ENOSPC, "{r}");
+    behave_response(&t, serde_json::json!({"action": "rm", "path": "/tmp/fill"}));
+    let r = behave_response(&t, serde_json::json!({"action": "sparse", "mb": 513}));
+    assert_eq!(r["stopped"]["errno"], ENOSPC, "a sparse 513 MB file: {r}");
+    let r = behave_response(&t, serde_json::json!({"action": "sparse", "mb": 512}));
+    assert!(r["stopped"].is_null(), "{r}");
+    let r = behave_response(
+        &t,
+        serde_json::json!({"action": "fill", "mb": 20, "path": "/data/big"}),
+    );
+    assert_eq!(r["written_mb"], 20, "{r}");
+}
+
+#[test]
+fn ephemeral_storage_setting_violated() {
+    let t = runtime();
+    let mut c = config("handler");
+    c.ephemeral_storage_mb = 10_241;
+    let err = t
+        .runtime
+        .deploy("behave", &sample("behave.wasm"), c)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ephemeral_storage_mb: 10241 is out of range; allowed 512–10240 MB"),
+        "{err}"
+    );
+}

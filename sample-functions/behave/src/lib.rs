@@ -4,7 +4,11 @@
 //! `{"action": "alloc", "mb": N}`, `{"action": "panic"}`, `{"action": "exit", "code": N}`,
 //! `{"action": "log", "lines": N}`, `{"action": "error"}`, `{"action": "output", "bytes": N}`,
 //! `{"action": "tmp"}` (writes then reads a file in /tmp), `{"action": "env"}`,
-//! `{"action": "context"}`, `{"action": "read", "path": P}`, `{"action": "write", "path": P}`.
+//! `{"action": "context"}`, `{"action": "read", "path": P}`, `{"action": "write", "path": P}`,
+//! `{"action": "open", "files": N}` (holds N files in /tmp open at once),
+//! `{"action": "fill", "mb": N, "path": P}` (writes N MB in 1 MB pieces),
+//! `{"action": "sparse", "mb": N}` (sets /tmp/sparse's length to N MB),
+//! `{"action": "rm", "path": P}`. The file actions report the errno they stopped on.
 //! An SQS event (`Records` from `aws:sqs`) gets a partial batch response that
 //! fails the messages whose body is `fail`. A Kinesis or DynamoDB stream batch
 //! is logged record by record and fails as a whole if a record's data is `fail`.
@@ -111,6 +115,54 @@ pub extern "C" fn handler() {
                     .map(|()| json!({ "written": path }))
                     .map_err(|e| Error::new("IOError", format!("{path}: {e}")))
             }
+            "open" => {
+                let mut files = Vec::new();
+                let mut stopped = None;
+                for i in 0..num("files") {
+                    match std::fs::File::create(format!("/tmp/open-{i}")) {
+                        Ok(f) => files.push(f),
+                        Err(e) => {
+                            stopped = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let opened = files.len();
+                drop(files);
+                Ok(json!({ "opened": opened, "stopped": stopped.map(|e| io_error(&e)) }))
+            }
+            "fill" => {
+                use std::io::Write as _;
+                let path = event.get("path").and_then(Value::as_str).unwrap_or("/tmp/fill");
+                let mut f = std::fs::File::create(path).map_err(|e| Error::new("IOError", format!("{path}: {e}")))?;
+                let piece = vec![7u8; 1024 * 1024];
+                let mut written = 0;
+                let mut stopped = None;
+                while written < num("mb") {
+                    if let Err(e) = f.write_all(&piece) {
+                        stopped = Some(e);
+                        break;
+                    }
+                    written += 1;
+                }
+                Ok(json!({ "written_mb": written, "stopped": stopped.map(|e| io_error(&e)) }))
+            }
+            "sparse" => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open("/tmp/sparse")
+                    .map_err(|e| Error::new("IOError", e.to_string()))?;
+                let result = f.set_len(num("mb") * 1024 * 1024);
+                Ok(json!({ "stopped": result.err().map(|e| io_error(&e)) }))
+            }
+            "rm" => {
+                let path = event.get("path").and_then(Value::as_str).unwrap_or("/tmp/fill");
+                std::fs::remove_file(path)
+                    .map(|()| json!({ "removed": path }))
+                    .map_err(|e| Error::new("IOError", format!("{path}: {e}")))
+            }
             "env" => Ok(json!(std::env::vars().collect::<std::collections::BTreeMap<_, _>>())),
             "context" => Ok(json!({
                 "awsRequestId": ctx.aws_request_id,
@@ -125,6 +177,11 @@ pub extern "C" fn handler() {
             other => Err(Error::new("UnknownAction", format!("unknown action `{other}`"))),
         }
     });
+}
+
+/// An I/O error as the guest saw it: WASI's errno and its text.
+fn io_error(e: &std::io::Error) -> Value {
+    json!({ "errno": e.raw_os_error(), "message": e.to_string() })
 }
 
 /// Standard base64 (the Kinesis record data), lossy on bad input.
