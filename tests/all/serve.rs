@@ -995,3 +995,87 @@ fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `fnctions`"));
 }
+
+#[test]
+fn queued_messages_survive_a_killed_server() {
+    // Messages sent to a local queue are on disk before the send is answered:
+    // after `kill -9` (SIGKILL) and a restart, every one is delivered.
+    let dir = TempDir::new("durable-queue");
+    let d = dir.path();
+    let behave = |reserved: Option<u32>| {
+        entry("behave", "behave.wasm", "handler", |c| {
+            c.reserved_concurrency = reserved;
+        })
+    };
+    let queue = [
+        "--queue",
+        "jobs=behave?batch=10&visibility=1&max_receive=1000",
+    ];
+    workspace_with(d, vec![behave(Some(0))]);
+    let (mut child, port) = serve_process(d, &queue);
+    for body in ["one", "two", "three"] {
+        let r = http(port, "POST", "/lambdesk/queues/jobs", &[], body.as_bytes());
+        assert_eq!(r.status, 200);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let store = d.join("queues").join("jobs");
+    assert_eq!(json_files(&store), 3, "the messages are on disk");
+    // Restarted, no longer throttled: all three arrive (in one batch or more).
+    workspace_with(d, vec![behave(None)]);
+    let log = d.join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(d)
+        .args(queue)
+        .env("LAMBDESK_CACHE_DIR", d.join("cache"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let delivered = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let n: usize = text
+            .lines()
+            .filter_map(|l| l.split("batch of ").nth(1))
+            .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
+            .sum();
+        // Delivered, and removed once processed.
+        if (n >= 3 && json_files(&store) == 0)
+            || start.elapsed() > std::time::Duration::from_secs(30)
+        {
+            break n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(delivered, 3, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(json_files(&store), 0, "processed messages are removed");
+}
+
+#[test]
+fn a_second_server_on_the_same_workspace_is_refused() {
+    // Two processes on one asynchronous queue would deliver (and delete)
+    // each other's events: the second is refused and says why.
+    let dir = TempDir::new("two-servers");
+    let d = dir.path();
+    workspace_with(d, vec![entry("sum", "sum.wasm", "_start", |_| {})]);
+    let (mut first, _) = serve_process(d, &[]);
+    let second = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .arg(d)
+        .env("LAMBDESK_CACHE_DIR", d.join("cache"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("is in use by another Lambdesk; give this one its own folder"),
+        "{err}"
+    );
+}
