@@ -1,6 +1,6 @@
 //! Asynchronous invocation (`InvocationType: Event`): events are accepted into
 //! a durable queue (one file each, written before the caller hears 202),
-//! delivered by a dispatcher thread, retried after a function error (1 minute
+//! delivered by a dispatcher thread to a fixed pool of 16 workers, retried after a function error (1 minute
 //! before the second attempt, 2 before the third) or a throttle (backoff), and
 //! dropped when older than the function's maximum event age. Outcomes go to
 //! the on-success / on-failure destinations (another function or a JSON-lines
@@ -267,10 +267,20 @@ impl AsyncQueue {
             }),
             wake: Condvar::new(),
         });
+        // Attempts run on a fixed pool of workers fed by a bounded channel;
+        // the workers end when the dispatcher (the only sender) does.
+        let (jobs, inbox) = std::sync::mpsc::sync_channel::<Job>(MAX_IN_FLIGHT);
+        let inbox = Arc::new(Mutex::new(inbox));
+        for i in 0..MAX_IN_FLIGHT {
+            let inbox = inbox.clone();
+            std::thread::Builder::new()
+                .name(format!("lambdesk-async-{i}"))
+                .spawn(move || work(&inbox))?;
+        }
         let weak = Arc::downgrade(&queue);
         std::thread::Builder::new()
             .name("lambdesk-async".to_owned())
-            .spawn(move || dispatch(&weak))?;
+            .spawn(move || dispatch(&weak, &jobs))?;
         Ok(queue)
     }
 
@@ -598,7 +608,21 @@ fn append_line(path: &Path, value: &Value) -> std::io::Result<()> {
     f.sync_data()
 }
 
-fn dispatch(queue: &std::sync::Weak<AsyncQueue>) {
+/// One attempt for a worker: the queue it belongs to, and the event.
+type Job = (Arc<AsyncQueue>, QueuedEvent);
+
+/// A worker: runs attempts until the dispatcher goes.
+fn work(inbox: &Mutex<std::sync::mpsc::Receiver<Job>>) {
+    loop {
+        let job = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok((q, ev)) = job else { return };
+        q.attempt(ev);
+        q.lock().in_flight -= 1;
+        q.wake.notify_all();
+    }
+}
+
+fn dispatch(queue: &std::sync::Weak<AsyncQueue>, jobs: &std::sync::mpsc::SyncSender<Job>) {
     loop {
         let Some(q) = queue.upgrade() else { return };
         let now = q.clock.now();
@@ -614,17 +638,16 @@ fn dispatch(queue: &std::sync::Weak<AsyncQueue>) {
             let Some(ev) = state.pending.remove(&id) else {
                 continue;
             };
+            // At most MAX_IN_FLIGHT are sent and unfinished, the channel's
+            // capacity: the send does not wait. Should it fail, the event
+            // waits for the next round.
             state.in_flight += 1;
-            let q2 = q.clone();
-            let spawned = std::thread::Builder::new()
-                .name("lambdesk-async-attempt".to_owned())
-                .spawn(move || {
-                    q2.attempt(ev);
-                    q2.lock().in_flight -= 1;
-                    q2.wake.notify_all();
-                });
-            if spawned.is_err() {
+            if let Err(e) = jobs.try_send((q.clone(), ev)) {
                 state.in_flight -= 1;
+                let (std::sync::mpsc::TrySendError::Full((_, ev))
+                | std::sync::mpsc::TrySendError::Disconnected((_, ev))) = e;
+                state.pending.insert(ev.id.clone(), ev);
+                break;
             }
         }
         let next = state.pending.values().map(|e| e.next_attempt_at).min();

@@ -100,6 +100,9 @@ impl Endpoints {
     }
 }
 
+/// Longest `stop_all` waits for trigger threads to end.
+pub const STOP_WAIT: Duration = Duration::from_secs(5);
+
 /// SAM's port for the Lambda API.
 pub const LAMBDA_PORT: u16 = 3001;
 /// SAM's port for the HTTP API.
@@ -152,6 +155,8 @@ struct Known {
     status: SharedStatus,
     /// Set while its threads or route run.
     stop: Option<StopFlag>,
+    /// Its threads (pollers, the schedule or folder loop), joined when stopped.
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// Runs triggers, the Lambda API and the asynchronous queue.
@@ -170,6 +175,9 @@ pub struct TriggerHost {
     /// Statuses by trigger id, for readers that must not wait while `apply`
     /// looks at a large folder (the app's frame).
     index: RwLock<BTreeMap<String, (SharedStatus, Trigger)>>,
+    /// Threads of stopped triggers still finishing (an invocation in progress);
+    /// finished ones are joined at each `apply`, the rest by `stop_all`.
+    stopping: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 /// Binds with `start`, falling back to any free port when asked to.
@@ -219,6 +227,7 @@ impl TriggerHost {
             endpoints,
             known: Mutex::new(Vec::new()),
             index: RwLock::default(),
+            stopping: Mutex::default(),
         })
     }
 
@@ -278,11 +287,13 @@ impl TriggerHost {
             if same {
                 kept.push(k);
             } else {
-                self.stop_one(&k);
                 replaced.insert(k.trigger.id.clone(), k.status.clone());
+                self.stop_one(k);
             }
         }
         *known = kept;
+        // Threads of earlier stops that have ended are joined now.
+        lock(&self.stopping).retain(|t| !t.is_finished());
         for t in triggers {
             if known.iter().any(|k| k.trigger.id == t.id) {
                 continue;
@@ -298,6 +309,7 @@ impl TriggerHost {
                 trigger: t.clone(),
                 status,
                 stop: None,
+                threads: Vec::new(),
             });
         }
         self.sync_endpoints(&known);
@@ -318,8 +330,9 @@ impl TriggerHost {
                 continue;
             }
             match self.start_one(&known, i) {
-                Ok(stop) => {
+                Ok((stop, threads)) => {
                     known[i].stop = Some(stop);
+                    known[i].threads = threads;
                     let mut s = lock(&known[i].status);
                     s.running = true;
                     s.error = None;
@@ -350,20 +363,35 @@ impl TriggerHost {
         self.apply(function, &[]);
     }
 
-    /// Stops every trigger.
+    /// Stops every trigger and joins its threads: they end within a quarter
+    /// second, or when the invocation they are in returns (waited for up to
+    /// [`STOP_WAIT`]; a longer one finishes on its own).
     pub fn stop_all(&self) {
-        let mut known = lock(&self.known);
-        for k in known.drain(..) {
-            self.stop_one(&k);
+        {
+            let mut known = lock(&self.known);
+            for k in known.drain(..) {
+                self.stop_one(k);
+            }
+            self.sync_endpoints(&known);
+            self.reindex(&known);
         }
-        self.sync_endpoints(&known);
-        self.reindex(&known);
+        let threads = std::mem::take(&mut *lock(&self.stopping));
+        let until = std::time::Instant::now() + STOP_WAIT;
+        for t in threads {
+            while !t.is_finished() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
     }
 
-    fn stop_one(&self, k: &Known) {
+    fn stop_one(&self, mut k: Known) {
         if let Some(stop) = &k.stop {
             stop.set();
         }
+        lock(&self.stopping).append(&mut k.threads);
         if matches!(k.trigger.source, TriggerSource::Http { .. }) {
             let mut table = self.routes.write().unwrap_or_else(|e| e.into_inner());
             let routes: Vec<(Route, Invoker)> = table
@@ -450,7 +478,11 @@ impl TriggerHost {
             .find(|k| key(&k.trigger.source).as_ref() == Some(&mine))
     }
 
-    fn start_one(&self, known: &[Known], i: usize) -> Result<StopFlag, String> {
+    fn start_one(
+        &self,
+        known: &[Known],
+        i: usize,
+    ) -> Result<(StopFlag, Vec<std::thread::JoinHandle<()>>), String> {
         let k = &known[i];
         k.trigger.source.validate().map_err(|errors| {
             errors
@@ -474,6 +506,7 @@ impl TriggerHost {
         let function = k.function.clone();
         let status = k.status.clone();
         let spawn_error = |e: std::io::Error| format!("cannot start a thread: {e}");
+        let mut threads = Vec::new();
         match &k.trigger.source {
             TriggerSource::Schedule { expression } => {
                 let schedule = Schedule::parse(expression)?;
@@ -481,12 +514,13 @@ impl TriggerHost {
                 let rule = format!("lambdesk-{function}-{}", k.trigger.id);
                 let (stop2, id) = (stop.clone(), k.trigger.id.clone());
                 lock(&status).next = schedule.next_firings(Utc::now(), 5);
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name(format!("lambdesk-{id}"))
                     .spawn(move || {
                         run_schedule(&schedule, &rule, &function, &queue, &invoker, &stop2);
                     })
                     .map_err(spawn_error)?;
+                threads.push(thread);
             }
             TriggerSource::Folder { dir, .. } => {
                 // The first look at the folder happens here, so a file
@@ -496,7 +530,7 @@ impl TriggerHost {
                 lock(&status).endpoint = Some(dir.display().to_string());
                 let queue = self.async_queue.clone();
                 let stop2 = stop.clone();
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name(format!("lambdesk-{}", k.trigger.id))
                     .spawn(move || {
                         while !stop2.is_set() {
@@ -515,6 +549,7 @@ impl TriggerHost {
                         }
                     })
                     .map_err(spawn_error)?;
+                threads.push(thread);
             }
             TriggerSource::Http { path, .. } => {
                 let route = Route::new(&function, &k.trigger.source).map_err(|e| e.to_string())?;
@@ -534,7 +569,7 @@ impl TriggerHost {
                     "http://{}/lambdesk/queues/{queue}",
                     self.lambda_addr()
                 ));
-                queue::start_poller(q, invoker, stop.clone()).map_err(spawn_error)?;
+                threads.push(queue::start_poller(q, invoker, stop.clone()).map_err(spawn_error)?);
             }
             TriggerSource::Stream { stream, .. } => {
                 let s = self
@@ -545,10 +580,10 @@ impl TriggerHost {
                     "http://{}/lambdesk/streams/{stream}?partitionKey=KEY",
                     self.lambda_addr()
                 ));
-                stream::start_pollers(&s, &invoker, &stop).map_err(spawn_error)?;
+                threads = stream::start_pollers(&s, &invoker, &stop).map_err(spawn_error)?;
             }
         }
-        Ok(stop)
+        Ok((stop, threads))
     }
 
     /// Starts the HTTP API if no route has yet.

@@ -367,15 +367,18 @@ impl LocalQueue {
 
 /// Starts the queue's poller thread (its event source mapping); it ends
 /// within a quarter second of `stop` being set.
-pub fn start_poller(q: Arc<LocalQueue>, invoker: Invoker, stop: StopFlag) -> std::io::Result<()> {
+pub fn start_poller(
+    q: Arc<LocalQueue>,
+    invoker: Invoker,
+    stop: StopFlag,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("lambdesk-queue-{}", q.name))
         .spawn(move || {
             while !stop.is_set() {
                 q.poll_once(&invoker, Duration::from_millis(250), &stop);
             }
-        })?;
-    Ok(())
+        })
 }
 
 #[cfg(test)]

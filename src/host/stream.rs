@@ -396,18 +396,21 @@ pub fn start_pollers(
     s: &Arc<LocalStream>,
     invoker: &Invoker,
     stop: &StopFlag,
-) -> std::io::Result<()> {
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut threads = Vec::with_capacity(s.shard_count());
     for i in 0..s.shard_count() {
         let (s, invoker, stop) = (s.clone(), invoker.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name(format!("lambdesk-stream-{}-{i}", s.name))
-            .spawn(move || {
-                while !stop.is_set() {
-                    s.process_shard(&invoker, i, Duration::from_millis(250), &stop);
-                }
-            })?;
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("lambdesk-stream-{}-{i}", s.name))
+                .spawn(move || {
+                    while !stop.is_set() {
+                        s.process_shard(&invoker, i, Duration::from_millis(250), &stop);
+                    }
+                })?,
+        );
     }
-    Ok(())
+    Ok(threads)
 }
 
 #[cfg(test)]
