@@ -1,7 +1,9 @@
 //! UI frame time: the whole app's frame (logic + layout, as egui_kittest runs
 //! it, no GPU) with one million log lines, and on the Triggers tab with a full
 //! asynchronous history, against the same app with an empty log in the same
-//! process. Medians of many frames.
+//! process. Medians of many frames. Also a logging function's Duration while
+//! the UI thread refilters a million lines, against the same function while
+//! the UI is idle: a guest never waits for the console.
 //!
 //! `cargo bench --bench ui` (release build).
 
@@ -46,7 +48,7 @@ fn median_frame(h: &mut Harness<'_, LambdeskApp>, frames: usize) -> Duration {
 }
 
 fn fill(h: &mut Harness<'_, LambdeskApp>, lines: usize) {
-    let mut store = h.state().controller.logs.lock().expect("log store");
+    let store = &mut h.state_mut().controller.logs;
     store.set_cap(lines);
     let function: Arc<str> = Arc::from("hello");
     let stream: Arc<str> = Arc::from("2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef");
@@ -144,6 +146,54 @@ fn main() {
         "the timeline is on screen"
     );
 
+    // A function logging 2,000 lines per invocation, invoked on another
+    // thread: its median Duration while the UI thread is idle, then while it
+    // changes the filter of the million-line log frame after frame.
+    let logging_duration = |h: &mut Harness<'_, LambdeskApp>, busy: bool| -> f64 {
+        let runtime = h.state().controller.runtime.clone();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done2 = done.clone();
+        let worker = std::thread::Builder::new()
+            .name("bench-logging".into())
+            .spawn(move || {
+                let mut d: Vec<f64> = (0..40)
+                    .map(|_| {
+                        let inv = runtime
+                            .invoke("behave", br#"{"action":"log","lines":2000}"#)
+                            .expect("invoke");
+                        inv.report.duration_ms
+                    })
+                    .collect();
+                done2.store(true, std::sync::atomic::Ordering::Release);
+                d.sort_by(f64::total_cmp);
+                d[d.len() / 2]
+            })
+            .expect("thread");
+        let mut flip = false;
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            if busy {
+                flip = !flip;
+                h.state_mut().ui.log_filter.text = if flip { "9".into() } else { "8".into() };
+                h.step();
+            } else {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let median = worker.join().expect("join");
+        h.state_mut().ui.log_filter.text.clear();
+        for _ in 0..50 {
+            h.step();
+        }
+        median
+    };
+    full.state_mut()
+        .controller
+        .handle(lambdesk::app::controller::Command::Select("behave".into()));
+    settle(&mut full);
+    let _warm = logging_duration(&mut full, false);
+    let idle_ms = logging_duration(&mut full, false);
+    let busy_ms = logging_duration(&mut full, true);
+
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("lambdesk UI benchmarks (medians of 300 frames, egui_kittest, no GPU)");
     println!(
@@ -178,6 +228,16 @@ fn main() {
         "Triggers tab, 10,000 asynchronous records",
         ms(triggers_frame),
         ms(triggers_frame) / ms(baseline)
+    );
+    println!(
+        "{:<52} {:>9.3} ms",
+        "Duration of a 2,000-line logging invoke, UI idle", idle_ms
+    );
+    println!(
+        "{:<52} {:>9.3} ms  x{:.2}",
+        "the same while the UI refilters 1,000,000 lines",
+        busy_ms,
+        busy_ms / idle_ms
     );
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Local};
@@ -217,8 +218,12 @@ pub struct Controller {
     pub records: Vec<Record>,
     /// Running batches.
     pub running: Vec<Running>,
-    /// Log lines.
-    pub logs: Arc<Mutex<LogStore>>,
+    /// Log lines, owned by the UI thread; guests' lines arrive through
+    /// `log_inbox` and are taken in `poll` within its time budget.
+    pub logs: LogStore,
+    log_inbox: Receiver<LogLine>,
+    /// Lines the inbox had no room for (the console fell behind).
+    log_dropped: Arc<AtomicU64>,
     /// Messages for the user.
     pub notices: Vec<Notice>,
     /// A folder picked for a mount: (function, mount index, folder).
@@ -261,21 +266,25 @@ pub fn default_workspace_dir() -> PathBuf {
     crate::store::default_data_dir()
 }
 
-fn lock(logs: &Mutex<LogStore>) -> MutexGuard<'_, LogStore> {
-    logs.lock().unwrap_or_else(|e| e.into_inner())
-}
+/// Log lines that may wait for the UI thread before guests' lines are dropped
+/// (and counted): a guest never waits for the console.
+pub const LOG_INBOX_LINES: usize = 65_536;
 
 impl Controller {
     /// Opens (or creates, with the samples) the workspace in `dir` and starts
     /// deploying its functions in the background.
     pub fn new(dir: PathBuf, wake: Wake) -> anyhow::Result<Self> {
-        let logs = Arc::new(Mutex::new(LogStore::default()));
-        let sink_logs = logs.clone();
+        let (log_tx, log_inbox) = std::sync::mpsc::sync_channel::<LogLine>(LOG_INBOX_LINES);
+        let log_dropped = Arc::new(AtomicU64::new(0));
+        let dropped = log_dropped.clone();
         let sink_wake = wake.clone();
         let options = RuntimeOptions {
             log_sink: Some(Arc::new(move |line: LogLine| {
-                lock(&sink_logs).push(line);
-                sink_wake();
+                if log_tx.try_send(line).is_ok() {
+                    sink_wake();
+                } else {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
             })),
             pool_slots: 256,
             ..RuntimeOptions::default()
@@ -290,7 +299,9 @@ impl Controller {
             selected: None,
             records: Vec::new(),
             running: Vec::new(),
-            logs,
+            logs: LogStore::default(),
+            log_inbox,
+            log_dropped,
             notices: Vec::new(),
             picked_mount: None,
             picked_trigger_folder: None,
@@ -525,6 +536,38 @@ impl Controller {
         }
     }
 
+    /// Moves guests' log lines from the inbox into the store until `until`;
+    /// asks for another frame when some are left.
+    pub fn take_log_lines(&mut self, until: Instant) {
+        let mut left = false;
+        let mut taken: u32 = 0;
+        while let Ok(line) = self.log_inbox.try_recv() {
+            self.logs.push(line);
+            taken = taken.wrapping_add(1);
+            // Look at the clock once per 256 lines: it costs more than a push.
+            if taken.is_multiple_of(256) && Instant::now() >= until {
+                left = true;
+                break;
+            }
+        }
+        let dropped = self.log_dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            self.logs.push(LogLine {
+                time: chrono::Utc::now(),
+                function: Arc::from(""),
+                log_stream: Arc::from(""),
+                request_id: Arc::from(""),
+                kind: LogKind::Platform,
+                text: format!(
+                    "{dropped} log line(s) were dropped: the console fell behind the functions writing them"
+                ),
+            });
+        }
+        if left {
+            (self.wake)();
+        }
+    }
+
     /// Runs every frame: drains background results (within a time budget),
     /// polls dialogs, watches code files and saves the workspace.
     pub fn poll(&mut self) {
@@ -533,6 +576,7 @@ impl Controller {
             let Ok(msg) = self.rx.try_recv() else { break };
             self.on_msg(msg);
         }
+        self.take_log_lines(Instant::now() + Duration::from_millis(4));
         if let Some((kind, promise)) = self.dialog.take() {
             match promise.try_take() {
                 Ok(result) => self.on_dialog(kind, result),
@@ -647,7 +691,7 @@ impl Controller {
                 kind: LogKind::Platform,
                 text: "Code updated on disk: reloading; the next start is cold".to_owned(),
             };
-            lock(&self.logs).push(line);
+            self.logs.push(line);
             self.deploy(&name);
         }
     }

@@ -1,8 +1,6 @@
 //! The live log viewer: filters, follow-the-tail, copy and clear, and a
 //! virtualised list that lays out only the rows on screen.
 
-use std::sync::{Arc, Mutex};
-
 use egui::{Color32, RichText, Ui};
 
 use super::log_store::{Filter, LogStore};
@@ -58,12 +56,11 @@ fn color(kind: LogKind, is_error: bool, dark: bool) -> Color32 {
 /// The toolbar and the list. `functions` feeds the function filter.
 pub fn log_view_ui(
     ui: &mut Ui,
-    logs: &Arc<Mutex<LogStore>>,
+    store: &mut LogStore,
     filter: &mut Filter,
     view: &mut LogViewState,
     functions: &[String],
 ) {
-    let mut store = logs.lock().unwrap_or_else(|e| e.into_inner());
     ui.horizontal_wrapped(|ui| {
         let title = ui.label(RichText::new("Logs").strong());
         ui.checkbox(&mut view.follow_tail, "Follow")
@@ -185,7 +182,6 @@ pub fn log_view_ui(
                 });
             }
         });
-    drop(store);
     if let Some(r) = clicked_request {
         filter.request_id = Some(r);
     }

@@ -252,18 +252,13 @@ impl LambdeskApp {
                 }
             }
             SmokeStage::WaitResult => {
-                let logs = self
-                    .controller
-                    .logs
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let logs = &self.controller.logs;
                 let reports = (0..logs.matching_len())
                     .filter(|&i| {
                         logs.matching_entry(i)
                             .is_some_and(|e| e.text.starts_with("REPORT RequestId:"))
                     })
                     .count();
-                drop(logs);
                 if reports >= 2 && self.controller.running.is_empty() {
                     *stage = SmokeStage::Screenshot;
                     // Which tab to photograph (for README screenshots): test, configuration, monitor.
@@ -378,7 +373,7 @@ impl eframe::App for LambdeskApp {
                     .collect();
                 log_view::log_view_ui(
                     ui,
-                    &self.controller.logs,
+                    &mut self.controller.logs,
                     &mut self.ui.log_filter,
                     &mut self.ui.log_view,
                     &names,

@@ -357,3 +357,40 @@ fn triggers_tab_adds_a_queue_sends_a_message_disables_it_and_queues_an_event() {
         Some(id.as_str())
     );
 }
+
+#[test]
+fn a_logging_function_never_waits_for_the_console() {
+    // The UI thread takes log lines when it draws a frame. A function that
+    // logs more than the inbox holds while no frame runs is not held up: the
+    // excess is dropped, counted and reported once frames run again.
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "behave");
+    let runtime = h.state().controller.runtime.clone();
+    let lines = lambdesk::app::controller::LOG_INBOX_LINES + 5_000;
+    let event = format!(r#"{{"action":"log","lines":{lines}}}"#);
+    let inv = runtime.invoke("behave", event.as_bytes()).unwrap();
+    assert!(inv.error().is_none());
+    let dropped_line = |h: &Harness<'_, LambdeskApp>| {
+        let logs = &h.state().controller.logs;
+        (0..logs.matching_len())
+            .rev()
+            .filter_map(|i| logs.matching_entry(i))
+            .find(|e| e.text.contains("log line(s) were dropped"))
+            .map(|e| e.text.clone())
+    };
+    step_until(
+        &mut h,
+        "the dropped-lines notice",
+        Duration::from_secs(30),
+        |h| dropped_line(h).is_some(),
+    );
+    let text = dropped_line(&h).unwrap();
+    let dropped: usize = text.split(' ').next().unwrap().parse().unwrap();
+    // The function's lines plus START, END and REPORT: kept or counted.
+    assert!(
+        dropped >= lines + 3 - lambdesk::app::controller::LOG_INBOX_LINES,
+        "{text}"
+    );
+    assert!(text.ends_with("the console fell behind the functions writing them"));
+}
