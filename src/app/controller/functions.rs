@@ -1,0 +1,178 @@
+//! Functions: adding code, deploying it in the background, redeploying
+//! when the file changes on disk, removing, duplicating, applying settings.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Controller, DeployState, FunctionStatus, Msg};
+use crate::model::workspace::sanitize_name;
+use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Trigger};
+use crate::runtime::{LogKind, LogLine};
+
+impl Controller {
+    pub(super) fn add_function(&mut self, path: &Path) {
+        let ok = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "wasm" | "wat" | "zip"));
+        if !ok {
+            self.error(format!(
+                "{}: not a .wasm, .wat or .zip file",
+                path.display()
+            ));
+            return;
+        }
+        let base = path.file_stem().map_or_else(
+            || "function".to_owned(),
+            |s| sanitize_name(&s.to_string_lossy()),
+        );
+        let name = self.workspace.unique_name(&base);
+        let handler = guess_handler_of(path).unwrap_or_else(|| "_start".to_owned());
+        let code = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+        self.workspace.functions.push(FunctionEntry {
+            name: name.clone(),
+            code,
+            config: FunctionConfig {
+                handler,
+                ..FunctionConfig::default()
+            },
+            events: vec![TestEvent {
+                name: "empty".to_owned(),
+                body: "{}".to_owned(),
+            }],
+            selected_event: 0,
+            triggers: Vec::new(),
+        });
+        self.dirty = true;
+        self.selected = Some(name.clone());
+        self.deploy(&name);
+    }
+
+    /// Deploys `name` on a background thread.
+    pub(super) fn deploy(&mut self, name: &str) {
+        let Some(entry) = self.entry(name).cloned() else {
+            return;
+        };
+        let path = self.code_path(&entry);
+        self.status.insert(
+            name.to_owned(),
+            FunctionStatus {
+                deploy: DeployState::Deploying,
+                code_mtime: None,
+            },
+        );
+        let runtime = self.runtime.clone();
+        let tx = self.tx.clone();
+        let wake = self.wake.clone();
+        let name = name.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name(format!("lambdesk-deploy-{name}"))
+            .spawn(move || {
+                let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let result = runtime
+                    .deploy(&name, &path, entry.config)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Msg::Deployed {
+                    name,
+                    result,
+                    mtime,
+                });
+                wake();
+            });
+        if let Err(e) = spawned {
+            self.error(format!("cannot start a deploy thread: {e}"));
+        }
+    }
+
+    pub(super) fn watch_code_files(&mut self) {
+        let mut changed = Vec::new();
+        for f in &self.workspace.functions {
+            let Some(status) = self.status.get(&f.name) else {
+                continue;
+            };
+            if matches!(status.deploy, DeployState::Deploying) {
+                continue;
+            }
+            let mtime = std::fs::metadata(self.code_path(f))
+                .and_then(|m| m.modified())
+                .ok();
+            if mtime.is_some() && mtime != status.code_mtime {
+                changed.push(f.name.clone());
+            }
+        }
+        for name in changed {
+            let line = LogLine {
+                time: chrono::Utc::now(),
+                function: Arc::from(name.as_str()),
+                log_stream: Arc::from(""),
+                request_id: Arc::from(""),
+                kind: LogKind::Platform,
+                text: "Code updated on disk: reloading; the next start is cold".to_owned(),
+            };
+            self.logs.push(line);
+            self.deploy(&name);
+        }
+    }
+
+    pub(super) fn remove_function(&mut self, name: &str) {
+        if let Some(f) = self.entry_mut(name) {
+            f.triggers.clear();
+        }
+        self.apply_triggers(name);
+        self.workspace.functions.retain(|f| f.name != name);
+        self.runtime.remove(name);
+        self.status.remove(name);
+        if self.selected.as_deref() == Some(name) {
+            self.selected = self.workspace.functions.first().map(|f| f.name.clone());
+        }
+        self.dirty = true;
+    }
+
+    pub(super) fn duplicate_function(&mut self, name: &str) {
+        if let Some(mut copy) = self.entry(name).cloned() {
+            copy.name = self.workspace.unique_name(&format!("{name}-copy"));
+            // The copy's triggers start disabled: two functions
+            // cannot take the same queue or route.
+            for t in &mut copy.triggers {
+                *t = Trigger {
+                    enabled: false,
+                    ..Trigger::new(t.source.clone())
+                };
+            }
+            let new = copy.name.clone();
+            self.workspace.functions.push(copy);
+            self.deploy(&new);
+            self.apply_triggers(&new);
+            self.selected = Some(new);
+            self.dirty = true;
+        }
+    }
+
+    pub(super) fn apply_config(&mut self, name: &str, config: FunctionConfig) {
+        if let Err(errors) = config.validate() {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            self.error(text.join("; "));
+            return;
+        }
+        if let Some(f) = self.entry_mut(name) {
+            f.config = config;
+            self.dirty = true;
+            self.deploy(name);
+        }
+    }
+
+    pub(super) fn force_cold(&mut self, name: &str) {
+        let n = self.runtime.drop_environments(name);
+        self.info(format!(
+            "{name}: dropped {n} idle environment(s); the next start is cold"
+        ));
+    }
+}
+
+/// Looks at a module's exports to pick its handler.
+fn guess_handler_of(path: &Path) -> Option<String> {
+    let bundle =
+        crate::runtime::load_code(path, &std::env::temp_dir().join("lambdesk-inspect")).ok()?;
+    let exports = crate::runtime::code::exported_functions(&bundle.wasm);
+    crate::runtime::guess_handler(&exports)
+}

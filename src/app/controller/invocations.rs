@@ -1,0 +1,139 @@
+//! Invocations: batches run on background threads, asynchronous invokes
+//! through the queue, cancelling, and the records of finished invocations.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Local;
+
+use super::{Controller, MAX_RECORDS, Msg, Record, Running};
+use crate::runtime::{CancelToken, InvokeOptions};
+
+impl Controller {
+    pub(super) fn invoke(&mut self, name: &str, times: usize, parallel: usize) {
+        let Some(entry) = self.entry(name) else {
+            return;
+        };
+        let Some(event) = entry.events.get(entry.selected_event) else {
+            self.error(format!("{name}: no test event to invoke with"));
+            return;
+        };
+        let payload = event.body.clone().into_bytes();
+        let batch = self.next_id;
+        self.next_id += 1;
+        let cancel = CancelToken::new();
+        self.running.push(Running {
+            function: name.to_owned(),
+            started: Instant::now(),
+            remaining: times * parallel,
+            cancel: cancel.clone(),
+            batch,
+        });
+        let workers = parallel.max(1);
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        for w in 0..workers {
+            let runtime = self.runtime.clone();
+            let tx = self.tx.clone();
+            let wake = self.wake.clone();
+            let name = name.to_owned();
+            let payload = payload.clone();
+            let cancel = cancel.clone();
+            let done = done.clone();
+            let first_id = self.next_id;
+            self.next_id += times as u64;
+            let spawned = std::thread::Builder::new()
+                .name(format!("lambdesk-invoke-{batch}-{w}"))
+                .spawn(move || {
+                    let options = InvokeOptions {
+                        cancel: Some(cancel.clone()),
+                        ..InvokeOptions::default()
+                    };
+                    for i in 0..times {
+                        if cancel.is_cancelled() {
+                            break;
+                        }
+                        let at = Local::now();
+                        let started = Instant::now();
+                        let result = runtime.invoke_with(&name, &payload, &options);
+                        let record = Record {
+                            id: first_id + i as u64,
+                            function: name.clone(),
+                            at,
+                            wall: started.elapsed(),
+                            result,
+                            source: None,
+                        };
+                        if tx
+                            .send(Msg::Invoked {
+                                batch,
+                                record: Box::new(record),
+                            })
+                            .is_err()
+                        {
+                            return;
+                        }
+                        wake();
+                    }
+                    if done.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1 == workers {
+                        let _ = tx.send(Msg::BatchDone(batch));
+                        wake();
+                    }
+                });
+            if let Err(e) = spawned {
+                self.error(format!("cannot start an invocation thread: {e}"));
+            }
+        }
+    }
+
+    /// Queues the selected event as an `Event` invocation.
+    pub(super) fn invoke_async(&mut self, name: &str) {
+        let Some(body) = self
+            .entry(name)
+            .and_then(|f| f.events.get(f.selected_event))
+            .map(|e| e.body.clone())
+        else {
+            self.error(format!("{name}: no test event to send"));
+            return;
+        };
+        let name = name.to_owned();
+        self.with_host("lambdesk-async-accept", move |host| {
+            match host
+                .async_queue()
+                .accept_from(&name, body.as_bytes(), "console")
+            {
+                Ok(id) => Ok(format!("{name}: event {id} queued (202 Accepted)")),
+                Err(e) => Err(format!("{name}: event not queued: {e}")),
+            }
+        });
+    }
+
+    pub(super) fn push_record(&mut self, record: Record) {
+        self.records.push(record);
+        if self.records.len() > MAX_RECORDS {
+            let excess = self.records.len() - MAX_RECORDS;
+            self.records.drain(..excess);
+        }
+    }
+
+    /// The last record of `name` with the given start kind.
+    pub fn last_record(
+        &self,
+        name: &str,
+        start: Option<crate::runtime::StartKind>,
+    ) -> Option<&Record> {
+        self.records.iter().rev().find(|r| {
+            r.function == name
+                && match (&r.result, start) {
+                    (_, None) => true,
+                    (Ok(inv), Some(k)) => inv.start == k,
+                    (Err(_), Some(_)) => false,
+                }
+        })
+    }
+
+    pub(super) fn cancel(&mut self, name: &str) {
+        for r in self.running.iter().filter(|r| r.function == name) {
+            r.cancel.cancel();
+        }
+    }
+}

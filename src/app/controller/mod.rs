@@ -1,0 +1,572 @@
+//! The app's state and the one place that changes it. Views read the state and
+//! return [`Command`]s; [`Controller::handle`] applies them after the frame.
+//! Slow work (deploys, invocations, saving, file dialogs) runs on named
+//! background threads and reports back through a bounded channel, so the UI
+//! thread never waits.
+//!
+//! `handle` only dispatches; each concern's methods live in a file of their
+//! own: `functions` (code, deploys, settings), `events` (test events),
+//! `invocations` (batches, async invokes, records), `triggers` (the trigger
+//! host, queues, streams) and `jobs` (saving, dialogs, the log inbox).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Local};
+use poll_promise::Promise;
+
+use super::log_store::LogStore;
+use crate::host::TriggerHost;
+use crate::host::async_queue::AsyncRecord;
+use crate::model::workspace::WORKSPACE_FILE;
+use crate::model::{FunctionConfig, FunctionEntry, Trigger, TriggerSource, Workspace};
+use crate::runtime::{
+    CancelToken, DeployInfo, Invocation, InvokeError, LogLine, Runtime, RuntimeOptions,
+};
+use crate::store::WorkspaceError;
+
+mod events;
+mod functions;
+mod invocations;
+mod jobs;
+mod triggers;
+
+/// Wakes the UI (egui's `request_repaint`); the runtime side knows nothing of egui.
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+/// Most invocation records kept for the history, chart and timelines.
+pub const MAX_RECORDS: usize = 10_000;
+
+/// A request from the UI.
+#[must_use = "a command does nothing until it is handled"]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Select a function.
+    Select(String),
+    /// Open the native dialog to add functions.
+    AddFunctionDialog,
+    /// Add functions from files (dialog result or dropped files).
+    AddFunctions(Vec<PathBuf>),
+    /// Remove a function.
+    Remove(String),
+    /// Duplicate a function.
+    Duplicate(String),
+    /// Apply edited settings (redeploys; the next start is cold).
+    ApplyConfig(String, FunctionConfig),
+    /// Invoke with the selected event, `times` in a row, `parallel` at once.
+    Invoke {
+        /// Function name.
+        function: String,
+        /// Sequential invocations.
+        times: usize,
+        /// Invocations at once.
+        parallel: usize,
+    },
+    /// Cancel the function's running invocations.
+    Cancel(String),
+    /// Drop the function's environments.
+    ForceCold(String),
+    /// Select a test event.
+    SelectEvent(String, usize),
+    /// Replace the body of the selected event.
+    EditEvent(String, usize, String),
+    /// Add an event (name, body).
+    NewEvent(String, String, String),
+    /// Rename an event.
+    RenameEvent(String, usize, String),
+    /// Duplicate an event.
+    DuplicateEvent(String, usize),
+    /// Delete an event.
+    DeleteEvent(String, usize),
+    /// Import events from a file (dialog).
+    ImportEventDialog(String),
+    /// Export the selected event to a file (dialog).
+    ExportEventDialog(String, usize),
+    /// Pick another workspace folder (dialog).
+    OpenWorkspaceDialog,
+    /// Dismiss the message at this index.
+    DismissNotice(usize),
+    /// Pick the host folder of mount `index` of a function's settings form (dialog).
+    PickMountFolder(String, usize),
+    /// The settings form took the picked folder.
+    TakePickedMount,
+    /// Add a trigger to a function.
+    AddTrigger(String, TriggerSource),
+    /// New settings for a function's trigger (same id); enabled stays as it is.
+    UpdateTrigger(String, Trigger),
+    /// Remove a function's trigger by id.
+    RemoveTrigger(String, String),
+    /// Enable or disable a function's trigger.
+    SetTriggerEnabled(String, String, bool),
+    /// Send a message to a local queue (queue, body).
+    SendMessage(String, String),
+    /// Put a record on a local stream.
+    PutRecord {
+        /// Stream name.
+        stream: String,
+        /// Partition key (Kinesis).
+        key: String,
+        /// The data (DynamoDB: the change as JSON).
+        data: String,
+    },
+    /// Queue the selected test event for asynchronous invocation (`Event`).
+    InvokeAsync(String),
+    /// Speed of the asynchronous queue's clock (1: real time; 60: a minute a second).
+    SetClockSpeed(f64),
+    /// Pick the folder for a folder trigger being added (dialog).
+    PickTriggerFolder(String),
+    /// The trigger form took the picked folder.
+    TakePickedTriggerFolder,
+}
+
+/// How a function's code is doing.
+#[derive(Clone, Debug)]
+pub enum DeployState {
+    /// Being compiled or loaded.
+    Deploying,
+    /// Ready to invoke.
+    Ready(DeployInfo),
+    /// The code or settings are broken.
+    Failed(String),
+}
+
+/// Live facts about one function that are not saved.
+#[derive(Clone, Debug)]
+pub struct FunctionStatus {
+    /// Deploy state.
+    pub deploy: DeployState,
+    /// Modification time of the code file when last deployed.
+    pub code_mtime: Option<SystemTime>,
+}
+
+/// One finished invocation as the app shows it.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// Sequence number in this session.
+    pub id: u64,
+    /// Function name.
+    pub function: String,
+    /// When it was started.
+    pub at: DateTime<Local>,
+    /// Wall time seen by the app.
+    pub wall: Duration,
+    /// The result.
+    pub result: Result<Invocation, InvokeError>,
+    /// What invoked it: `None` for the console, else a trigger id or `async`.
+    pub source: Option<String>,
+}
+
+/// An invocation batch still running.
+#[derive(Clone, Debug)]
+pub struct Running {
+    /// Function name.
+    pub function: String,
+    /// When it started.
+    pub started: Instant,
+    /// Invocations left in this batch, counting the one running.
+    pub remaining: usize,
+    /// Cancels it.
+    pub cancel: CancelToken,
+    /// Batch id.
+    pub batch: u64,
+}
+
+/// A message for the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Error or information.
+    pub is_error: bool,
+    /// The text.
+    pub text: String,
+}
+
+enum Msg {
+    Deployed {
+        name: String,
+        result: Result<DeployInfo, String>,
+        mtime: Option<SystemTime>,
+    },
+    Invoked {
+        batch: u64,
+        record: Box<Record>,
+    },
+    BatchDone(u64),
+    SaveFailed(String),
+    /// A trigger or the asynchronous queue invoked a function.
+    Fired(Box<Record>),
+    /// The trigger host of the workspace in `dir` started (or could not).
+    HostStarted {
+        dir: PathBuf,
+        result: Result<Arc<TriggerHost>, String>,
+    },
+    Notice(Notice),
+}
+
+/// Jobs for the thread that starts and stops triggers (a large folder's
+/// first look must not hold up a frame).
+type TriggerJob = (Arc<TriggerHost>, String, Vec<Trigger>);
+
+type DialogResult = Option<Vec<PathBuf>>;
+
+/// The app's state.
+pub struct Controller {
+    /// The runtime.
+    pub runtime: Runtime,
+    /// Functions, settings and events (saved).
+    pub workspace: Workspace,
+    /// Folder of the workspace file.
+    pub workspace_dir: PathBuf,
+    /// Per-function live status.
+    pub status: BTreeMap<String, FunctionStatus>,
+    /// Selected function.
+    pub selected: Option<String>,
+    /// Finished invocations, oldest first.
+    pub records: Vec<Record>,
+    /// Running batches.
+    pub running: Vec<Running>,
+    /// Log lines, owned by the UI thread; guests' lines arrive through
+    /// `log_inbox` and are taken in `poll` within its time budget.
+    pub logs: LogStore,
+    log_inbox: Receiver<LogLine>,
+    /// Lines the inbox had no room for (the console fell behind).
+    log_dropped: Arc<AtomicU64>,
+    /// Messages for the user.
+    pub notices: Vec<Notice>,
+    /// A folder picked for a mount: (function, mount index, folder).
+    pub picked_mount: Option<(String, usize, PathBuf)>,
+    /// A folder picked for a folder trigger: (function, folder).
+    pub picked_trigger_folder: Option<(String, PathBuf)>,
+    /// Runs the triggers, the Lambda API and the asynchronous queue; `None`
+    /// when it could not start (the reason is in the notices).
+    pub triggers: Option<Arc<TriggerHost>>,
+    /// Why the trigger host could not start.
+    pub triggers_error: Option<String>,
+    /// What happened to asynchronous events, oldest first.
+    pub async_history: Vec<AsyncRecord>,
+    async_seq: u64,
+    last_async_poll: Instant,
+    trigger_jobs: Option<SyncSender<TriggerJob>>,
+    tx: SyncSender<Msg>,
+    rx: Receiver<Msg>,
+    wake: Wake,
+    next_id: u64,
+    dialog: Option<(DialogKind, Promise<DialogResult>)>,
+    dirty: bool,
+    last_save: Instant,
+    last_watch: Instant,
+    saver: Option<SyncSender<(Workspace, PathBuf)>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum DialogKind {
+    AddFunctions,
+    ImportEvent(String),
+    ExportEvent(String, usize),
+    OpenWorkspace,
+    MountFolder(String, usize),
+    TriggerFolder(String),
+}
+
+/// Where the workspace lives unless the user picks a folder.
+pub fn default_workspace_dir() -> PathBuf {
+    crate::store::default_data_dir()
+}
+
+/// Log lines that may wait for the UI thread before guests' lines are dropped
+/// (and counted): a guest never waits for the console.
+pub const LOG_INBOX_LINES: usize = 65_536;
+
+impl Controller {
+    /// Opens (or creates, with the samples) the workspace in `dir` and starts
+    /// deploying its functions in the background.
+    pub fn new(dir: PathBuf, wake: Wake) -> anyhow::Result<Self> {
+        let (log_tx, log_inbox) = std::sync::mpsc::sync_channel::<LogLine>(LOG_INBOX_LINES);
+        let log_dropped = Arc::new(AtomicU64::new(0));
+        let dropped = log_dropped.clone();
+        let sink_wake = wake.clone();
+        let options = RuntimeOptions {
+            log_sink: Some(Arc::new(move |line: LogLine| {
+                if log_tx.try_send(line).is_ok() {
+                    sink_wake();
+                } else {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            })),
+            pool_slots: 256,
+            ..RuntimeOptions::default()
+        };
+        let runtime = Runtime::new(options)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+        let mut c = Self {
+            runtime,
+            workspace: Workspace::default(),
+            workspace_dir: dir.clone(),
+            status: BTreeMap::new(),
+            selected: None,
+            records: Vec::new(),
+            running: Vec::new(),
+            logs: LogStore::default(),
+            log_inbox,
+            log_dropped,
+            notices: Vec::new(),
+            picked_mount: None,
+            picked_trigger_folder: None,
+            triggers: None,
+            triggers_error: None,
+            async_history: Vec::new(),
+            async_seq: 0,
+            last_async_poll: Instant::now(),
+            trigger_jobs: None,
+            tx,
+            rx,
+            wake,
+            next_id: 1,
+            dialog: None,
+            dirty: false,
+            last_save: Instant::now(),
+            last_watch: Instant::now(),
+            saver: None,
+        };
+        c.start_saver()?;
+        c.start_trigger_worker()?;
+        c.open_workspace(dir);
+        Ok(c)
+    }
+
+    fn open_workspace(&mut self, dir: PathBuf) {
+        // The old workspace's triggers and queue stop with their host.
+        self.triggers = None;
+        self.triggers_error = None;
+        self.async_history.clear();
+        self.async_seq = 0;
+        for name in self.runtime.function_names() {
+            self.runtime.remove(&name);
+        }
+        self.status.clear();
+        self.workspace_dir = dir.clone();
+        let path = dir.join(WORKSPACE_FILE);
+        let loaded = match Workspace::load(&path) {
+            Ok(ws) => ws,
+            Err(e @ WorkspaceError::Corrupt { .. }) => {
+                self.error(format!("{e}. Starting with the sample functions."));
+                None
+            }
+            Err(e) => {
+                self.error(e.to_string());
+                None
+            }
+        };
+        self.workspace = match loaded {
+            Some(ws) => ws,
+            None => {
+                let samples_dir = dir.join("samples");
+                let mut ws = Workspace::default();
+                for s in crate::store::samples::SAMPLES {
+                    match s.install(&samples_dir) {
+                        Ok(entry) => ws.functions.push(entry),
+                        Err(e) => self.error(format!("installing sample {}: {e}", s.name)),
+                    }
+                }
+                self.dirty = true;
+                ws
+            }
+        };
+        self.selected = self.workspace.functions.first().map(|f| f.name.clone());
+        for name in self.function_names() {
+            self.deploy(&name);
+        }
+        self.start_trigger_host(dir);
+    }
+
+    fn error(&mut self, text: String) {
+        self.notices.push(Notice {
+            is_error: true,
+            text,
+        });
+    }
+
+    fn info(&mut self, text: String) {
+        self.notices.push(Notice {
+            is_error: false,
+            text,
+        });
+    }
+
+    /// The entry of `name`.
+    pub fn entry(&self, name: &str) -> Option<&FunctionEntry> {
+        self.workspace.function(name)
+    }
+
+    fn entry_mut(&mut self, name: &str) -> Option<&mut FunctionEntry> {
+        self.workspace.functions.iter_mut().find(|f| f.name == name)
+    }
+
+    /// The code path of an entry, resolved against the workspace folder.
+    pub fn code_path(&self, entry: &FunctionEntry) -> PathBuf {
+        if entry.code.is_absolute() {
+            entry.code.clone()
+        } else {
+            self.workspace_dir.join(&entry.code)
+        }
+    }
+
+    fn function_names(&self) -> Vec<String> {
+        self.workspace
+            .functions
+            .iter()
+            .map(|f| f.name.clone())
+            .collect()
+    }
+
+    /// Runs every frame: drains background results (within a time budget),
+    /// polls dialogs, watches code files and saves the workspace.
+    pub fn poll(&mut self) {
+        let budget = Instant::now() + Duration::from_millis(8);
+        while Instant::now() < budget {
+            let Ok(msg) = self.rx.try_recv() else { break };
+            self.on_msg(msg);
+        }
+        self.take_log_lines(Instant::now() + Duration::from_millis(4));
+        if let Some((kind, promise)) = self.dialog.take() {
+            match promise.try_take() {
+                Ok(result) => self.on_dialog(kind, result),
+                Err(promise) => self.dialog = Some((kind, promise)),
+            }
+        }
+        if self.last_watch.elapsed() > Duration::from_secs(1) {
+            self.last_watch = Instant::now();
+            self.watch_code_files();
+        }
+        if self.dirty && self.last_save.elapsed() > Duration::from_millis(300) {
+            self.save();
+        }
+        if self.last_async_poll.elapsed() > Duration::from_millis(200)
+            && let Some(host) = &self.triggers
+        {
+            self.last_async_poll = Instant::now();
+            let new = host.async_queue().history_since(self.async_seq);
+            if let Some(last) = new.last() {
+                self.async_seq = last.seq;
+            }
+            self.async_history.extend(new);
+            if self.async_history.len() > MAX_RECORDS {
+                let excess = self.async_history.len() - MAX_RECORDS;
+                self.async_history.drain(..excess);
+            }
+        }
+    }
+
+    /// Whether background work is under way (the UI keeps repainting).
+    pub fn busy(&self) -> bool {
+        !self.running.is_empty()
+            || self.dialog.is_some()
+            || self
+                .status
+                .values()
+                .any(|s| matches!(s.deploy, DeployState::Deploying))
+    }
+
+    fn on_msg(&mut self, msg: Msg) {
+        match msg {
+            Msg::Deployed {
+                name,
+                result,
+                mtime,
+            } => {
+                let deploy = match result {
+                    Ok(info) => DeployState::Ready(info),
+                    Err(e) => DeployState::Failed(e),
+                };
+                if self.entry(&name).is_some() {
+                    self.status.insert(
+                        name,
+                        FunctionStatus {
+                            deploy,
+                            code_mtime: mtime,
+                        },
+                    );
+                }
+            }
+            Msg::Invoked { batch, record } => {
+                if let Some(r) = self.running.iter_mut().find(|r| r.batch == batch) {
+                    r.remaining = r.remaining.saturating_sub(1);
+                }
+                self.push_record(*record);
+            }
+            Msg::BatchDone(batch) => self.running.retain(|r| r.batch != batch),
+            Msg::Fired(mut record) => {
+                record.id = self.next_id;
+                self.next_id += 1;
+                self.push_record(*record);
+            }
+            Msg::Notice(n) => self.notices.push(n),
+            Msg::HostStarted { dir, result } => self.on_host_started(&dir, result),
+            Msg::SaveFailed(e) => {
+                self.dirty = true;
+                self.error(format!("saving the workspace failed: {e}"));
+            }
+        }
+    }
+
+    /// Applies one command from a view: the only place the state changes.
+    pub fn handle(&mut self, command: Command) {
+        match command {
+            // Functions.
+            Command::Select(name) => self.selected = Some(name),
+            Command::AddFunctionDialog => self.open_dialog(DialogKind::AddFunctions),
+            Command::AddFunctions(paths) => {
+                for path in paths {
+                    self.add_function(&path);
+                }
+            }
+            Command::Remove(name) => self.remove_function(&name),
+            Command::Duplicate(name) => self.duplicate_function(&name),
+            Command::ApplyConfig(name, config) => self.apply_config(&name, config),
+            Command::ForceCold(name) => self.force_cold(&name),
+            Command::PickMountFolder(name, i) => self.open_dialog(DialogKind::MountFolder(name, i)),
+            Command::TakePickedMount => self.picked_mount = None,
+            Command::OpenWorkspaceDialog => self.open_dialog(DialogKind::OpenWorkspace),
+            // Invocations.
+            Command::Invoke {
+                function,
+                times,
+                parallel,
+            } => self.invoke(&function, times, parallel),
+            Command::InvokeAsync(name) => self.invoke_async(&name),
+            Command::Cancel(name) => self.cancel(&name),
+            // Test events.
+            Command::SelectEvent(name, i) => self.select_event(&name, i),
+            Command::EditEvent(name, i, body) => self.edit_event(&name, i, body),
+            Command::NewEvent(name, event_name, body) => self.new_event(&name, &event_name, body),
+            Command::RenameEvent(name, i, new_name) => self.rename_event(&name, i, &new_name),
+            Command::DuplicateEvent(name, i) => self.duplicate_event(&name, i),
+            Command::DeleteEvent(name, i) => self.delete_event(&name, i),
+            Command::ImportEventDialog(name) => self.open_dialog(DialogKind::ImportEvent(name)),
+            Command::ExportEventDialog(name, i) => {
+                self.open_dialog(DialogKind::ExportEvent(name, i));
+            }
+            // Triggers.
+            Command::AddTrigger(name, source) => self.add_trigger(&name, source),
+            Command::UpdateTrigger(name, trigger) => self.update_trigger(&name, trigger),
+            Command::RemoveTrigger(name, id) => self.remove_trigger(&name, &id),
+            Command::SetTriggerEnabled(name, id, enabled) => {
+                self.set_trigger_enabled(&name, &id, enabled);
+            }
+            Command::PickTriggerFolder(name) => self.open_dialog(DialogKind::TriggerFolder(name)),
+            Command::TakePickedTriggerFolder => self.picked_trigger_folder = None,
+            Command::SendMessage(queue, body) => self.send_message(queue, body),
+            Command::PutRecord { stream, key, data } => self.put_record(stream, key, data),
+            Command::SetClockSpeed(speed) => self.set_clock_speed(speed),
+            // Notices.
+            Command::DismissNotice(i) => {
+                if i < self.notices.len() {
+                    self.notices.remove(i);
+                }
+            }
+        }
+    }
+}
