@@ -10,7 +10,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
   echo "  rustup target add wasm32-wasip1" >&2
   exit 2
 fi
-samples=(hello sum s3-object-info counter behave)
+samples=(hello sum s3-object-info counter behave wasi-check)
 target_dir=target
 if [[ "${1:-}" == "--check" ]]; then
   target_dir=$(mktemp -d)
@@ -33,5 +33,24 @@ for s in "${samples[@]}"; do
     cp "$built" "dist/$s.wasm"
   fi
 done
+# The C conformance program: clang and wasi-libc from Debian
+# (apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32).
+if command -v clang-14 >/dev/null && [[ -f /usr/lib/wasm32-wasi/crt1-command.o ]]; then
+  built="$target_dir/wasi-check-c.wasm"
+  clang-14 --target=wasm32-wasi --sysroot=/usr -isystem /usr/include/wasm32-wasi \
+    -L/usr/lib/wasm32-wasi -fuse-ld=/usr/bin/wasm-ld-14 -O2 -Wall -Werror \
+    -ffile-prefix-map="$PWD"=/sample-functions -Wl,--strip-debug \
+    -o "$built" wasi-check-c/check.c
+  if [[ "${1:-}" == "--check" ]]; then
+    if ! cmp -s "$built" dist/wasi-check-c.wasm; then
+      echo "dist/wasi-check-c.wasm is out of date: run sample-functions/build.sh" >&2
+      status=1
+    fi
+  else
+    cp "$built" dist/wasi-check-c.wasm
+  fi
+else
+  echo "note: clang-14 and wasi-libc are not installed; dist/wasi-check-c.wasm was not rebuilt" >&2
+fi
 [[ "${1:-}" == "--check" && $status == 0 ]] && echo "sample functions are current"
 exit $status

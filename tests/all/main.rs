@@ -13,3 +13,4 @@ mod samples;
 mod sandbox;
 mod serve;
 mod triggers;
+mod wasi;
