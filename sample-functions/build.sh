@@ -52,5 +52,23 @@ if command -v clang-14 >/dev/null && [[ -f /usr/lib/wasm32-wasi/crt1-command.o ]
 else
   echo "note: clang-14 and wasi-libc are not installed; dist/wasi-check-c.wasm was not rebuilt" >&2
 fi
+# The AssemblyScript conformance program: the compiler from the npm registry,
+# pinned in wasi-check-as/package-lock.json. `--check` (run by the tests)
+# rebuilds it only where the compiler is installed already, so the tests need
+# no download.
+if command -v npm >/dev/null && { [[ "${1:-}" != "--check" ]] || [[ -d wasi-check-as/node_modules ]]; }; then
+  built="$(cd "$target_dir" && pwd)/wasi-check-as.wasm"
+  (cd wasi-check-as && npm ci --silent --no-audit --no-fund && npm run --silent build -- "$built")
+  if [[ "${1:-}" == "--check" ]]; then
+    if ! cmp -s "$built" dist/wasi-check-as.wasm; then
+      echo "dist/wasi-check-as.wasm is out of date: run sample-functions/build.sh" >&2
+      status=1
+    fi
+  else
+    cp "$built" dist/wasi-check-as.wasm
+  fi
+else
+  echo "note: the AssemblyScript compiler is not installed (npm ci in wasi-check-as); dist/wasi-check-as.wasm was not checked" >&2
+fi
 [[ "${1:-}" == "--check" && $status == 0 ]] && echo "sample functions are current"
 exit $status

@@ -4,7 +4,8 @@
 //! directories, symlinks (and escapes refused), rights, clocks, random, poll.
 //! Each program exits 0 only when every check passed, and prints how many.
 //! `wasi-check` is Rust (std plus raw WASI imports), `wasi-check-c` is C on
-//! wasi-libc; both are in `sample-functions/` and built by its `build.sh`.
+//! wasi-libc, `wasi-check-as` is AssemblyScript on the raw imports; all are in
+//! `sample-functions/` and built by its `build.sh`.
 
 use lambdesk::model::Mount;
 
@@ -92,4 +93,27 @@ fn a_c_wasi_program_passes_under_a_root_preopen() {
         0
     );
     assert_eq!(std::fs::read_dir(dir.path().join("ro")).unwrap().count(), 1);
+}
+
+#[test]
+fn an_assemblyscript_wasi_program_passes_in_tmp() {
+    // AssemblyScript has no file API: this one calls the WASI imports itself.
+    assert_eq!(
+        run("wasi-check-as.wasm", &[], Vec::new()),
+        serde_json::json!({"passed": 7})
+    );
+}
+
+#[test]
+fn an_assemblyscript_wasi_program_passes_under_a_root_preopen() {
+    let dir = crate::common::TempDir::new("wasi-as");
+    let mounts = root_and_read_only(dir.path());
+    assert_eq!(
+        run("wasi-check-as.wasm", &["/"], mounts),
+        serde_json::json!({"passed": 7})
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("root")).unwrap().count(),
+        0
+    );
 }
