@@ -3,11 +3,14 @@
 //! frame; background results are drained in `logic()`.
 
 pub mod config_form;
+mod config_tab;
 pub mod controller;
 pub mod json;
 pub mod log_store;
 pub mod log_view;
+mod monitor_tab;
 pub mod state;
+pub mod test_tab;
 pub mod theme;
 pub mod triggers_tab;
 pub mod views;
