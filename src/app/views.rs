@@ -11,8 +11,8 @@ use super::config_tab::config_tab_ui;
 use super::controller::{Command, Controller, DeployState};
 use super::monitor_tab::monitor_tab_ui;
 use super::state::{Tab, UiState};
-use super::test_tab::test_tab_ui;
 pub use super::test_tab::invoke_blocker;
+use super::test_tab::test_tab_ui;
 use super::theme::{ERROR, OK, WARM};
 use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 

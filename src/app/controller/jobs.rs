@@ -19,6 +19,8 @@ impl Controller {
     /// Moves guests' log lines from the inbox into the store until `until`;
     /// asks for another frame when some are left.
     pub fn take_log_lines(&mut self, until: Instant) {
+        // Lines written from now on wake the UI again.
+        self.log_wake_sent.store(false, Ordering::Release);
         let mut left = false;
         let mut taken: u32 = 0;
         while let Ok(line) = self.log_inbox.try_recv() {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -234,6 +234,9 @@ pub struct Controller {
     log_inbox: Receiver<LogLine>,
     /// Lines the inbox had no room for (the console fell behind).
     log_dropped: Arc<AtomicU64>,
+    /// Set by the first line after the UI took the inbox: later lines do not
+    /// wake the UI again (a wake takes egui's lock, which a frame may hold).
+    log_wake_sent: Arc<AtomicBool>,
     /// Messages for the user.
     pub notices: Vec<Notice>,
     /// A folder picked for a mount: (function, mount index, folder).
@@ -287,13 +290,16 @@ impl Controller {
         let (log_tx, log_inbox) = std::sync::mpsc::sync_channel::<LogLine>(LOG_INBOX_LINES);
         let log_dropped = Arc::new(AtomicU64::new(0));
         let dropped = log_dropped.clone();
+        let log_wake_sent = Arc::new(AtomicBool::new(false));
+        let wake_sent = log_wake_sent.clone();
         let sink_wake = wake.clone();
         let options = RuntimeOptions {
             log_sink: Some(Arc::new(move |line: LogLine| {
-                if log_tx.try_send(line).is_ok() {
-                    sink_wake();
-                } else {
+                if log_tx.try_send(line).is_err() {
                     dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                if !wake_sent.swap(true, Ordering::AcqRel) {
+                    sink_wake();
                 }
             })),
             pool_slots: 256,
@@ -312,6 +318,7 @@ impl Controller {
             logs: LogStore::default(),
             log_inbox,
             log_dropped,
+            log_wake_sent,
             notices: Vec::new(),
             picked_mount: None,
             picked_trigger_folder: None,
