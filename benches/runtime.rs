@@ -1,6 +1,7 @@
 //! Runtime benchmarks: warm and cold starts, command-style invokes, the disk
 //! cache, first compile and throughput, each as a median, with a raw wasmtime
-//! call measured in the same process as the baseline.
+//! call measured in the same process as the baseline. The CPU share is off:
+//! these measure the runtime's own overhead, not Lambda's CPU allocation.
 //!
 //! `cargo bench --bench runtime` (release build).
 
@@ -28,6 +29,7 @@ fn runtime(dir: &Path, cache: Option<PathBuf>) -> Runtime {
     Runtime::new(RuntimeOptions {
         cache_dir: cache,
         scratch_dir: dir.join(format!("scratch-{}", uuid::Uuid::new_v4().simple())),
+        cpu_share: lambdesk::model::CpuShare::Off,
         ..RuntimeOptions::default()
     })
     .expect("runtime")

@@ -4,6 +4,7 @@
 //! curl makes), an `Event` accepted into the durable queue (written and
 //! synced), an event from acceptance to its finished record, and a queue
 //! message from sending to its batch's invocation, in memory and stored.
+//! The CPU share is off: these measure the paths' own overhead.
 //!
 //! `cargo bench --bench triggers` (release build).
 
@@ -58,6 +59,7 @@ fn main() {
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.join("cache")),
         scratch_dir: dir.join("scratch"),
+        cpu_share: lambdesk::model::CpuShare::Off,
         ..RuntimeOptions::default()
     })
     .expect("runtime");

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::model::events::{TEMPLATES, template};
-use crate::model::{FunctionConfig, Mount};
+use crate::model::{CpuShare, FunctionConfig, Mount};
 use crate::runtime::{InvokeOptions, LogSink, Runtime, RuntimeOptions, StartKind};
 
 /// Lambdesk: run serverless functions (WebAssembly + WASI) locally, the way AWS Lambda runs them.
@@ -153,6 +153,10 @@ pub struct ServeArgs {
     /// Folder for precompiled modules (default: the user cache folder).
     #[arg(long, env = "LAMBDESK_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// CPU in proportion to memory as in Lambda (`lambda`) or full speed
+    /// (`off`). Default: the workspace's setting, else `lambda`.
+    #[arg(long = "cpu-share", value_name = "off|lambda", value_parser = CpuShare::parse)]
+    pub cpu_share: Option<CpuShare>,
 }
 
 /// `lambdesk events …`
@@ -197,6 +201,10 @@ pub struct InvokeArgs {
     /// Timeout in seconds (1–900).
     #[arg(long, default_value_t = 3)]
     pub timeout: u32,
+    /// CPU in proportion to memory as in Lambda (`lambda`: 128 MB gets 7 % of a
+    /// CPU) or full speed (`off`).
+    #[arg(long = "cpu-share", value_name = "off|lambda", value_parser = CpuShare::parse, default_value = "lambda")]
+    pub cpu_share: CpuShare,
     /// Size of /tmp in MB (512–10240), as Lambda's ephemeral storage.
     #[arg(long = "ephemeral-storage", value_name = "MB", default_value_t = 512)]
     pub ephemeral_storage: u32,
@@ -400,6 +408,9 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         ..Default::default()
     };
     let mut functions = crate::host::load::load_functions(&runtime, &opts)?;
+    if let Some(share) = args.cpu_share {
+        runtime.set_cpu_share(share);
+    }
     // Triggers given as flags join the workspace's saved ones.
     let flags = [
         ("schedule", &args.schedules),
@@ -548,6 +559,7 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     };
     let mut options = RuntimeOptions {
         log_sink: sink,
+        cpu_share: args.cpu_share,
         pool_slots: (args.concurrency as u32).clamp(16, crate::runtime::ACCOUNT_CONCURRENCY),
         ..RuntimeOptions::default()
     };

@@ -188,6 +188,21 @@ impl LambdeskApp {
                         egui::Theme::Light
                     });
                 }
+                let mut share = self.controller.workspace.cpu_share == crate::model::CpuShare::Lambda;
+                if ui
+                    .checkbox(&mut share, "CPU ∝ memory")
+                    .on_hover_text(
+                        "As in Lambda, a function gets memory ÷ 1,769 MB of one CPU (128 MB: 7 %), \
+                         so durations and costs match the cloud. Off: every function runs at full speed.",
+                    )
+                    .changed()
+                {
+                    cmds.push(Command::SetCpuShare(if share {
+                        crate::model::CpuShare::Lambda
+                    } else {
+                        crate::model::CpuShare::Off
+                    }));
+                }
                 let running: usize = self.controller.running.iter().map(|r| r.remaining).sum();
                 if running > 0 {
                     ui.label(format!("{running} invocation(s) running"));

@@ -44,6 +44,7 @@ pub fn load_functions(
                 ws
             }
         };
+        runtime.set_cpu_share(ws.cpu_share);
         for f in ws.functions {
             let code = if f.code.is_absolute() {
                 f.code.clone()

@@ -9,6 +9,43 @@ use serde::{Deserialize, Serialize};
 pub const MEMORY_MIN_MB: u32 = 128;
 /// Largest memory size Lambda accepts, in MB.
 pub const MEMORY_MAX_MB: u32 = 10_240;
+/// Memory size at which a Lambda function has the equivalent of one full
+/// vCPU; below it, CPU is allocated in proportion to memory.
+pub const FULL_CPU_MB: u32 = 1_769;
+
+/// Whether guests get CPU in proportion to their memory, as in Lambda.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CpuShare {
+    /// Every guest runs at full speed (fast local loops, the runtime's own benchmarks).
+    Off,
+    /// A guest gets at most `memory_mb / 1769` of one CPU while it runs, as in Lambda.
+    #[default]
+    Lambda,
+}
+
+impl CpuShare {
+    /// `off` or `lambda`, as the command line and the workspace spell it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(Self::Off),
+            "lambda" => Ok(Self::Lambda),
+            other => Err(format!(
+                "`{other}` is not a CPU share; use `off` or `lambda`"
+            )),
+        }
+    }
+
+    /// The fraction of one CPU a function of `memory_mb` gets (at most 1: a
+    /// single-threaded guest cannot use more).
+    pub fn fraction(self, memory_mb: u32) -> f64 {
+        match self {
+            Self::Off => 1.0,
+            Self::Lambda => (f64::from(memory_mb) / f64::from(FULL_CPU_MB)).min(1.0),
+        }
+    }
+}
+
 /// Smallest ephemeral storage (`/tmp`) Lambda accepts, in MB (also the default).
 pub const EPHEMERAL_MIN_MB: u32 = 512;
 /// Largest ephemeral storage (`/tmp`) Lambda accepts, in MB.
@@ -399,6 +436,17 @@ mod tests {
                 .contains("relative")
         );
         assert!(normalize_guest_path("/a/../b").is_err());
+    }
+
+    #[test]
+    fn cpu_share_follows_memory() {
+        let l = CpuShare::Lambda;
+        assert!((l.fraction(128) - 0.0724).abs() < 0.0001);
+        assert!((l.fraction(1769) - 1.0).abs() < f64::EPSILON);
+        assert!((l.fraction(10_240) - 1.0).abs() < f64::EPSILON);
+        assert!((CpuShare::Off.fraction(128) - 1.0).abs() < f64::EPSILON);
+        assert_eq!(CpuShare::parse("off"), Ok(CpuShare::Off));
+        assert!(CpuShare::parse("half").unwrap_err().contains("`half`"));
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Workspace {
     pub version: u32,
     /// Functions in the order the user sees them.
     pub functions: Vec<FunctionEntry>,
+    /// CPU in proportion to memory (`lambda`, the default) or full speed (`off`).
+    pub cpu_share: super::config::CpuShare,
 }
 
 /// One function: where its code lives, its settings and its test events.

@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use wasmtime::{Engine, InstancePre, Store, Trap, TypedFunc, WasmBacktrace};
+use wasmtime::{Engine, InstancePre, Store, Trap, TypedFunc, UpdateDeadline, WasmBacktrace};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
+use super::cpu::CpuThrottle;
 use super::fs_limits::{FsLimits, TMP_FD};
 use super::host::{EnvironmentFacts, HostState, InvocationContext, Io, MemoryLimiter};
 use super::report::{ErrorKind, FunctionError, TIMEOUT_ERROR_TYPE};
-use crate::model::FunctionConfig;
+use crate::model::{CpuShare, FunctionConfig};
 
 /// Whether creating an instance failed only because every slot of the
 /// pooling allocator is taken (wasmtime's "maximum concurrent limit of N
@@ -54,6 +55,8 @@ pub(crate) struct Blueprint {
     pub tmp_stock: Arc<TmpStock>,
     /// A platform line for every cold start (how the handler was chosen).
     pub init_note: Option<String>,
+    /// The runtime's CPU-share switch.
+    pub cpu_share_on: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Empty folders ready to become an environment's `/tmp`. Creating and
@@ -330,13 +333,29 @@ impl Environment {
                     self.tmp.path.clone(),
                     u64::from(bp.config.ephemeral_storage_mb) * 1024 * 1024,
                 ),
+                cpu: CpuThrottle::new(
+                    CpuShare::Lambda.fraction(bp.config.memory_mb),
+                    bp.cpu_share_on.clone(),
+                ),
             },
         );
         store.limiter(|s| &mut s.limiter);
         // Yield to the executor every epoch tick, so the timeout and the cancel
-        // watch are polled even while the guest computes without host calls.
+        // watch are polled even while the guest computes without host calls;
+        // below 1,769 MB, pause there for the CPU share (runtime/cpu.rs).
         store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        if store.data().cpu.applies() {
+            store.epoch_deadline_callback(|mut ctx| {
+                Ok(match ctx.data_mut().cpu.tick() {
+                    Some(pause) => {
+                        UpdateDeadline::YieldCustom(1, Box::pin(tokio::time::sleep(pause)))
+                    }
+                    None => UpdateDeadline::Yield(1),
+                })
+            });
+        } else {
+            store.epoch_deadline_async_yield_and_update(1);
+        }
         Ok(store)
     }
 
@@ -432,6 +451,7 @@ impl Environment {
         let call = match &mut self.live {
             Some(live) => {
                 live.store.set_epoch_deadline(1);
+                live.store.data_mut().cpu.restart();
                 let store = &mut live.store;
                 let result = match &live.handler {
                     HandlerFn::Unit(f) => {

@@ -26,6 +26,8 @@ pub(crate) struct HostState {
     pub io: Io,
     /// Open descriptors and `/tmp` bytes, against Lambda's limits.
     pub fs: super::fs_limits::FsLimits,
+    /// CPU in proportion to memory.
+    pub cpu: super::cpu::CpuThrottle,
 }
 
 /// Caps linear memory at the configured size and records the high-water mark.

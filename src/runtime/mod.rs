@@ -4,6 +4,7 @@
 //! both drive this.
 
 pub mod code;
+mod cpu;
 pub mod engine;
 pub mod environment;
 mod fs_limits;
@@ -61,6 +62,9 @@ pub struct RuntimeOptions {
     /// concurrency × memory cannot take the host down. `None`: the machine's
     /// memory less 1 GB (no limit where that cannot be read).
     pub memory_budget_mb: Option<u64>,
+    /// CPU in proportion to memory (`Lambda`, the default) or full speed;
+    /// [`Runtime::set_cpu_share`] changes it while the runtime runs.
+    pub cpu_share: crate::model::CpuShare,
 }
 
 /// The default memory budget: physical memory less 1 GB for everything else.
@@ -89,6 +93,7 @@ impl Default for RuntimeOptions {
             account_concurrency: ACCOUNT_CONCURRENCY,
             pool_slots: ACCOUNT_CONCURRENCY,
             memory_budget_mb: None,
+            cpu_share: crate::model::CpuShare::Lambda,
         }
     }
 }
@@ -252,6 +257,8 @@ struct Inner {
     shutdown: Mutex<Option<std::sync::mpsc::SyncSender<Environment>>>,
     shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     tmp_stock: Arc<environment::TmpStock>,
+    /// Set while guests get CPU in proportion to memory.
+    cpu_share_on: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Inner {
@@ -361,6 +368,7 @@ impl Runtime {
                     limiter: host::MemoryLimiter::new(0),
                     io: host::Io::new(facts),
                     fs: fs_limits::FsLimits::none(),
+                    cpu: cpu::CpuThrottle::new(1.0, Arc::default()),
                 },
             );
             linker
@@ -368,6 +376,7 @@ impl Runtime {
                 .map(|(m, n, _)| (m.to_owned(), n.to_owned()))
                 .collect()
         };
+        let cpu_share_on = options.cpu_share == crate::model::CpuShare::Lambda;
         let inner = Arc::new(Inner {
             modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
             engine,
@@ -380,6 +389,7 @@ impl Runtime {
             in_flight: AtomicU32::new(0),
             memory_in_use_mb: AtomicU64::new(0),
             memory_budget_mb,
+            cpu_share_on: Arc::new(std::sync::atomic::AtomicBool::new(cpu_share_on)),
             defined_imports,
             shutdown: Mutex::new(None),
             shutdown_thread: Mutex::new(None),
@@ -402,6 +412,22 @@ impl Runtime {
     /// This runtime's scratch folder (environments' `/tmp`, unpacked bundles).
     pub fn scratch_dir(&self) -> &Path {
         &self.inner.scratch
+    }
+
+    /// Turns the CPU share on or off, for running environments too.
+    pub fn set_cpu_share(&self, share: crate::model::CpuShare) {
+        self.inner
+            .cpu_share_on
+            .store(share == crate::model::CpuShare::Lambda, Ordering::Relaxed);
+    }
+
+    /// Whether guests get CPU in proportion to memory now.
+    pub fn cpu_share(&self) -> crate::model::CpuShare {
+        if self.inner.cpu_share_on.load(Ordering::Relaxed) {
+            crate::model::CpuShare::Lambda
+        } else {
+            crate::model::CpuShare::Off
+        }
     }
 
     /// The options the runtime was created with.
@@ -477,6 +503,7 @@ impl Runtime {
                 task_root: bundle.task_root.clone(),
                 scratch_dir: self.inner.scratch.clone(),
                 tmp_stock: self.inner.tmp_stock.clone(),
+                cpu_share_on: self.inner.cpu_share_on.clone(),
                 init_note,
                 config,
             },

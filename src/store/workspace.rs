@@ -44,7 +44,7 @@ fn check_shape(bytes: &[u8]) -> Result<Workspace, String> {
     };
     if let Some(unknown) = object
         .keys()
-        .find(|k| !matches!(k.as_str(), "version" | "functions"))
+        .find(|k| !matches!(k.as_str(), "version" | "functions" | "cpu_share"))
     {
         return Err(format!("unknown field `{unknown}`"));
     }
@@ -135,6 +135,7 @@ mod tests {
         assert!(Workspace::load(&path).unwrap().is_none());
         let ws = Workspace {
             version: 1,
+            cpu_share: Default::default(),
             functions: vec![FunctionEntry {
                 name: "hello".into(),
                 code: "hello.wasm".into(),

@@ -367,6 +367,8 @@ fn a_logging_function_never_waits_for_the_console() {
     let mut h = harness(&dir);
     select(&mut h, "behave");
     let runtime = h.state().controller.runtime.clone();
+    // Full speed: 70,000 lines at 128 MB's CPU share would pass the timeout.
+    runtime.set_cpu_share(lambdesk::model::CpuShare::Off);
     let lines = lambdesk::app::controller::LOG_INBOX_LINES + 5_000;
     let event = format!(r#"{{"action":"log","lines":{lines}}}"#);
     let inv = runtime.invoke("behave", event.as_bytes()).unwrap();

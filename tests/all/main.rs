@@ -5,6 +5,7 @@
 mod app;
 mod cli;
 mod common;
+mod cpu;
 mod events;
 mod hostile_http;
 mod layers;

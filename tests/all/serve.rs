@@ -34,6 +34,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
     // A workspace with a throttled function, plus functions from the command line.
     let ws = lambdesk::model::Workspace {
         version: 1,
+        cpu_share: Default::default(),
         functions: vec![lambdesk::model::FunctionEntry {
             name: "throttled".into(),
             code: sample("sum.wasm"),
@@ -580,6 +581,7 @@ fn workspace_with(dir: &std::path::Path, functions: Vec<lambdesk::model::Functio
     let ws = lambdesk::model::Workspace {
         version: 1,
         functions,
+        ..Default::default()
     };
     ws.save(&dir.join("workspace.json")).unwrap();
 }

@@ -263,6 +263,7 @@ fn serve_starts_the_workspaces_saved_triggers() {
     });
     let ws = lambdesk::model::Workspace {
         version: 1,
+        cpu_share: Default::default(),
         functions: vec![lambdesk::model::FunctionEntry {
             name: "hello".into(),
             code: sample("hello.wasm"),

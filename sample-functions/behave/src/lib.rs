@@ -8,7 +8,8 @@
 //! `{"action": "open", "files": N}` (holds N files in /tmp open at once),
 //! `{"action": "fill", "mb": N, "path": P}` (writes N MB in 1 MB pieces),
 //! `{"action": "sparse", "mb": N}` (sets /tmp/sparse's length to N MB),
-//! `{"action": "rm", "path": P}`. The file actions report the errno they stopped on.
+//! `{"action": "rm", "path": P}`, `{"action": "work", "units": N}` (a fixed amount
+//! of computing, N million steps: for CPU share and power tuning). The file actions report the errno they stopped on.
 //! An SQS event (`Records` from `aws:sqs`) gets a partial batch response that
 //! fails the messages whose body is `fail`. A Kinesis or DynamoDB stream batch
 //! is logged record by record and fails as a whole if a record's data is `fail`.
@@ -76,6 +77,16 @@ pub extern "C" fn handler() {
                     n = n.wrapping_add(1);
                 }
                 Ok(json!({ "spins": n }))
+            }
+            "work" => {
+                // A fixed amount of work, not a fixed time: N million xorshift steps.
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+                for _ in 0..num("units").saturating_mul(1_000_000) {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                }
+                Ok(json!({ "units": num("units"), "checksum": x }))
             }
             "alloc" => {
                 let mb = num("mb") as usize;

@@ -161,6 +161,14 @@ impl Controller {
         }
     }
 
+    pub(super) fn set_cpu_share(&mut self, share: crate::model::CpuShare) {
+        if self.workspace.cpu_share != share {
+            self.workspace.cpu_share = share;
+            self.runtime.set_cpu_share(share);
+            self.dirty = true;
+        }
+    }
+
     pub(super) fn force_cold(&mut self, name: &str) {
         let n = self.runtime.drop_environments(name);
         self.info(format!(

@@ -121,6 +121,8 @@ pub enum Command {
     PickTriggerFolder(String),
     /// The trigger form took the picked folder.
     TakePickedTriggerFolder,
+    /// CPU in proportion to memory, or full speed (a workspace setting).
+    SetCpuShare(crate::model::CpuShare),
 }
 
 /// How a function's code is doing.
@@ -382,6 +384,7 @@ impl Controller {
                 ws
             }
         };
+        self.runtime.set_cpu_share(self.workspace.cpu_share);
         self.selected = self.workspace.functions.first().map(|f| f.name.clone());
         for name in self.function_names() {
             self.deploy(&name);
@@ -568,6 +571,7 @@ impl Controller {
             Command::SendMessage(queue, body) => self.send_message(queue, body),
             Command::PutRecord { stream, key, data } => self.put_record(stream, key, data),
             Command::SetClockSpeed(speed) => self.set_clock_speed(speed),
+            Command::SetCpuShare(share) => self.set_cpu_share(share),
             // Notices.
             Command::DismissNotice(i) => {
                 if i < self.notices.len() {

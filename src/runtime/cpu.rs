@@ -1,0 +1,138 @@
+//! CPU in proportion to memory, as Lambda allocates it: a function of
+//! `memory_mb` gets at most `memory_mb / 1769` of one CPU while its code runs
+//! (128 MB: 7.2 %); from 1,769 MB on a single-threaded guest runs at full speed.
+//!
+//! Enforced at the epoch ticks (every millisecond while guest code runs): the
+//! guest's CPU time since the last tick is measured on its thread, the pause it
+//! owes for it is added to a debt, and once the debt reaches a millisecond the
+//! guest is paused (an async sleep, so the timeout and cancelling still work)
+//! for that long. Wall time in which the guest did not run (a pause, or a host
+//! call blocked in sleep or I/O) pays the debt off, so a pause that oversleeps
+//! is made up next time and blocked time is not throttled, as in Lambda; a
+//! little credit (5 ms) may build up, no more. So over any window of a few
+//! tens of milliseconds the guest's running time keeps to its share.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The shortest pause worth sleeping for; smaller debts wait for the next tick.
+const MIN_PAUSE_S: f64 = 0.001;
+/// The most credit (unthrottled running time) that idle time can buy.
+const MAX_CREDIT_S: f64 = 0.005;
+
+/// One environment's CPU budget.
+#[derive(Debug)]
+pub(crate) struct CpuThrottle {
+    /// Fraction of one CPU; 1 or more is never throttled.
+    fraction: f64,
+    /// The runtime's switch (`--cpu-share off` clears it).
+    enabled: Arc<AtomicBool>,
+    cpu_last: Duration,
+    wall_last: Instant,
+    /// Seconds of pause owed (negative: credit).
+    debt: f64,
+}
+
+impl CpuThrottle {
+    /// A throttle to `fraction` of one CPU, while `enabled` is set.
+    pub fn new(fraction: f64, enabled: Arc<AtomicBool>) -> Self {
+        Self {
+            fraction,
+            enabled,
+            cpu_last: thread_cpu_time(),
+            wall_last: Instant::now(),
+            debt: 0.0,
+        }
+    }
+
+    /// Whether this environment can be throttled at all.
+    pub fn applies(&self) -> bool {
+        self.fraction < 1.0
+    }
+
+    /// Starts counting afresh: the time between invocations is neither debt
+    /// nor credit.
+    pub fn restart(&mut self) {
+        self.cpu_last = thread_cpu_time();
+        self.wall_last = Instant::now();
+        self.debt = 0.0;
+    }
+
+    /// At an epoch tick: how long the guest must pause now, if at all.
+    pub fn tick(&mut self) -> Option<Duration> {
+        let (cpu, wall) = (thread_cpu_time(), Instant::now());
+        let ran = cpu.saturating_sub(self.cpu_last).as_secs_f64();
+        let elapsed = wall.saturating_duration_since(self.wall_last).as_secs_f64();
+        self.cpu_last = cpu;
+        self.wall_last = wall;
+        if !self.applies() || !self.enabled.load(Ordering::Relaxed) {
+            self.debt = 0.0;
+            return None;
+        }
+        let idle = (elapsed - ran).max(0.0);
+        self.debt = (self.debt + ran * (1.0 / self.fraction - 1.0) - idle).max(-MAX_CREDIT_S);
+        (self.debt >= MIN_PAUSE_S).then(|| Duration::from_secs_f64(self.debt))
+    }
+}
+
+/// CPU time the calling thread has used.
+#[cfg(unix)]
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into `ts`, which lives here.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut ts) };
+    if rc != 0 {
+        return wall_since_start();
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
+
+/// Where the thread's CPU time cannot be read, wall time stands in (blocked
+/// host calls then count as running).
+#[cfg(not(unix))]
+fn thread_cpu_time() -> Duration {
+    wall_since_start()
+}
+
+fn wall_since_start() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spin(d: Duration) {
+        let until = thread_cpu_time() + d;
+        while thread_cpu_time() < until {}
+    }
+
+    #[test]
+    fn debt_follows_the_share_and_idle_time_pays_it() {
+        let on = Arc::new(AtomicBool::new(true));
+        let mut t = CpuThrottle::new(0.25, on.clone());
+        spin(Duration::from_millis(4));
+        // 4 ms of running at a quarter share owes 12 ms.
+        let pause = t.tick().unwrap().as_secs_f64();
+        assert!((0.011..0.016).contains(&pause), "{pause}");
+        std::thread::sleep(Duration::from_secs_f64(pause));
+        assert!(t.tick().is_none(), "the sleep paid it");
+        std::thread::sleep(Duration::from_millis(50));
+        t.tick();
+        assert!(t.debt >= -MAX_CREDIT_S, "credit is capped");
+        on.store(false, Ordering::Relaxed);
+        spin(Duration::from_millis(4));
+        assert!(t.tick().is_none(), "switched off");
+        let mut full = CpuThrottle::new(1.0, Arc::new(AtomicBool::new(true)));
+        spin(Duration::from_millis(2));
+        assert!(full.tick().is_none() && !full.applies());
+    }
+}
