@@ -50,6 +50,53 @@ pub enum Command {
     /// Put records on a local stream of a running `serve` or app.
     #[command(subcommand)]
     Stream(StreamCommand),
+    /// Power tuning: run a function at several memory sizes and recommend one
+    /// (as AWS Lambda Power Tuning), with the CPU share on.
+    Tune(TuneArgs),
+}
+
+/// `lambdesk tune …`
+#[derive(Debug, Parser)]
+pub struct TuneArgs {
+    /// The function's code: a .wasm, .wat or .zip file.
+    pub module: PathBuf,
+    /// The export to call. Default: `_start` if exported, else `handler`.
+    #[arg(long)]
+    pub handler: Option<String>,
+    /// Memory sizes in MB, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = crate::host::tuning::DEFAULT_SIZES.to_vec())]
+    pub memory: Vec<u32>,
+    /// Invocations per size (at least 5).
+    #[arg(long, default_value_t = crate::host::tuning::DEFAULT_INVOCATIONS)]
+    pub num: usize,
+    /// An event file, optionally with a weight (`FILE@3`); repeatable.
+    /// Default: `{}`.
+    #[arg(long = "event", value_name = "FILE[@WEIGHT]")]
+    pub events: Vec<String>,
+    /// cost, speed or balanced.
+    #[arg(long, default_value = "cost")]
+    pub strategy: String,
+    /// For `balanced`: 0 is all speed, 1 all cost.
+    #[arg(long, default_value_t = 0.5)]
+    pub balanced_weight: f64,
+    /// Run each size's invocations at once.
+    #[arg(long)]
+    pub parallel: bool,
+    /// Every invocation a cold start.
+    #[arg(long)]
+    pub cold: bool,
+    /// Timeout in seconds (1–900).
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u32,
+    /// Environment variable (repeatable).
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Print AWS Lambda Power Tuning's JSON output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for precompiled modules (default: the user cache folder).
+    #[arg(long, env = "LAMBDESK_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `lambdesk queue …`
@@ -290,6 +337,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             }
         }
         Command::Invoke(args) => invoke(args),
+        Command::Tune(args) => tune(&args),
         Command::Events(EventsCommand::List) => {
             for t in TEMPLATES {
                 println!("{:<22} {}", t.name, t.description);
@@ -541,6 +589,102 @@ fn read_event(event: Option<&str>) -> anyhow::Result<Vec<u8>> {
         }
         Some(path) => std::fs::read(path).with_context(|| format!("reading the event file {path}")),
     }
+}
+
+fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
+    use crate::host::tuning::{Strategy, TuneOptions};
+    let strategy =
+        Strategy::parse(&args.strategy, args.balanced_weight).map_err(anyhow::Error::msg)?;
+    let mut events = Vec::new();
+    for spec in &args.events {
+        let (path, weight) = match spec.rsplit_once('@') {
+            Some((p, w)) => (
+                p,
+                w.parse::<u32>().with_context(|| {
+                    format!("--event {spec}: the weight must be a whole number")
+                })?,
+            ),
+            None => (spec.as_str(), 1),
+        };
+        events.push((read_event(Some(path))?, weight));
+    }
+    if events.is_empty() {
+        events.push((b"{}".to_vec(), 1));
+    }
+    let mut config = FunctionConfig {
+        timeout_s: args.timeout,
+        ..FunctionConfig::default()
+    };
+    if let Some(h) = &args.handler {
+        config.handler.clone_from(h);
+    }
+    for kv in &args.env {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv}: expected K=V"))?;
+        config.environment.insert(k.to_owned(), v.to_owned());
+    }
+    let mut options = RuntimeOptions {
+        pool_slots: 64,
+        ..RuntimeOptions::default()
+    };
+    if let Some(dir) = &args.cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    let runtime = Runtime::new(options)?;
+    let name = args
+        .module
+        .file_stem()
+        .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
+        .unwrap_or_else(|| "function".to_owned());
+    // Find the handler once, as `invoke` does.
+    crate::host::load::deploy_guessing_handler(
+        &runtime,
+        &name,
+        &args.module,
+        config.clone(),
+        args.handler.is_some(),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+    .with_context(|| format!("loading {}", args.module.display()))?;
+    if let Some(c) = runtime.config(&name) {
+        config = c;
+    }
+    runtime.remove(&name);
+    let options = TuneOptions {
+        sizes: args.memory.clone(),
+        invocations: args.num,
+        events,
+        parallel: args.parallel,
+        cold: args.cold,
+        strategy,
+        ..TuneOptions::default()
+    };
+    let quiet = args.json;
+    let progress = |done: usize, total: usize| {
+        if !quiet && (done.is_multiple_of(20) || done == total) {
+            eprint!("\rtuning: {done}/{total} invocations");
+            if done == total {
+                eprintln!();
+            }
+        }
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let report = crate::host::tuning::tune(
+        &runtime,
+        &name,
+        &args.module,
+        &config,
+        &options,
+        &progress,
+        &cancel,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(i32::from(report.recommended.is_none()))
 }
 
 fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {

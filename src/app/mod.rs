@@ -190,9 +190,9 @@ impl LambdeskApp {
                 }
                 let mut share = self.controller.workspace.cpu_share == crate::model::CpuShare::Lambda;
                 if ui
-                    .checkbox(&mut share, "CPU ∝ memory")
+                    .checkbox(&mut share, "CPU by memory")
                     .on_hover_text(
-                        "As in Lambda, a function gets memory ÷ 1,769 MB of one CPU (128 MB: 7 %), \
+                        "As in Lambda, a function gets memory / 1,769 MB of one CPU (128 MB: 7 %), \
                          so durations and costs match the cloud. Off: every function runs at full speed.",
                     )
                     .changed()

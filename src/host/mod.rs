@@ -20,6 +20,7 @@ pub mod load;
 pub mod queue;
 pub mod routes;
 pub mod stream;
+pub mod tuning;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

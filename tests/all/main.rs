@@ -14,4 +14,5 @@ mod samples;
 mod sandbox;
 mod serve;
 mod triggers;
+mod tuning;
 mod wasi;
