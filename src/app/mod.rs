@@ -13,6 +13,7 @@ pub mod state;
 pub mod test_tab;
 pub mod theme;
 pub mod triggers_tab;
+pub mod tuning_tab;
 pub mod views;
 
 use std::path::PathBuf;

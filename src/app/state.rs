@@ -8,6 +8,7 @@ use super::config_form::ConfigDraft;
 use super::log_store::Filter;
 use super::log_view::LogViewState;
 use super::triggers_tab::TriggersTabState;
+use super::tuning_tab::TuningForm;
 
 /// Which tab of a function is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +22,8 @@ pub enum Tab {
     Monitor,
     /// Schedules, routes, folders, queues, streams; asynchronous invocation.
     Triggers,
+    /// Power tuning: memory sizes against duration and cost.
+    Tuning,
 }
 
 /// UI state that persists through eframe (panel sizes are egui's own).
@@ -56,6 +59,8 @@ pub struct Drafts {
     pub rename_for: Option<String>,
     /// The Triggers tab's forms and drafts.
     pub triggers_tab: TriggersTabState,
+    /// The Power tuning tab's form.
+    pub tuning: TuningForm,
 }
 
 impl Default for UiState {

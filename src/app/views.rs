@@ -128,6 +128,11 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 "Triggers",
                 "Schedules, HTTP routes, folders, queues, streams and asynchronous invocation",
             ),
+            (
+                Tab::Tuning,
+                "Power tuning",
+                "Run at several memory sizes and find the cheapest or fastest",
+            ),
         ] {
             if ui
                 .selectable_label(state.tab == tab, label)
@@ -143,6 +148,9 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         Tab::Test => test_tab_ui(ui, c, &name, state, cmds),
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
+        Tab::Tuning => {
+            super::tuning_tab::tuning_tab_ui(ui, c, &name, &mut state.live.tuning, cmds);
+        }
         Tab::Triggers => {
             super::triggers_tab::triggers_tab_ui(ui, c, &name, &mut state.live.triggers_tab, cmds);
             if let Some(id) = state.live.triggers_tab.show_request.take() {

@@ -71,7 +71,7 @@ impl Strategy {
 }
 
 /// What to run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TuneOptions {
     /// Memory sizes, MB.
     pub sizes: Vec<u32>,

@@ -4,11 +4,12 @@
 //!
 //! Enforced at the epoch ticks (every millisecond while guest code runs): the
 //! guest's CPU time since the last tick is measured on its thread, the pause it
-//! owes for it is added to a debt, and once the debt reaches 10 ms the guest
-//! is paused (an async sleep, so the timeout and cancelling still work) for
-//! that long. (Shorter slices cost more: after each pause the guest's caches
-//! are cold, so the same work needs more CPU time; with 10 ms pauses a release
-//! build measured about 7 % more at 128 MB than at full speed.) Wall time in which the guest did not run (a pause, or a host
+//! owes for it is added to a debt, and once the debt is what about a
+//! millisecond of running owes (between 1 ms and 10 ms of pause) the guest is
+//! paused (an async sleep, so the timeout and cancelling still work) for that
+//! long. (Shorter pieces cost more: after each pause the guest's caches are
+//! cold, so the same work needs more CPU time; with 10 ms pauses at 128 MB a
+//! release build measured about 7 % more than at full speed.) Wall time in which the guest did not run (a pause, or a host
 //! call blocked in sleep or I/O) pays the debt off, so a pause that oversleeps
 //! is made up next time and blocked time is not throttled, as in Lambda; a
 //! little credit (5 ms) may build up, no more. So over any window of a few
@@ -18,8 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// The shortest pause worth sleeping for; smaller debts wait for later ticks.
-const MIN_PAUSE_S: f64 = 0.010;
+/// The shortest pause worth sleeping for.
+const MIN_PAUSE_S: f64 = 0.001;
+/// Pauses are gathered up to this long at small shares (fewer, longer pauses
+/// cost less CPU after each: see the module's note).
+const MAX_PIECE_S: f64 = 0.010;
 /// The most credit (unthrottled running time) that idle time can buy.
 const MAX_CREDIT_S: f64 = 0.005;
 
@@ -74,7 +78,11 @@ impl CpuThrottle {
         }
         let idle = (elapsed - ran).max(0.0);
         self.debt = (self.debt + ran * (1.0 / self.fraction - 1.0) - idle).max(-MAX_CREDIT_S);
-        (self.debt >= MIN_PAUSE_S).then(|| Duration::from_secs_f64(self.debt))
+        // Pause once about a millisecond of running is owed for, but never
+        // for less than 1 ms or (at small shares) in pieces under 10 ms.
+        let threshold = (1.0 / self.fraction - 1.0) * 0.001;
+        let threshold = threshold.clamp(MIN_PAUSE_S, MAX_PIECE_S);
+        (self.debt >= threshold).then(|| Duration::from_secs_f64(self.debt))
     }
 }
 
@@ -121,9 +129,12 @@ mod tests {
     fn debt_follows_the_share_and_idle_time_pays_it() {
         let on = Arc::new(AtomicBool::new(true));
         let mut t = CpuThrottle::new(0.25, on.clone());
-        spin(Duration::from_millis(2));
-        assert!(t.tick().is_none(), "6 ms owed: not worth a pause yet");
-        spin(Duration::from_millis(2));
+        spin(Duration::from_micros(500));
+        assert!(
+            t.tick().is_none(),
+            "1.5 ms owed: under a millisecond of running's worth"
+        );
+        spin(Duration::from_micros(3500));
         // 4 ms of running at a quarter share owes 12 ms.
         let pause = t.tick().unwrap().as_secs_f64();
         assert!((0.011..0.016).contains(&pause), "{pause}");

@@ -396,3 +396,52 @@ fn a_logging_function_never_waits_for_the_console() {
     );
     assert!(text.ends_with("the console fell behind the functions writing them"));
 }
+
+#[test]
+fn power_tuning_runs_shows_progress_and_applies_the_recommendation() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "behave");
+    h.state_mut().controller.handle(Command::EditEvent(
+        "behave".into(),
+        0,
+        r#"{"action":"work","units":3}"#.into(),
+    ));
+    {
+        let ui = &mut h.state_mut().ui;
+        ui.tab = lambdesk::app::Tab::Tuning;
+        ui.live.tuning.sizes = "128, 1769, 3008".into();
+        ui.live.tuning.invocations = 5;
+        ui.live.tuning.strategy = 1; // speed
+    }
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Start tuning")
+        .click();
+    h.step();
+    assert!(h.state().controller.tuning.is_some(), "the run started");
+    h.step();
+    assert!(has_label(&h, "of 15 invocations"), "progress is shown");
+    assert!(h.query_by_role_and_label(Role::Button, "Cancel").is_some());
+    step_until(&mut h, "the recommendation", Duration::from_secs(60), |h| {
+        has_label(h, "Recommended (speed): ")
+    });
+    assert!(has_label(&h, "out of memory") || has_label(&h, "ok"));
+    let report = &h.state().controller.tuning_results["behave"];
+    assert_eq!(report.sizes.len(), 3);
+    let best = report.recommended.unwrap();
+    assert!(
+        best == 1769 || best == 3008,
+        "speed picks a full CPU: {best}"
+    );
+    h.get_by_role_and_label(Role::Button, &format!("Apply {best} MB"))
+        .click();
+    step_until(&mut h, "the new memory", Duration::from_secs(30), |h| {
+        h.state()
+            .controller
+            .entry("behave")
+            .unwrap()
+            .config
+            .memory_mb
+            == best
+    });
+}

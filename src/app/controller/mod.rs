@@ -34,6 +34,9 @@ mod functions;
 mod invocations;
 mod jobs;
 mod triggers;
+mod tuning;
+
+pub use tuning::TuningRun;
 
 /// Wakes the UI (egui's `request_repaint`); the runtime side knows nothing of egui.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;
@@ -123,6 +126,12 @@ pub enum Command {
     TakePickedTriggerFolder,
     /// CPU in proportion to memory, or full speed (a workspace setting).
     SetCpuShare(crate::model::CpuShare),
+    /// Power-tune a function.
+    StartTuning(String, crate::host::tuning::TuneOptions),
+    /// Stop the tuning run.
+    CancelTuning,
+    /// Set a function's memory to a tuned size.
+    ApplyTunedMemory(String, u32),
 }
 
 /// How a function's code is doing.
@@ -206,6 +215,11 @@ enum Msg {
         result: Result<Arc<TriggerHost>, String>,
     },
     Notice(Notice),
+    /// A tuning run ended.
+    Tuned {
+        function: String,
+        result: Result<crate::host::tuning::TuneReport, String>,
+    },
 }
 
 /// Jobs for the thread that starts and stops triggers (a large folder's
@@ -252,6 +266,10 @@ pub struct Controller {
     pub triggers_error: Option<String>,
     /// What happened to asynchronous events, oldest first.
     pub async_history: Vec<AsyncRecord>,
+    /// The power-tuning run in progress.
+    pub tuning: Option<TuningRun>,
+    /// The last tuning report per function (this session).
+    pub tuning_results: BTreeMap<String, crate::host::tuning::TuneReport>,
     async_seq: u64,
     last_async_poll: Instant,
     trigger_jobs: Option<SyncSender<TriggerJob>>,
@@ -327,6 +345,8 @@ impl Controller {
             triggers: None,
             triggers_error: None,
             async_history: Vec::new(),
+            tuning: None,
+            tuning_results: BTreeMap::new(),
             async_seq: 0,
             last_async_poll: Instant::now(),
             trigger_jobs: None,
@@ -473,6 +493,7 @@ impl Controller {
     /// Whether background work is under way (the UI keeps repainting).
     pub fn busy(&self) -> bool {
         !self.running.is_empty()
+            || self.tuning.is_some()
             || self.dialog.is_some()
             || self
                 .status
@@ -519,6 +540,7 @@ impl Controller {
                 self.dirty = true;
                 self.error(format!("saving the workspace failed: {e}"));
             }
+            Msg::Tuned { function, result } => self.on_tuned(function, result),
         }
     }
 
@@ -572,6 +594,10 @@ impl Controller {
             Command::PutRecord { stream, key, data } => self.put_record(stream, key, data),
             Command::SetClockSpeed(speed) => self.set_clock_speed(speed),
             Command::SetCpuShare(share) => self.set_cpu_share(share),
+            // Power tuning.
+            Command::StartTuning(name, options) => self.start_tuning(&name, options),
+            Command::CancelTuning => self.cancel_tuning(),
+            Command::ApplyTunedMemory(name, mb) => self.apply_tuned_memory(&name, mb),
             // Notices.
             Command::DismissNotice(i) => {
                 if i < self.notices.len() {
