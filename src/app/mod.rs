@@ -280,13 +280,37 @@ impl LambdeskApp {
                     .count();
                 if reports >= 2 && self.controller.running.is_empty() {
                     *stage = SmokeStage::Screenshot;
-                    // Which tab to photograph (for README screenshots): test, configuration, monitor.
+                    // Which tab to photograph (for README screenshots): test,
+                    // configuration, monitor, triggers, tuning (which runs one).
                     self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
                         Ok("configuration") => Tab::Configuration,
                         Ok("monitor") => Tab::Monitor,
                         Ok("triggers") => Tab::Triggers,
+                        Ok("tuning") => {
+                            // The selected event, or LAMBDESK_SMOKE_TUNE_EVENT's JSON.
+                            if let Some(name) = self.controller.selected.clone() {
+                                let body =
+                                    std::env::var("LAMBDESK_SMOKE_TUNE_EVENT").ok().or_else(|| {
+                                        let e = self.controller.entry(&name)?;
+                                        e.events.get(e.selected_event).map(|e| e.body.clone())
+                                    });
+                                self.controller.handle(Command::StartTuning(
+                                    name,
+                                    crate::host::tuning::TuneOptions {
+                                        invocations: 5,
+                                        events: vec![(body.unwrap_or_default().into_bytes(), 1)],
+                                        ..Default::default()
+                                    },
+                                ));
+                            }
+                            Tab::Tuning
+                        }
                         _ => Tab::Test,
                     };
+                    if std::env::var("LAMBDESK_SMOKE_THEME").as_deref() == Ok("light") {
+                        self.ui.dark = false;
+                        ctx.set_theme(egui::Theme::Light);
+                    }
                     let smoke = smoke.clone();
                     let ctx2 = ctx.clone();
                     // A few frames later, so the result is on screen; README

@@ -265,6 +265,8 @@ fn report_ui(
             .x_axis_label("memory (MB)")
             .y_axis_label("average duration (ms)")
             .include_y(0.0)
+            // Headroom, so the axis always has labelled steps.
+            .set_margin_fraction(egui::vec2(0.05, 0.25))
             .allow_scroll(false)
             .show(&mut cols[0], |plot| {
                 plot.line(egui_plot::Line::new("duration", duration.clone()));
@@ -276,6 +278,7 @@ fn report_ui(
             .x_axis_label("memory (MB)")
             .y_axis_label("cost per invocation (µ$)")
             .include_y(0.0)
+            .set_margin_fraction(egui::vec2(0.05, 0.25))
             .allow_scroll(false)
             .show(&mut cols[1], |plot| {
                 plot.line(egui_plot::Line::new("x86", cost));
