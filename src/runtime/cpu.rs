@@ -38,6 +38,8 @@ pub(crate) struct CpuThrottle {
     wall_last: Instant,
     /// Seconds of pause owed (negative: credit).
     debt: f64,
+    /// Whether `cpu_last` and `wall_last` are a reading made while counting.
+    counting: bool,
 }
 
 impl CpuThrottle {
@@ -46,9 +48,12 @@ impl CpuThrottle {
         Self {
             fraction,
             enabled,
-            cpu_last: thread_cpu_time(),
+            // The first reading is made when counting starts (`restart`, or
+            // the first tick): reading the CPU clock is a system call.
+            cpu_last: Duration::ZERO,
             wall_last: Instant::now(),
             debt: 0.0,
+            counting: false,
         }
     }
 
@@ -60,6 +65,14 @@ impl CpuThrottle {
     /// Starts counting afresh: the time between invocations is neither debt
     /// nor credit.
     pub fn restart(&mut self) {
+        // Reading the thread's CPU clock is a system call: skip it when the
+        // share cannot apply (the next tick then starts from an old reading,
+        // which `tick` ignores while the share is off).
+        if !self.applies() || !self.enabled.load(Ordering::Relaxed) {
+            self.counting = false;
+            return;
+        }
+        self.counting = true;
         self.cpu_last = thread_cpu_time();
         self.wall_last = Instant::now();
         self.debt = 0.0;
@@ -67,12 +80,19 @@ impl CpuThrottle {
 
     /// At an epoch tick: how long the guest must pause now, if at all.
     pub fn tick(&mut self) -> Option<Duration> {
+        if !self.applies() || !self.enabled.load(Ordering::Relaxed) {
+            self.counting = false;
+            self.debt = 0.0;
+            return None;
+        }
         let (cpu, wall) = (thread_cpu_time(), Instant::now());
         let ran = cpu.saturating_sub(self.cpu_last).as_secs_f64();
         let elapsed = wall.saturating_duration_since(self.wall_last).as_secs_f64();
         self.cpu_last = cpu;
         self.wall_last = wall;
-        if !self.applies() || !self.enabled.load(Ordering::Relaxed) {
+        if !self.counting {
+            // Switched on since the last reading: count from here.
+            self.counting = true;
             self.debt = 0.0;
             return None;
         }
@@ -129,6 +149,7 @@ mod tests {
     fn debt_follows_the_share_and_idle_time_pays_it() {
         let on = Arc::new(AtomicBool::new(true));
         let mut t = CpuThrottle::new(0.25, on.clone());
+        t.restart();
         spin(Duration::from_micros(500));
         assert!(
             t.tick().is_none(),
@@ -146,6 +167,10 @@ mod tests {
         on.store(false, Ordering::Relaxed);
         spin(Duration::from_millis(4));
         assert!(t.tick().is_none(), "switched off");
+        // Switched on again: the time run while off is not owed.
+        on.store(true, Ordering::Relaxed);
+        assert!(t.tick().is_none(), "counting starts afresh");
+        assert!(t.debt.abs() < 1e-9);
         let mut full = CpuThrottle::new(1.0, Arc::new(AtomicBool::new(true)));
         spin(Duration::from_millis(2));
         assert!(full.tick().is_none() && !full.applies());
