@@ -22,16 +22,21 @@ export CARGO_TARGET_DIR="$target_dir"
 cargo build --quiet --release --locked --target wasm32-wasip1
 status=0
 mkdir -p dist
-for s in "${samples[@]}"; do
-  built="$target_dir/wasm32-wasip1/release/$s.wasm"
-  if [[ "${1:-}" == "--check" ]]; then
-    if ! cmp -s "$built" "dist/$s.wasm"; then
-      echo "dist/$s.wasm is out of date: run sample-functions/build.sh" >&2
+# With --check, compares a built module with dist/; else copies it there.
+check_or_copy() {
+  local built=$1 name=$2
+  if [[ "$mode" == "--check" ]]; then
+    if ! cmp -s "$built" "dist/$name.wasm"; then
+      echo "dist/$name.wasm is out of date: run sample-functions/build.sh" >&2
       status=1
     fi
   else
-    cp "$built" "dist/$s.wasm"
+    cp "$built" "dist/$name.wasm"
   fi
+}
+mode="${1:-}"
+for s in "${samples[@]}"; do
+  check_or_copy "$target_dir/wasm32-wasip1/release/$s.wasm" "$s"
 done
 # The C conformance program: clang and wasi-libc from Debian
 # (apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32).
@@ -41,14 +46,7 @@ if command -v clang-14 >/dev/null && [[ -f /usr/lib/wasm32-wasi/crt1-command.o ]
     -L/usr/lib/wasm32-wasi -fuse-ld=/usr/bin/wasm-ld-14 -O2 -Wall -Werror \
     -ffile-prefix-map="$PWD"=/sample-functions -Wl,--strip-debug \
     -o "$built" wasi-check-c/check.c
-  if [[ "${1:-}" == "--check" ]]; then
-    if ! cmp -s "$built" dist/wasi-check-c.wasm; then
-      echo "dist/wasi-check-c.wasm is out of date: run sample-functions/build.sh" >&2
-      status=1
-    fi
-  else
-    cp "$built" dist/wasi-check-c.wasm
-  fi
+  check_or_copy "$built" wasi-check-c
 else
   echo "note: clang-14 and wasi-libc are not installed; dist/wasi-check-c.wasm was not rebuilt" >&2
 fi
@@ -59,14 +57,7 @@ fi
 if command -v npm >/dev/null && { [[ "${1:-}" != "--check" ]] || [[ -d wasi-check-as/node_modules ]]; }; then
   built="$(cd "$target_dir" && pwd)/wasi-check-as.wasm"
   (cd wasi-check-as && npm ci --silent --no-audit --no-fund && npm run --silent build -- "$built")
-  if [[ "${1:-}" == "--check" ]]; then
-    if ! cmp -s "$built" dist/wasi-check-as.wasm; then
-      echo "dist/wasi-check-as.wasm is out of date: run sample-functions/build.sh" >&2
-      status=1
-    fi
-  else
-    cp "$built" dist/wasi-check-as.wasm
-  fi
+  check_or_copy "$built" wasi-check-as
 else
   echo "note: the AssemblyScript compiler is not installed (npm ci in wasi-check-as); dist/wasi-check-as.wasm was not checked" >&2
 fi

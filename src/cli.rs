@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -544,12 +544,7 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
     if let Some(h) = &args.handler {
         config.handler.clone_from(h);
     }
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("--env {kv}: expected K=V"))?;
-        config.environment.insert(k.to_owned(), v.to_owned());
-    }
+    parse_env(&args.env, &mut config.environment)?;
     for m in &args.mounts {
         config.role.mounts.push(parse_mount(m)?);
     }
@@ -591,6 +586,41 @@ fn read_event(event: Option<&str>) -> anyhow::Result<Vec<u8>> {
     }
 }
 
+/// Creates a runtime with `options` (and the cache folder, if given) and
+/// deploys `module` under a name from its file name, guessing the handler
+/// when none was given. Returns the runtime and the function's name.
+fn load_module(
+    mut options: RuntimeOptions,
+    cache_dir: Option<&PathBuf>,
+    module: &Path,
+    config: FunctionConfig,
+    handler_given: bool,
+) -> anyhow::Result<(Runtime, String)> {
+    if let Some(dir) = cache_dir {
+        options.cache_dir = Some(dir.clone());
+    }
+    let runtime = Runtime::new(options)?;
+    let name = module
+        .file_stem()
+        .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
+        .unwrap_or_else(|| "function".to_owned());
+    crate::host::load::deploy_guessing_handler(&runtime, &name, module, config, handler_given)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("loading {}", module.display()))?;
+    Ok((runtime, name))
+}
+
+/// `K=V` pairs into environment variables.
+fn parse_env(pairs: &[String], into: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+    for kv in pairs {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv}: expected K=V"))?;
+        into.insert(k.to_owned(), v.to_owned());
+    }
+    Ok(())
+}
+
 fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
     use crate::host::tuning::{Strategy, TuneOptions};
     let strategy =
@@ -618,35 +648,19 @@ fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
     if let Some(h) = &args.handler {
         config.handler.clone_from(h);
     }
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("--env {kv}: expected K=V"))?;
-        config.environment.insert(k.to_owned(), v.to_owned());
-    }
-    let mut options = RuntimeOptions {
+    parse_env(&args.env, &mut config.environment)?;
+    let options = RuntimeOptions {
         pool_slots: 64,
         ..RuntimeOptions::default()
     };
-    if let Some(dir) = &args.cache_dir {
-        options.cache_dir = Some(dir.clone());
-    }
-    let runtime = Runtime::new(options)?;
-    let name = args
-        .module
-        .file_stem()
-        .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
-        .unwrap_or_else(|| "function".to_owned());
     // Find the handler once, as `invoke` does.
-    crate::host::load::deploy_guessing_handler(
-        &runtime,
-        &name,
+    let (runtime, name) = load_module(
+        options,
+        args.cache_dir.as_ref(),
         &args.module,
         config.clone(),
         args.handler.is_some(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))
-    .with_context(|| format!("loading {}", args.module.display()))?;
+    )?;
     if let Some(c) = runtime.config(&name) {
         config = c;
     }
@@ -701,30 +715,19 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
             let _ = writeln!(err, "{}", line.text);
         }))
     };
-    let mut options = RuntimeOptions {
+    let options = RuntimeOptions {
         log_sink: sink,
         cpu_share: args.cpu_share,
         pool_slots: (args.concurrency as u32).clamp(16, crate::runtime::ACCOUNT_CONCURRENCY),
         ..RuntimeOptions::default()
     };
-    if let Some(dir) = &args.cache_dir {
-        options.cache_dir = Some(dir.clone());
-    }
-    let runtime = Runtime::new(options)?;
-    let name = args
-        .module
-        .file_stem()
-        .map(|s| crate::model::workspace::sanitize_name(&s.to_string_lossy()))
-        .unwrap_or_else(|| "function".to_owned());
-    crate::host::load::deploy_guessing_handler(
-        &runtime,
-        &name,
+    let (runtime, name) = load_module(
+        options,
+        args.cache_dir.as_ref(),
         &args.module,
         config,
         args.handler.is_some(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))
-    .with_context(|| format!("loading {}", args.module.display()))?;
+    )?;
 
     let next = AtomicUsize::new(0);
     let samples: Mutex<Vec<(StartKind, Duration)>> = Mutex::new(Vec::with_capacity(args.times));

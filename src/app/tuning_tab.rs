@@ -310,23 +310,16 @@ fn report_ui(
                     ui.label(format!("{v:.2}"));
                 }
                 ui.label(format!("{:.10}", s.cost_x86));
-                match s.errors.first() {
-                    None => {
-                        ui.label("ok");
-                    }
-                    Some((t, m)) => {
-                        let what = if s.out_of_memory() {
-                            "out of memory"
-                        } else if s.timed_out() {
-                            "timed out"
-                        } else {
-                            "failed"
-                        };
+                match (s.failure(), s.errors.first()) {
+                    (Some(what), Some((t, m))) => {
                         ui.label(
                             RichText::new(format!("{what} ({} of them)", s.errors.len()))
                                 .color(ERROR),
                         )
                         .on_hover_text(format!("{t}: {m}"));
+                    }
+                    _ => {
+                        ui.label("ok");
                     }
                 }
                 ui.end_row();

@@ -142,6 +142,20 @@ impl SizeStats {
     pub fn out_of_memory(&self) -> bool {
         self.errors.iter().any(|(t, _)| t == "Runtime.OutOfMemory")
     }
+
+    /// `None` when every invocation succeeded, else what went wrong, worst
+    /// first: `out of memory`, `timed out` or `failed`.
+    pub fn failure(&self) -> Option<&'static str> {
+        if self.errors.is_empty() {
+            None
+        } else if self.out_of_memory() {
+            Some("out of memory")
+        } else if self.timed_out() {
+            Some("timed out")
+        } else {
+            Some("failed")
+        }
+    }
 }
 
 /// A tuning run's results.
@@ -484,15 +498,7 @@ impl TuneReport {
             "$/inv arm64"
         );
         for s in &self.sizes {
-            let mark = if s.out_of_memory() {
-                "  out of memory"
-            } else if s.timed_out() {
-                "  timed out"
-            } else if !s.errors.is_empty() {
-                "  failed"
-            } else {
-                ""
-            };
+            let mark = s.failure().map(|f| format!("  {f}")).unwrap_or_default();
             out.push_str(&format!(
                 "{:>4} MB {:>4} {:>6} {:>10.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>15.10} {:>15.10}{mark}\n",
                 s.memory_mb,
