@@ -3,6 +3,7 @@
 
 use egui::{Color32, RichText, Ui};
 
+use super::controller::Command;
 use super::log_store::{Filter, LogStore};
 use crate::runtime::LogKind;
 
@@ -56,10 +57,11 @@ fn color(kind: LogKind, is_error: bool, dark: bool) -> Color32 {
 /// The toolbar and the list. `functions` feeds the function filter.
 pub fn log_view_ui(
     ui: &mut Ui,
-    store: &mut LogStore,
+    store: &LogStore,
     filter: &mut Filter,
     view: &mut LogViewState,
     functions: &[String],
+    cmds: &mut Vec<Command>,
 ) {
     ui.horizontal_wrapped(|ui| {
         let title = ui.label(RichText::new("Logs").strong());
@@ -130,7 +132,7 @@ pub fn log_view_ui(
             .on_hover_text("Remove every line")
             .clicked()
         {
-            store.clear();
+            cmds.push(Command::ClearLogs);
         }
         ui.add(
             egui::DragValue::new(&mut view.cap)
@@ -145,8 +147,13 @@ pub fn log_view_ui(
                 .weak(),
         );
     });
-    store.set_cap(view.cap);
-    store.set_filter(filter.clone());
+    // The store follows the filter and the cap from the next frame on.
+    if store.cap() != view.cap || store.filter() != filter {
+        cmds.push(Command::SetLogView {
+            cap: view.cap,
+            filter: filter.clone(),
+        });
+    }
     ui.separator();
     let dark = ui.visuals().dark_mode;
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace);

@@ -416,10 +416,11 @@ impl eframe::App for LambdeskApp {
                     .collect();
                 log_view::log_view_ui(
                     ui,
-                    &mut self.controller.logs,
+                    &self.controller.logs,
                     &mut self.ui.log_filter,
                     &mut self.ui.log_view,
                     &names,
+                    &mut cmds,
                 );
             });
         egui::CentralPanel::default().show(ui, |ui| {

@@ -132,6 +132,15 @@ pub enum Command {
     CancelTuning,
     /// Set a function's memory to a tuned size.
     ApplyTunedMemory(String, u32),
+    /// Remove every log line.
+    ClearLogs,
+    /// The log store keeps `cap` lines and indexes those passing `filter`.
+    SetLogView {
+        /// Most lines kept.
+        cap: usize,
+        /// The filter the view shows.
+        filter: super::log_store::Filter,
+    },
 }
 
 /// How a function's code is doing.
@@ -598,6 +607,12 @@ impl Controller {
             Command::StartTuning(name, options) => self.start_tuning(&name, options),
             Command::CancelTuning => self.cancel_tuning(),
             Command::ApplyTunedMemory(name, mb) => self.apply_tuned_memory(&name, mb),
+            // Logs.
+            Command::ClearLogs => self.logs.clear(),
+            Command::SetLogView { cap, filter } => {
+                self.logs.set_cap(cap);
+                self.logs.set_filter(filter);
+            }
             // Notices.
             Command::DismissNotice(i) => {
                 if i < self.notices.len() {
