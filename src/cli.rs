@@ -58,8 +58,19 @@ pub enum Command {
 /// `lambdesk tune …`
 #[derive(Debug, Parser)]
 pub struct TuneArgs {
-    /// The function's code: a .wasm, .wat or .zip file.
+    /// The function's code (a .wasm, .wat or .zip file), or a workspace
+    /// folder whose function (`--function`) is tuned with its settings and
+    /// selected test event.
     pub module: PathBuf,
+    /// With a workspace folder: the function to tune (needed when it has more than one).
+    #[arg(long)]
+    pub function: Option<String>,
+    /// Duration price per GB-second on x86, USD (default: Lambda's).
+    #[arg(long, default_value_t = crate::host::tuning::PRICE_X86_GB_S)]
+    pub price_x86: f64,
+    /// Duration price per GB-second on arm64, USD (default: Lambda's).
+    #[arg(long, default_value_t = crate::host::tuning::PRICE_ARM64_GB_S)]
+    pub price_arm64: f64,
     /// The export to call. Default: `_start` if exported, else `handler`.
     #[arg(long)]
     pub handler: Option<String>,
@@ -638,15 +649,46 @@ fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
         };
         events.push((read_event(Some(path))?, weight));
     }
+    let (module, mut config, handler_given) = if args.module.is_dir() {
+        let dir = &args.module;
+        let ws = crate::model::Workspace::load(&dir.join(crate::model::workspace::WORKSPACE_FILE))?
+            .with_context(|| format!("{} has no workspace.json", dir.display()))?;
+        let f = match &args.function {
+            Some(n) => ws
+                .functions
+                .iter()
+                .find(|f| f.name == *n)
+                .with_context(|| format!("{} has no function `{n}`", dir.display()))?,
+            None if ws.functions.len() == 1 => &ws.functions[0],
+            None => bail!(
+                "{} has {} functions; pick one with --function NAME",
+                dir.display(),
+                ws.functions.len()
+            ),
+        };
+        if events.is_empty()
+            && let Some(e) = f.events.get(f.selected_event)
+        {
+            events.push((e.body.clone().into_bytes(), 1));
+        }
+        let code = if f.code.is_absolute() {
+            f.code.clone()
+        } else {
+            dir.join(&f.code)
+        };
+        (code, f.config.clone(), true)
+    } else {
+        let mut config = FunctionConfig {
+            timeout_s: args.timeout,
+            ..FunctionConfig::default()
+        };
+        if let Some(h) = &args.handler {
+            config.handler.clone_from(h);
+        }
+        (args.module.clone(), config, args.handler.is_some())
+    };
     if events.is_empty() {
         events.push((b"{}".to_vec(), 1));
-    }
-    let mut config = FunctionConfig {
-        timeout_s: args.timeout,
-        ..FunctionConfig::default()
-    };
-    if let Some(h) = &args.handler {
-        config.handler.clone_from(h);
     }
     parse_env(&args.env, &mut config.environment)?;
     let options = RuntimeOptions {
@@ -657,9 +699,9 @@ fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
     let (runtime, name) = load_module(
         options,
         args.cache_dir.as_ref(),
-        &args.module,
+        &module,
         config.clone(),
-        args.handler.is_some(),
+        handler_given,
     )?;
     if let Some(c) = runtime.config(&name) {
         config = c;
@@ -672,6 +714,8 @@ fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
         parallel: args.parallel,
         cold: args.cold,
         strategy,
+        price_x86_gb_s: args.price_x86,
+        price_arm64_gb_s: args.price_arm64,
         ..TuneOptions::default()
     };
     let quiet = args.json;
@@ -685,13 +729,7 @@ fn tune(args: &TuneArgs) -> anyhow::Result<i32> {
     };
     let cancel = std::sync::atomic::AtomicBool::new(false);
     let report = crate::host::tuning::tune(
-        &runtime,
-        &name,
-        &args.module,
-        &config,
-        &options,
-        &progress,
-        &cancel,
+        &runtime, &name, &module, &config, &options, &progress, &cancel,
     )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);

@@ -28,6 +28,11 @@ pub struct TuningForm {
     pub strategy: usize,
     /// Balanced: weight of cost (0–1).
     pub weight: f64,
+    /// Weights of the function's test events (0 leaves one out), and whose
+    /// events they are.
+    pub event_weights: Vec<u32>,
+    /// The function `event_weights` belong to.
+    pub weights_for: String,
 }
 
 impl Default for TuningForm {
@@ -43,6 +48,8 @@ impl Default for TuningForm {
             cold: false,
             strategy: 0,
             weight: 0.5,
+            event_weights: Vec::new(),
+            weights_for: String::new(),
         }
     }
 }
@@ -118,10 +125,27 @@ pub fn tuning_tab_ui(
                         egui::DragValue::new(&mut form.invocations).range(MIN_INVOCATIONS..=1000),
                     );
                     ui.end_row();
-                    ui.label("Event");
-                    let event = entry.events.get(entry.selected_event);
-                    ui.label(event.map_or("{}", |e| e.name.as_str()))
-                        .on_hover_text("The event selected in the Test tab");
+                    // The test events, weighted: the selected one by default.
+                    if form.weights_for != name || form.event_weights.len() != entry.events.len() {
+                        form.weights_for = name.to_owned();
+                        form.event_weights = (0..entry.events.len())
+                            .map(|i| u32::from(i == entry.selected_event))
+                            .collect();
+                    }
+                    ui.label("Events (weights)").on_hover_text(
+                        "Invocations are shared out by weight; 0 leaves an event out",
+                    );
+                    ui.vertical(|ui| {
+                        for (e, w) in entry.events.iter().zip(form.event_weights.iter_mut()) {
+                            ui.horizontal(|ui| {
+                                ui.add(egui::DragValue::new(w).range(0..=100));
+                                ui.label(&e.name);
+                            });
+                        }
+                        if entry.events.is_empty() {
+                            ui.label("{} (the function has no test events)");
+                        }
+                    });
                     ui.end_row();
                     ui.label("Run");
                     ui.horizontal(|ui| {
@@ -170,16 +194,22 @@ pub fn tuning_tab_ui(
                     if start.clicked()
                         && let Ok(sizes) = &sizes
                     {
-                        let body = entry
+                        let mut events: Vec<(Vec<u8>, u32)> = entry
                             .events
-                            .get(entry.selected_event)
-                            .map_or_else(|| b"{}".to_vec(), |e| e.body.clone().into_bytes());
+                            .iter()
+                            .zip(&form.event_weights)
+                            .filter(|(_, w)| **w > 0)
+                            .map(|(e, w)| (e.body.clone().into_bytes(), *w))
+                            .collect();
+                        if events.is_empty() {
+                            events.push((b"{}".to_vec(), 1));
+                        }
                         cmds.push(Command::StartTuning(
                             name.to_owned(),
                             TuneOptions {
                                 sizes: sizes.clone(),
                                 invocations: form.invocations.max(MIN_INVOCATIONS),
-                                events: vec![(body, 1)],
+                                events,
                                 parallel: form.parallel,
                                 cold: form.cold,
                                 strategy: form.strategy(),
@@ -287,12 +317,13 @@ fn report_ui(
     });
     egui::Grid::new("tuning-table")
         .striped(true)
-        .num_columns(9)
+        .num_columns(10)
         .show(ui, |ui| {
             for h in [
                 "memory",
                 "invocations",
                 "avg ms",
+                "cold / warm ms",
                 "p50",
                 "p90",
                 "p99",
@@ -306,7 +337,20 @@ fn report_ui(
             for s in &report.sizes {
                 ui.label(format!("{} MB", s.memory_mb));
                 ui.label(format!("{}", s.durations_ms.len() + s.errors.len()));
-                for v in [s.average_ms, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms] {
+                ui.label(format!("{:.2}", s.average_ms));
+                let part = |n: usize, ms: f64| {
+                    if n > 0 {
+                        format!("{ms:.2}")
+                    } else {
+                        "–".to_owned()
+                    }
+                };
+                ui.label(format!(
+                    "{} / {}",
+                    part(s.cold, s.cold_average_ms),
+                    part(s.durations_ms.len() - s.cold, s.warm_average_ms)
+                ));
+                for v in [s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms] {
                     ui.label(format!("{v:.2}"));
                 }
                 ui.label(format!("{:.10}", s.cost_x86));

@@ -6,7 +6,8 @@
 //! speed, or balanced with a weight) picks the recommended size.
 //!
 //! Costs are Lambda's duration charge (billed milliseconds, rounded up, × GB ×
-//! the price per GB-second, x86 and arm64); the per-request charge is the same
+//! the price per GB-second, x86 and arm64, Lambda's published us-east-1 prices
+//! unless given); the per-request charge is the same
 //! at every size and left out, as AWS Lambda Power Tuning does. The averages
 //! drop the top and bottom 20 % of durations by default (its
 //! `discardTopBottom`). A size at which an invocation fails is reported with
@@ -87,6 +88,10 @@ pub struct TuneOptions {
     pub strategy: Strategy,
     /// Fraction of durations dropped at each end before averaging.
     pub discard_top_bottom: f64,
+    /// Duration price per GB-second on x86, USD (Lambda's published price by default).
+    pub price_x86_gb_s: f64,
+    /// The same on arm64.
+    pub price_arm64_gb_s: f64,
 }
 
 impl Default for TuneOptions {
@@ -99,6 +104,8 @@ impl Default for TuneOptions {
             cold: false,
             strategy: Strategy::Cost,
             discard_top_bottom: 0.2,
+            price_x86_gb_s: PRICE_X86_GB_S,
+            price_arm64_gb_s: PRICE_ARM64_GB_S,
         }
     }
 }
@@ -112,6 +119,10 @@ pub struct SizeStats {
     pub durations_ms: Vec<f64>,
     /// Of which cold starts.
     pub cold: usize,
+    /// Mean duration of the cold starts, ms (0 when none).
+    pub cold_average_ms: f64,
+    /// Mean duration of the warm starts, ms (0 when none).
+    pub warm_average_ms: f64,
     /// Failed invocations: (error type, message), in the order they failed.
     pub errors: Vec<(String, String)>,
     /// Trimmed average duration, ms (0 when nothing succeeded).
@@ -394,15 +405,32 @@ fn tune_size(
         memory_mb,
         ..SizeStats::default()
     };
+    let (mut cold_sum, mut warm_sum) = (0.0, 0.0);
     for (_, o) in outcomes {
         match o {
             Ok((ms, cold)) => {
                 stats.durations_ms.push(ms);
                 stats.cold += usize::from(cold);
+                if cold {
+                    cold_sum += ms;
+                } else {
+                    warm_sum += ms;
+                }
             }
             Err(e) => stats.errors.push(e),
         }
     }
+    let warm = stats.durations_ms.len() - stats.cold;
+    stats.cold_average_ms = if stats.cold > 0 {
+        cold_sum / stats.cold as f64
+    } else {
+        0.0
+    };
+    stats.warm_average_ms = if warm > 0 {
+        warm_sum / warm as f64
+    } else {
+        0.0
+    };
     let mut sorted = stats.durations_ms.clone();
     sorted.sort_by(f64::total_cmp);
     stats.average_ms = trimmed_mean(&sorted, options.discard_top_bottom);
@@ -410,8 +438,8 @@ fn tune_size(
     stats.p90_ms = percentile(&sorted, 90.0);
     stats.p99_ms = percentile(&sorted, 99.0);
     stats.max_ms = sorted.last().copied().unwrap_or(0.0);
-    stats.cost_x86 = duration_cost(stats.average_ms, memory_mb, PRICE_X86_GB_S);
-    stats.cost_arm64 = duration_cost(stats.average_ms, memory_mb, PRICE_ARM64_GB_S);
+    stats.cost_x86 = duration_cost(stats.average_ms, memory_mb, options.price_x86_gb_s);
+    stats.cost_arm64 = duration_cost(stats.average_ms, memory_mb, options.price_arm64_gb_s);
     Ok(stats)
 }
 
@@ -472,6 +500,8 @@ impl TuneReport {
                     "memoryMB": s.memory_mb,
                     "invocations": s.durations_ms.len() + s.errors.len(),
                     "coldStarts": s.cold,
+                    "coldAverageDuration": s.cold_average_ms,
+                    "warmAverageDuration": s.warm_average_ms,
                     "errors": s.errors.iter().map(|(t, m)| json!({"errorType": t, "errorMessage": m})).collect::<Vec<_>>(),
                     "timedOut": s.timed_out(),
                     "outOfMemory": s.out_of_memory(),

@@ -350,7 +350,10 @@ fn behave_response(t: &crate::common::TestRuntime, event: serde_json::Value) -> 
 }
 
 fn deploy_behave(t: &crate::common::TestRuntime, f: impl FnOnce(&mut FunctionConfig)) {
+    // A full CPU and time enough to write half a gigabyte.
     let mut c = config("handler");
+    c.memory_mb = 2048;
+    c.timeout_s = 60;
     f(&mut c);
     t.runtime
         .deploy("behave", &sample("behave.wasm"), c)

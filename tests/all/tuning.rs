@@ -178,3 +178,77 @@ fn the_command_line_prints_power_tunings_json() {
     }
     assert_eq!(v["lambdesk"]["strategy"], "speed");
 }
+
+#[test]
+fn the_command_line_tunes_a_workspace_function_with_its_event_and_prices() {
+    // A workspace folder: the function's settings and selected test event.
+    let dir = TempDir::new("tune-ws");
+    let ws = lambdesk::model::Workspace {
+        version: 1,
+        cpu_share: Default::default(),
+        functions: vec![lambdesk::model::FunctionEntry {
+            name: "behave".into(),
+            code: sample("behave.wasm"),
+            config: config("handler"),
+            events: vec![lambdesk::model::TestEvent {
+                name: "work".into(),
+                body: r#"{"action":"work","units":2}"#.into(),
+            }],
+            ..Default::default()
+        }],
+    };
+    ws.save(&dir.path().join("workspace.json")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .arg("tune")
+        .arg(dir.path())
+        .args([
+            "--function",
+            "behave",
+            "--memory",
+            "512,1769",
+            "--num",
+            "5",
+            "--json",
+        ])
+        .args(["--price-x86", "1", "--price-arm64", "0.5"])
+        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &v["stats"][1];
+    // 1 USD per GB-second: the cost is billed seconds × GB.
+    let expected = s["averageDuration"].as_f64().unwrap().ceil() / 1000.0 * 1769.0 / 1024.0;
+    assert!(
+        (s["averagePrice"].as_f64().unwrap() - expected).abs() < 1e-12,
+        "{v}"
+    );
+    let arm = v["lambdesk"]["sizes"][1]["averagePriceArm64"]
+        .as_f64()
+        .unwrap();
+    assert!((arm - expected / 2.0).abs() < 1e-12, "{v}");
+    // Not `{}`: the event did work, so 512 MB took longer than 1,769 MB.
+    assert!(v["stats"][0]["averageDuration"].as_f64() > v["stats"][1]["averageDuration"].as_f64());
+    // Two functions and no --function: which one is asked.
+    let mut two = ws.clone();
+    two.functions.push(lambdesk::model::FunctionEntry {
+        name: "other".into(),
+        ..two.functions[0].clone()
+    });
+    two.save(&dir.path().join("workspace.json")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .arg("tune")
+        .arg(dir.path())
+        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("has 2 functions; pick one with --function NAME")
+    );
+}

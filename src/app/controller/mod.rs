@@ -36,7 +36,18 @@ mod jobs;
 mod triggers;
 mod tuning;
 
-pub use tuning::TuningRun;
+/// A tuning run in progress.
+#[derive(Clone, Debug)]
+pub struct TuningRun {
+    /// The function being tuned.
+    pub function: String,
+    /// Invocations done.
+    pub done: Arc<std::sync::atomic::AtomicUsize>,
+    /// Invocations in all.
+    pub total: usize,
+    /// Set to stop it.
+    pub cancel: Arc<AtomicBool>,
+}
 
 /// Wakes the UI (egui's `request_repaint`); the runtime side knows nothing of egui.
 pub type Wake = Arc<dyn Fn() + Send + Sync>;

@@ -4,23 +4,10 @@
 //! recommended memory as a normal configuration change.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use super::{Controller, Msg};
+use super::{Controller, Msg, TuningRun};
 use crate::host::tuning::{TuneOptions, TuneReport};
-
-/// A tuning run in progress.
-#[derive(Clone, Debug)]
-pub struct TuningRun {
-    /// The function being tuned.
-    pub function: String,
-    /// Invocations done.
-    pub done: Arc<AtomicUsize>,
-    /// Invocations in all.
-    pub total: usize,
-    /// Set to stop it.
-    pub cancel: Arc<AtomicBool>,
-}
 
 impl Controller {
     pub(super) fn start_tuning(&mut self, name: &str, options: TuneOptions) {
