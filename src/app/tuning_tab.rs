@@ -33,6 +33,8 @@ pub struct TuningForm {
     pub event_weights: Vec<u32>,
     /// The function `event_weights` belong to.
     pub weights_for: String,
+    /// Duration prices per GB-second, USD: x86 and arm64.
+    pub prices: (f64, f64),
 }
 
 impl Default for TuningForm {
@@ -50,6 +52,10 @@ impl Default for TuningForm {
             weight: 0.5,
             event_weights: Vec::new(),
             weights_for: String::new(),
+            prices: (
+                crate::host::tuning::PRICE_X86_GB_S,
+                crate::host::tuning::PRICE_ARM64_GB_S,
+            ),
         }
     }
 }
@@ -153,7 +159,16 @@ pub fn tuning_tab_ui(
                         ui.checkbox(&mut form.cold, "cold starts only");
                     });
                     ui.end_row();
-                    ui.label("Strategy");
+                    ui.label("Prices per GB-second")
+                .on_hover_text("Lambda's published duration prices (us-east-1); change them for another region or a discount");
+            ui.horizontal(|ui| {
+                ui.label("x86 $");
+                ui.add(egui::DragValue::new(&mut form.prices.0).range(0.0..=1.0).speed(1e-7).max_decimals(10));
+                ui.label("arm64 $");
+                ui.add(egui::DragValue::new(&mut form.prices.1).range(0.0..=1.0).speed(1e-7).max_decimals(10));
+            });
+            ui.end_row();
+            ui.label("Strategy");
                     ui.horizontal(|ui| {
                         for (i, label, tip) in [
                             (0, "Cost", "The lowest average cost per invocation"),
