@@ -53,6 +53,8 @@ pub struct LambdeskApp {
     pub ui: UiState,
     smoke: Option<(SmokeTest, SmokeStage, Instant)>,
     first_frame_done: bool,
+    /// The in-app file browser while it is open, for the dialog it answers.
+    pub file_dialog: Option<(controller::DialogKind, egui_file::FileDialog)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,18 @@ impl LambdeskApp {
             .storage
             .and_then(|s| eframe::get_value(s, UI_STATE_KEY))
             .unwrap_or_default();
+        // The symbols the in-app file browser draws, which egui's fonts lack.
+        cc.egui_ctx.add_font(egui::epaint::text::FontInsert::new(
+            "dialog-symbols",
+            egui::FontData::from_static(include_bytes!("../../assets/fonts/dialog-symbols.ttf")),
+            [egui::FontFamily::Proportional, egui::FontFamily::Monospace]
+                .into_iter()
+                .map(|family| egui::epaint::text::InsertFontFamily {
+                    family,
+                    priority: egui::epaint::text::FontPriority::Lowest,
+                })
+                .collect(),
+        ));
         cc.egui_ctx.set_theme(if ui.dark {
             egui::Theme::Dark
         } else {
@@ -100,6 +114,7 @@ impl LambdeskApp {
             ui,
             smoke: smoke.map(|s| (s, SmokeStage::WaitDeploy, Instant::now())),
             first_frame_done: false,
+            file_dialog: None,
         })
     }
 
@@ -144,6 +159,60 @@ impl LambdeskApp {
         }
         if pressed(Modifiers::NONE, Key::F1) {
             self.ui.show_help = !self.ui.show_help;
+        }
+    }
+
+    /// The in-app file browser (egui_file), where the desktop offers no
+    /// native dialog: opened when the controller asks, its answer returned
+    /// as a command.
+    fn file_dialog_ui(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        let wanted = self.controller.in_app_dialog.clone();
+        match (&wanted, &self.file_dialog) {
+            (Some((kind, start)), open) if open.as_ref().map(|(k, _)| k) != Some(kind) => {
+                let mut d = if kind.picks_folder() {
+                    egui_file::FileDialog::select_folder()
+                } else if kind.saves() {
+                    egui_file::FileDialog::save_file().default_filename("event.json")
+                } else {
+                    egui_file::FileDialog::open_file()
+                }
+                .title(kind.title())
+                .initial_path(start.clone())
+                .multi_select(kind.picks_many());
+                let extensions = kind.extensions();
+                if !extensions.is_empty() && !kind.saves() {
+                    d = d.show_files_filter(Box::new(move |p: &std::path::Path| {
+                        p.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| extensions.contains(&e))
+                    }));
+                }
+                d.open();
+                self.file_dialog = Some((kind.clone(), d));
+            }
+            (None, Some(_)) => self.file_dialog = None,
+            _ => {}
+        }
+        let Some((kind, d)) = &mut self.file_dialog else {
+            return;
+        };
+        match d.show(ctx).state() {
+            egui_file::State::Open => {}
+            egui_file::State::Selected => {
+                let mut paths: Vec<std::path::PathBuf> =
+                    d.selection().iter().map(|p| p.to_path_buf()).collect();
+                if paths.is_empty()
+                    && let Some(p) = d.path()
+                {
+                    paths.push(p.to_path_buf());
+                }
+                cmds.push(Command::DialogPicked(kind.clone(), Some(paths)));
+                self.file_dialog = None;
+            }
+            egui_file::State::Cancelled | egui_file::State::Closed => {
+                cmds.push(Command::DialogPicked(kind.clone(), None));
+                self.file_dialog = None;
+            }
         }
     }
 
@@ -307,6 +376,10 @@ impl LambdeskApp {
                         }
                         _ => Tab::Test,
                     };
+                    // LAMBDESK_SMOKE_DIALOG=1 photographs the Add function dialog.
+                    if std::env::var("LAMBDESK_SMOKE_DIALOG").as_deref() == Ok("1") {
+                        self.controller.handle(Command::AddFunctionDialog);
+                    }
                     if std::env::var("LAMBDESK_SMOKE_THEME").as_deref() == Ok("light") {
                         self.ui.dark = false;
                         ctx.set_theme(egui::Theme::Light);
@@ -427,6 +500,7 @@ impl eframe::App for LambdeskApp {
             views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
         });
         self.help_ui(ui.ctx());
+        self.file_dialog_ui(ui.ctx(), &mut cmds);
         if !self.first_frame_done {
             self.first_frame_done = true;
             if self.smoke.is_some()

@@ -20,6 +20,14 @@ use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
     ui.heading("Functions");
     ui.separator();
+    if c.workspace.functions.is_empty() {
+        ui.label(
+            RichText::new(
+                "No functions yet. Add function… (Ctrl+O), or drop .wasm, .wat or .zip files on the window.",
+            )
+            .weak(),
+        );
+    }
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {

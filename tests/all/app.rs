@@ -445,3 +445,59 @@ fn power_tuning_runs_shows_progress_and_applies_the_recommendation() {
             == best
     });
 }
+
+#[test]
+fn without_a_native_dialog_the_in_app_browser_adds_a_function() {
+    // No XDG portal (the case here and on many desktops): Add function opens
+    // the app's own file browser at once, with no error, and its pick is added.
+    let dir = TempDir::new("app");
+    let code = dir.path().join("code");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::copy(crate::common::sample("hello.wasm"), code.join("mine.wasm")).unwrap();
+    std::fs::write(code.join("notes.txt"), "not a module").unwrap();
+    let mut h = harness(&dir);
+    h.step();
+    h.state_mut().controller.native_dialogs = lambdesk::app::controller::NativeDialogs::Missing;
+    h.get_by_role_and_label(Role::Button, "Add function…")
+        .click();
+    h.step();
+    h.step();
+    assert!(
+        h.state().file_dialog.is_some(),
+        "the in-app browser is open"
+    );
+    assert!(h.state().controller.notices.iter().all(|n| !n.is_error));
+    h.state_mut()
+        .file_dialog
+        .as_mut()
+        .unwrap()
+        .1
+        .set_path(&code);
+    h.step();
+    assert!(has_label(&h, "mine.wasm"));
+    assert!(
+        !has_label(&h, "notes.txt"),
+        "only .wasm, .wat and .zip are listed"
+    );
+    h.query_all_by_label_contains("mine.wasm")
+        .next()
+        .unwrap()
+        .click();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Open").click();
+    step_until(&mut h, "the new function", Duration::from_secs(30), |h| {
+        h.state().controller.entry("mine").is_some()
+    });
+    assert!(h.state().file_dialog.is_none());
+    assert!(h.state().controller.in_app_dialog.is_none());
+    // Cancelling closes it and adds nothing.
+    h.state_mut()
+        .controller
+        .handle(Command::OpenWorkspaceDialog);
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Cancel").click();
+    h.step();
+    h.step();
+    assert!(h.state().controller.in_app_dialog.is_none());
+}

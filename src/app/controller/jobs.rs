@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use poll_promise::Promise;
 
-use super::{Command, Controller, DialogKind, DialogResult, Msg};
+use super::{Command, Controller, DialogKind, DialogResult, Msg, NativeDialogs};
 use crate::model::Workspace;
 use crate::model::workspace::WORKSPACE_FILE;
 use crate::runtime::{LogKind, LogLine};
@@ -74,19 +74,25 @@ impl Controller {
             .save(&self.workspace_dir.join(WORKSPACE_FILE))
     }
 
+    /// Opens the native file dialog on its own thread, or, where there is
+    /// none (no portal), asks the app for its in-app file browser.
     pub(super) fn open_dialog(&mut self, kind: DialogKind) {
-        if self.dialog.is_some() {
+        if self.dialog.is_some() || self.in_app_dialog.is_some() {
+            return;
+        }
+        let start = self.workspace_dir.clone();
+        if self.native_dialogs == NativeDialogs::Missing {
+            self.in_app_dialog = Some((kind, start));
             return;
         }
         let wake = self.wake.clone();
-        let start = self.workspace_dir.clone();
         let k = kind.clone();
         let promise = Promise::spawn_thread("lambdesk-file-dialog", move || {
             let result = pick(&k, &start);
             wake();
             result
         });
-        self.dialog = Some((kind, promise));
+        self.dialog = Some((kind, Instant::now(), promise));
     }
 
     pub(super) fn on_dialog(&mut self, kind: DialogKind, result: DialogResult) {

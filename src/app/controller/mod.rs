@@ -145,6 +145,8 @@ pub enum Command {
     ApplyTunedMemory(String, u32),
     /// Remove every log line.
     ClearLogs,
+    /// The in-app file browser's answer (`None`: cancelled).
+    DialogPicked(DialogKind, Option<Vec<PathBuf>>),
     /// The log store keeps `cap` lines and indexes those passing `filter`.
     SetLogView {
         /// Most lines kept.
@@ -297,21 +299,102 @@ pub struct Controller {
     rx: Receiver<Msg>,
     wake: Wake,
     next_id: u64,
-    dialog: Option<(DialogKind, Promise<DialogResult>)>,
+    dialog: Option<(DialogKind, Instant, Promise<DialogResult>)>,
+    /// Whether native dialogs work here.
+    pub native_dialogs: NativeDialogs,
+    /// A dialog the app shows in its own window (the in-app file browser),
+    /// with the folder it starts in; its answer comes back as
+    /// [`Command::DialogPicked`].
+    pub in_app_dialog: Option<(DialogKind, PathBuf)>,
     dirty: bool,
     last_save: Instant,
     last_watch: Instant,
     saver: Option<SyncSender<(Workspace, PathBuf)>>,
 }
 
+/// What a file dialog is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum DialogKind {
+pub enum DialogKind {
+    /// Modules to add (several at once).
     AddFunctions,
+    /// Event files to import into a function.
     ImportEvent(String),
+    /// Where to save a function's event (by index).
     ExportEvent(String, usize),
+    /// A workspace folder.
     OpenWorkspace,
+    /// A host folder for a function's mount (by index).
     MountFolder(String, usize),
+    /// A folder to watch as a bucket.
     TriggerFolder(String),
+}
+
+impl DialogKind {
+    /// The dialog's title.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::AddFunctions => "Add function",
+            Self::ImportEvent(_) => "Import test event",
+            Self::ExportEvent(..) => "Export test event",
+            Self::OpenWorkspace => "Open workspace",
+            Self::MountFolder(..) => "Folder to mount",
+            Self::TriggerFolder(_) => "Folder to watch as a bucket",
+        }
+    }
+
+    /// Whether it picks a folder.
+    pub fn picks_folder(&self) -> bool {
+        matches!(
+            self,
+            Self::OpenWorkspace | Self::MountFolder(..) | Self::TriggerFolder(_)
+        )
+    }
+
+    /// Whether it names a file to write.
+    pub fn saves(&self) -> bool {
+        matches!(self, Self::ExportEvent(..))
+    }
+
+    /// Whether several files may be picked.
+    pub fn picks_many(&self) -> bool {
+        matches!(self, Self::AddFunctions | Self::ImportEvent(_))
+    }
+
+    /// The file extensions shown (empty: folders).
+    pub fn extensions(&self) -> &'static [&'static str] {
+        match self {
+            Self::AddFunctions => &["wasm", "wat", "zip"],
+            Self::ImportEvent(_) | Self::ExportEvent(..) => &["json"],
+            _ => &[],
+        }
+    }
+}
+
+/// Whether the desktop's native file dialogs (through its XDG portal) work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NativeDialogs {
+    /// Not known yet: the native one is tried first.
+    Untried,
+    /// There is none (no session bus, or the portal answered at once with
+    /// nothing): the in-app file browser is used.
+    Missing,
+}
+
+/// A native dialog that answers nothing sooner than this never opened.
+const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
+
+/// Whether native dialogs can work in this session: not without a session
+/// bus for the portal, nor when `LAMBDESK_FILE_DIALOG=in-app` asks for the
+/// app's own.
+fn native_dialogs_at_start() -> NativeDialogs {
+    let forced = std::env::var("LAMBDESK_FILE_DIALOG").is_ok_and(|v| v == "in-app");
+    let no_bus =
+        cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none();
+    if forced || no_bus {
+        NativeDialogs::Missing
+    } else {
+        NativeDialogs::Untried
+    }
 }
 
 /// Where the workspace lives unless the user picks a folder.
@@ -375,6 +458,8 @@ impl Controller {
             wake,
             next_id: 1,
             dialog: None,
+            native_dialogs: native_dialogs_at_start(),
+            in_app_dialog: None,
             dirty: false,
             last_save: Instant::now(),
             last_watch: Instant::now(),
@@ -481,10 +566,16 @@ impl Controller {
             self.on_msg(msg);
         }
         self.take_log_lines(Instant::now() + Duration::from_millis(4));
-        if let Some((kind, promise)) = self.dialog.take() {
+        if let Some((kind, opened, promise)) = self.dialog.take() {
             match promise.try_take() {
+                // Nothing, sooner than a person can cancel: there is no
+                // native dialog here. Use the app's own, now and from now on.
+                Ok(None) if opened.elapsed() < NO_DIALOG_WITHIN => {
+                    self.native_dialogs = NativeDialogs::Missing;
+                    self.open_dialog(kind);
+                }
                 Ok(result) => self.on_dialog(kind, result),
-                Err(promise) => self.dialog = Some((kind, promise)),
+                Err(promise) => self.dialog = Some((kind, opened, promise)),
             }
         }
         if self.last_watch.elapsed() > Duration::from_secs(1) {
@@ -515,6 +606,7 @@ impl Controller {
         !self.running.is_empty()
             || self.tuning.is_some()
             || self.dialog.is_some()
+            || self.in_app_dialog.is_some()
             || self
                 .status
                 .values()
@@ -618,6 +710,12 @@ impl Controller {
             Command::StartTuning(name, options) => self.start_tuning(&name, options),
             Command::CancelTuning => self.cancel_tuning(),
             Command::ApplyTunedMemory(name, mb) => self.apply_tuned_memory(&name, mb),
+            Command::DialogPicked(kind, result) => {
+                if self.in_app_dialog.as_ref().is_some_and(|(k, _)| *k == kind) {
+                    self.in_app_dialog = None;
+                    self.on_dialog(kind, result);
+                }
+            }
             // Logs.
             Command::ClearLogs => self.logs.clear(),
             Command::SetLogView { cap, filter } => {
