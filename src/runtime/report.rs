@@ -79,9 +79,13 @@ pub struct Phases {
 }
 
 impl Phases {
-    /// INIT as Lambda reports it: load, instantiate and initialise, on a cold start.
+    /// INIT as Lambda reports (and bills) it: instantiating and initialising
+    /// the environment, on a cold start. Loading the code (the compile of a
+    /// module, once per code version, or reading it from the cache) is not
+    /// part of it, as Lambda's Init Duration never includes downloading the
+    /// code or starting the runtime.
     pub fn init_total(&self) -> Duration {
-        self.load.map_or(Duration::ZERO, |(_, d)| d) + self.instantiate + self.init
+        self.instantiate + self.init
     }
 }
 

@@ -160,6 +160,19 @@ fn phases_and_billing_distinguish_cold_from_warm() {
         .as_nanos()
         .div_ceil(1_000_000) as u64;
     assert_eq!(cold.report.billed_duration_ms, billed.max(1));
+    // The compile is a phase of its own: neither Init Duration nor billed.
+    let (_, compile) = cold.phases.load.unwrap();
+    let init = cold.report.init_duration_ms.unwrap();
+    assert!(
+        (init - lambdesk::runtime::report::as_ms(cold.phases.instantiate + cold.phases.init)).abs()
+            < 1e-9,
+        "Init Duration {init} ms is instantiate + _initialize"
+    );
+    assert!(
+        lambdesk::runtime::report::as_ms(compile) > init,
+        "compiling hello ({compile:?}) takes longer than its INIT ({init} ms), and is not in it"
+    );
+    assert!((cold.report.billed_duration_ms as f64) < lambdesk::runtime::report::as_ms(compile));
     let warm = t.runtime.invoke("hello", b"{}").unwrap();
     assert!(warm.phases.load.is_none());
     assert_eq!(warm.phases.instantiate, Duration::ZERO);
