@@ -57,8 +57,10 @@ fn cpu_share_obeyed_and_switched() {
     // Off: full speed at 128 MB; on again: running environments follow at once.
     t.runtime.set_cpu_share(CpuShare::Off);
     let small = least_duration(&t, 128, WORK, 5);
+    // Throttled it would take about 14 times as long; off, it is full speed
+    // (with room for a loaded machine).
     assert!(
-        small < full * 1.5,
+        small < full * 3.0,
         "128 MB with the share off: {small:.1} ms against {full:.1} ms"
     );
     t.runtime.set_cpu_share(CpuShare::Lambda);
