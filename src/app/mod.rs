@@ -512,6 +512,11 @@ impl eframe::App for LambdeskApp {
                 );
             }
         }
+        // Invoking from the console shows its own logs: a request filter
+        // set earlier would hide them.
+        if cmds.iter().any(|c| matches!(c, Command::Invoke { .. })) {
+            self.ui.log_filter.request_id = None;
+        }
         for c in cmds {
             self.controller.handle(c);
         }

@@ -53,7 +53,19 @@ pub(super) fn test_tab_ui(
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
-                match c.last_record(name, None) {
+                // Only what was invoked here: triggers' invocations go to
+                // Monitor and the logs.
+                let (last, by_others) = c.last_console_record(name, None);
+                if by_others > 0 {
+                    ui.label(
+                        RichText::new(format!(
+                            "{by_others} invocation(s) by triggers or the API since; see Monitor"
+                        ))
+                        .small()
+                        .weak(),
+                    );
+                }
+                match last {
                     Some(record) => result_ui(ui, record),
                     None => {
                         ui.label(
@@ -66,7 +78,8 @@ pub(super) fn test_tab_ui(
                 ui.columns(2, |cols| {
                     for (col, kind) in cols.iter_mut().zip([StartKind::Cold, StartKind::Warm]) {
                         match c
-                            .last_record(name, Some(kind))
+                            .last_console_record(name, Some(kind))
+                            .0
                             .and_then(|r| r.result.as_ref().ok())
                         {
                             Some(inv) => timeline_ui(col, inv),

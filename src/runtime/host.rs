@@ -57,7 +57,9 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.limit_bytes {
+            // The function reached its memory size: Max Memory Used says so.
             self.exceeded = true;
+            self.peak_bytes = self.limit_bytes;
             return Ok(false);
         }
         self.peak_bytes = self.peak_bytes.max(desired);

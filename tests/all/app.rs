@@ -501,3 +501,49 @@ fn without_a_native_dialog_the_in_app_browser_adds_a_function() {
     h.step();
     assert!(h.state().controller.in_app_dialog.is_none());
 }
+
+#[test]
+fn the_test_tab_keeps_its_own_result_when_something_else_invokes() {
+    // The console's result stays; an asynchronous invocation (as a trigger
+    // or the API makes) goes to Monitor and is counted beside it. Invoking
+    // clears a request filter that would hide the new logs.
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    h.state_mut().ui.log_filter.request_id = Some("some-old-request".into());
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    step_until(
+        &mut h,
+        "the console's result",
+        Duration::from_secs(30),
+        |h| h.state().controller.running.is_empty() && !h.state().controller.records.is_empty(),
+    );
+    assert!(
+        h.state().ui.log_filter.request_id.is_none(),
+        "the old request filter is gone"
+    );
+    let mine = h.state().controller.records.last().unwrap().id;
+    h.state_mut()
+        .controller
+        .handle(Command::InvokeAsync("hello".into()));
+    step_until(
+        &mut h,
+        "the async invocation",
+        Duration::from_secs(30),
+        |h| {
+            h.state()
+                .controller
+                .records
+                .iter()
+                .any(|r| r.source.is_some())
+        },
+    );
+    h.step();
+    let (shown, others) = h.state().controller.last_console_record("hello", None);
+    assert_eq!(shown.map(|r| r.id), Some(mine));
+    assert_eq!(others, 1);
+    assert!(has_label(
+        &h,
+        "1 invocation(s) by triggers or the API since"
+    ));
+}

@@ -334,6 +334,8 @@ fn memory_violated() {
         e.error_message,
         "Runtime exited with error: memory limit of 128 MB exceeded"
     );
+    // Max Memory Used is the peak reached: the memory size.
+    assert_eq!(inv.report.max_memory_used_mb, 128);
     assert_eq!(
         t.runtime.invoke("behave", b"{}").unwrap().start,
         StartKind::Cold

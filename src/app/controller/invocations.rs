@@ -131,6 +131,32 @@ impl Controller {
         })
     }
 
+    /// The last record of `name` started from the console (the Test tab),
+    /// never one started by a trigger, the API or the queue; and how many of
+    /// those came after it.
+    pub fn last_console_record(
+        &self,
+        name: &str,
+        start: Option<crate::runtime::StartKind>,
+    ) -> (Option<&Record>, usize) {
+        let mut others = 0;
+        for r in self.records.iter().rev().filter(|r| r.function == name) {
+            if r.source.is_some() {
+                others += 1;
+                continue;
+            }
+            let fits = match (&r.result, start) {
+                (_, None) => true,
+                (Ok(inv), Some(k)) => inv.start == k,
+                (Err(_), Some(_)) => false,
+            };
+            if fits {
+                return (Some(r), others);
+            }
+        }
+        (None, others)
+    }
+
     pub(super) fn cancel(&mut self, name: &str) {
         for r in self.running.iter().filter(|r| r.function == name) {
             r.cancel.cancel();
