@@ -376,6 +376,18 @@ impl LambdeskApp {
                         }
                         _ => Tab::Test,
                     };
+                    // LAMBDESK_SMOKE_RUN=N photographs a run's summary.
+                    if let Some(n) = std::env::var("LAMBDESK_SMOKE_RUN")
+                        .ok()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        && let Some(name) = self.controller.selected.clone()
+                    {
+                        self.controller.handle(Command::Invoke {
+                            function: name,
+                            times: n,
+                            parallel: 1,
+                        });
+                    }
                     // LAMBDESK_SMOKE_DIALOG=1 photographs the Add function dialog.
                     if std::env::var("LAMBDESK_SMOKE_DIALOG").as_deref() == Ok("1") {
                         self.controller.handle(Command::AddFunctionDialog);
@@ -516,6 +528,7 @@ impl eframe::App for LambdeskApp {
         // set earlier would hide them.
         if cmds.iter().any(|c| matches!(c, Command::Invoke { .. })) {
             self.ui.log_filter.request_id = None;
+            self.ui.live.shown_record = None;
         }
         for c in cmds {
             self.controller.handle(c);

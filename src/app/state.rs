@@ -61,6 +61,9 @@ pub struct Drafts {
     pub triggers_tab: TriggersTabState,
     /// The Power tuning tab's form.
     pub tuning: TuningForm,
+    /// A record the Test tab shows instead of the last (a failure picked
+    /// from a run's summary).
+    pub shown_record: Option<u64>,
 }
 
 impl Default for UiState {

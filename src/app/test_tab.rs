@@ -65,7 +65,16 @@ pub(super) fn test_tab_ui(
                         .weak(),
                     );
                 }
-                match last {
+                // A failure picked in the run summary, else the last result.
+                let picked = state
+                    .live
+                    .shown_record
+                    .and_then(|id| c.records.iter().find(|r| r.id == id && r.function == name));
+                if let Some(summary) = last.and_then(|r| c.run_summary(r)) {
+                    run_summary_ui(ui, &summary, &mut state.live.shown_record);
+                    ui.separator();
+                }
+                match picked.or(last) {
                     Some(record) => result_ui(ui, record),
                     None => {
                         ui.label(
@@ -289,6 +298,68 @@ fn invoke_bar_ui(
                 .small()
                 .color(ERROR),
         );
+    }
+}
+
+/// A run of several invocations: counts, percentiles and a histogram of the
+/// durations; *Show first failure* puts that one's result below.
+fn run_summary_ui(ui: &mut Ui, s: &crate::app::controller::RunSummary, shown: &mut Option<u64>) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new(format!("Run of {}", s.total)).strong());
+        if s.finished < s.total {
+            ui.label(format!("({} finished)", s.finished));
+        }
+        ui.label(RichText::new(format!("{} succeeded", s.succeeded)).color(OK));
+        let failed = RichText::new(format!("{} failed", s.failed));
+        ui.label(if s.failed > 0 {
+            failed.color(ERROR)
+        } else {
+            failed
+        });
+        ui.label(format!("{} throttled", s.throttled));
+        ui.label(format!("{} cold, {} warm", s.cold, s.warm));
+    });
+    if !s.durations_ms.is_empty() {
+        ui.label(format!(
+            "Duration p50 {:.2} ms · p90 {:.2} ms · p99 {:.2} ms · max {:.2} ms",
+            s.percentile(50.0),
+            s.percentile(90.0),
+            s.percentile(99.0),
+            s.durations_ms.last().copied().unwrap_or(0.0)
+        ));
+        // Ten bins between the fastest and the slowest.
+        let (lo, hi) = (s.durations_ms[0], s.durations_ms[s.durations_ms.len() - 1]);
+        let width = ((hi - lo) / 10.0).max(f64::EPSILON);
+        let mut counts = [0u32; 10];
+        for d in &s.durations_ms {
+            let i = (((d - lo) / width) as usize).min(9);
+            counts[i] += 1;
+        }
+        let bars: Vec<egui_plot::Bar> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                egui_plot::Bar::new(lo + width * (i as f64 + 0.5), f64::from(*n)).width(width * 0.9)
+            })
+            .collect();
+        egui_plot::Plot::new("run-histogram")
+            .height(90.0)
+            .x_axis_label("duration (ms)")
+            .y_axis_label("invocations")
+            .include_y(0.0)
+            .allow_scroll(false)
+            .allow_drag(false)
+            .show(ui, |plot| {
+                plot.bar_chart(egui_plot::BarChart::new("durations", bars).color(WARM));
+            });
+    }
+    if let Some(id) = s.first_failure
+        && ui.button("Show first failure").clicked()
+    {
+        *shown = Some(id);
+    }
+    if shown.is_some() && ui.button("Show last result").clicked() {
+        *shown = None;
     }
 }
 

@@ -547,3 +547,57 @@ fn the_test_tab_keeps_its_own_result_when_something_else_invokes() {
         "1 invocation(s) by triggers or the API since"
     ));
 }
+
+#[test]
+fn a_run_of_n_ends_with_counts_percentiles_and_its_failures() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "behave");
+    h.state_mut().controller.handle(Command::EditEvent(
+        "behave".into(),
+        0,
+        r#"{"action":"error"}"#.into(),
+    ));
+    h.state_mut().ui.invoke_times = 4;
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Invoke ×4").click();
+    step_until(&mut h, "the run", Duration::from_secs(30), |h| {
+        h.state().controller.running.is_empty() && h.state().controller.records.len() >= 4
+    });
+    h.step();
+    assert!(has_label(&h, "Run of 4"));
+    assert!(has_label(&h, "4 failed"));
+    assert!(has_label(&h, "0 throttled"));
+    h.get_by_role_and_label(Role::Button, "Show first failure")
+        .click();
+    h.step();
+    h.step();
+    let first = h
+        .state()
+        .controller
+        .records
+        .iter()
+        .find(|r| r.batch.is_some())
+        .unwrap()
+        .id;
+    assert_eq!(h.state().ui.live.shown_record, Some(first));
+    assert!(has_label(&h, "BehaveError"));
+    // A run that succeeds: percentiles and the histogram's axis.
+    h.state_mut().controller.handle(Command::EditEvent(
+        "behave".into(),
+        0,
+        r#"{"action":"echo"}"#.into(),
+    ));
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Invoke ×4").click();
+    step_until(&mut h, "the second run", Duration::from_secs(30), |h| {
+        h.state().controller.running.is_empty() && h.state().controller.records.len() >= 8
+    });
+    h.step();
+    assert!(has_label(&h, "4 succeeded"));
+    assert!(has_label(&h, "Duration p50 "));
+    assert!(
+        h.state().ui.live.shown_record.is_none(),
+        "a new run shows its own result"
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::Local;
 
-use super::{Controller, MAX_RECORDS, Msg, Record, Running};
+use super::{Controller, MAX_RECORDS, Msg, Record, RunSummary, Running};
 use crate::runtime::{CancelToken, InvokeOptions};
 
 impl Controller {
@@ -30,6 +30,7 @@ impl Controller {
             batch,
         });
         let workers = parallel.max(1);
+        let total = times * workers;
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for w in 0..workers {
             let runtime = self.runtime.clone();
@@ -62,6 +63,7 @@ impl Controller {
                             wall: started.elapsed(),
                             result,
                             source: None,
+                            batch: Some((batch, total)),
                         };
                         if tx
                             .send(Msg::Invoked {
@@ -155,6 +157,46 @@ impl Controller {
             }
         }
         (None, others)
+    }
+
+    /// The summary of the console run `record` belongs to, when it has more
+    /// than one invocation.
+    pub fn run_summary(&self, record: &Record) -> Option<RunSummary> {
+        let (batch, total) = record.batch.filter(|(_, n)| *n > 1)?;
+        let runs: Vec<&Record> = self
+            .records
+            .iter()
+            .filter(|r| r.batch.is_some_and(|(b, _)| b == batch))
+            .collect();
+        let mut s = RunSummary {
+            total,
+            finished: runs.len(),
+            ..RunSummary::default()
+        };
+        for r in &runs {
+            match &r.result {
+                Ok(inv) => {
+                    if inv.error().is_some() {
+                        s.failed += 1;
+                        s.first_failure.get_or_insert(r.id);
+                    } else {
+                        s.succeeded += 1;
+                        s.durations_ms.push(inv.report.duration_ms);
+                    }
+                    match inv.start {
+                        crate::runtime::StartKind::Cold => s.cold += 1,
+                        crate::runtime::StartKind::Warm => s.warm += 1,
+                    }
+                }
+                Err(e) if e.error_type() == "TooManyRequestsException" => s.throttled += 1,
+                Err(_) => {
+                    s.failed += 1;
+                    s.first_failure.get_or_insert(r.id);
+                }
+            }
+        }
+        s.durations_ms.sort_by(f64::total_cmp);
+        Some(s)
     }
 
     pub(super) fn cancel(&mut self, name: &str) {

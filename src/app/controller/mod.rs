@@ -191,6 +191,43 @@ pub struct Record {
     pub result: Result<Invocation, InvokeError>,
     /// What invoked it: `None` for the console, else a trigger id or `async`.
     pub source: Option<String>,
+    /// The console run it belongs to, and how many invocations that run has.
+    pub batch: Option<(u64, usize)>,
+}
+
+/// What a console run of several invocations (*Invoke ×N*, *N at once*) came to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunSummary {
+    /// Invocations in the run.
+    pub total: usize,
+    /// Of which finished so far.
+    pub finished: usize,
+    /// Succeeded.
+    pub succeeded: usize,
+    /// Failed (a function error or a runtime error).
+    pub failed: usize,
+    /// Refused with `TooManyRequestsException`.
+    pub throttled: usize,
+    /// Cold starts.
+    pub cold: usize,
+    /// Warm starts.
+    pub warm: usize,
+    /// Durations of the successful invocations, ms, sorted.
+    pub durations_ms: Vec<f64>,
+    /// The first failed invocation's record id.
+    pub first_failure: Option<u64>,
+}
+
+impl RunSummary {
+    /// The nearest-rank percentile `p` of the durations (0 when none).
+    pub fn percentile(&self, p: f64) -> f64 {
+        let d = &self.durations_ms;
+        if d.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * d.len() as f64).ceil() as usize;
+        d[rank.clamp(1, d.len()) - 1]
+    }
 }
 
 /// An invocation batch still running.

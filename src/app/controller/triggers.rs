@@ -68,6 +68,7 @@ impl Controller {
                 wall,
                 result: result.clone(),
                 source: Some(source.to_owned()),
+                batch: None,
             };
             // A flood of trigger invocations may fill the channel; the
             // history then misses some (their logs are still complete).
