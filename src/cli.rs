@@ -842,8 +842,8 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
                 "{} n={} p50_us={:.1} p99_us={:.1}",
                 kind.label().to_lowercase(),
                 us.len(),
-                percentile(&us, 50.0),
-                percentile(&us, 99.0)
+                crate::runtime::report::percentile(&us, 50.0),
+                crate::runtime::report::percentile(&us, 99.0)
             );
         }
     }
@@ -880,13 +880,4 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     }
     // Non-zero when any invocation failed, as a script expects.
     Ok(i32::from(!errors.is_empty() || !refused.is_empty()))
-}
-
-/// Nearest-rank percentile of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use serde_json::{Value, json};
 
 use crate::model::{CpuShare, FunctionConfig};
+use crate::runtime::report::percentile;
 use crate::runtime::{InvokeOptions, Outcome, Runtime};
 
 /// AWS Lambda Power Tuning's default memory sizes.
@@ -197,15 +198,6 @@ pub enum TuneError {
     /// Cancelled.
     #[error("tuning was cancelled")]
     Cancelled,
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The mean after dropping `discard` of the values at each end.

@@ -243,6 +243,15 @@ impl Report {
     }
 }
 
+/// Nearest-rank percentile `p` (0–100) of sorted values; 0 when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
 /// Milliseconds as a float.
 pub fn as_ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

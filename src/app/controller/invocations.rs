@@ -117,22 +117,6 @@ impl Controller {
         }
     }
 
-    /// The last record of `name` with the given start kind.
-    pub fn last_record(
-        &self,
-        name: &str,
-        start: Option<crate::runtime::StartKind>,
-    ) -> Option<&Record> {
-        self.records.iter().rev().find(|r| {
-            r.function == name
-                && match (&r.result, start) {
-                    (_, None) => true,
-                    (Ok(inv), Some(k)) => inv.start == k,
-                    (Err(_), Some(_)) => false,
-                }
-        })
-    }
-
     /// The last record of `name` started from the console (the Test tab),
     /// never one started by a trigger, the API or the queue; and how many of
     /// those came after it.

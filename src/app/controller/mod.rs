@@ -221,12 +221,7 @@ pub struct RunSummary {
 impl RunSummary {
     /// The nearest-rank percentile `p` of the durations (0 when none).
     pub fn percentile(&self, p: f64) -> f64 {
-        let d = &self.durations_ms;
-        if d.is_empty() {
-            return 0.0;
-        }
-        let rank = ((p / 100.0) * d.len() as f64).ceil() as usize;
-        d[rank.clamp(1, d.len()) - 1]
+        crate::runtime::report::percentile(&self.durations_ms, p)
     }
 }
 
