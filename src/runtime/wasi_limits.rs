@@ -4,6 +4,9 @@
 //!   open in an environment, counting stdin, stdout, stderr and the preopened
 //!   folders: the next `path_open` fails inside the guest with `EMFILE`, so a
 //!   guest cannot exhaust the host's descriptors.
+//! - Writes with more than 1,024 iovecs, negative offsets or sizes are
+//!   `EINVAL`, as POSIX answers them (wiggle would trap, and a write of that
+//!   many iovecs would not be checked against `/tmp`'s size).
 //! - `/tmp` holds at most the function's ephemeral storage (512–10,240 MB):
 //!   a `fd_write`, `fd_pwrite` or `fd_filestat_set_size` that would grow a file
 //!   under `/tmp` past it fails with `ENOSPC`, and nothing is written. Files
@@ -92,20 +95,52 @@ async fn growth(
     at.saturating_add(len).saturating_sub(stat.size)
 }
 
-/// The total length of the `count` iovecs at `iovs`; `None` when they are not
-/// all in memory (the write itself then reports the fault).
-fn iovecs_len(mem: &GuestMemory<'_>, iovs: i32, count: i32) -> Option<u64> {
-    let (iovs, count) = (u32::try_from(iovs).ok()?, u32::try_from(count).ok()?);
-    if count > IOV_MAX {
-        return None;
-    }
+/// The total length of the `count` iovecs at `iovs` (at most [`IOV_MAX`]);
+/// `None` when they are not all in memory (the write itself then reports the
+/// fault).
+fn iovecs_len(mem: &GuestMemory<'_>, iovs: i32, count: u32) -> Option<u64> {
+    let iovs = u32::try_from(iovs).ok()?;
     let mut total = 0u64;
-    for i in 0..count {
+    for i in 0..count.min(IOV_MAX) {
         let at = iovs.checked_add(i.checked_mul(8)?)?.checked_add(4)?;
         let len = mem.read(GuestPtr::<u32>::new(at)).ok()?;
         total = total.saturating_add(u64::from(len));
     }
     Some(total)
+}
+
+/// What a write must be refused with before it runs, if anything: `EINVAL`
+/// for more than [`IOV_MAX`] iovecs or a negative offset (as POSIX `writev`
+/// and `pwrite` answer; wiggle would trap on the offset), `ENOSPC` when it
+/// would grow `/tmp` past its size.
+async fn refuse_write(
+    state: &mut HostState,
+    mem: &mut GuestMemory<'_>,
+    fd: i32,
+    iovs: i32,
+    count: i32,
+    offset: Option<i64>,
+) -> Option<i32> {
+    let Ok(count) = u32::try_from(count)
+        .map_err(drop)
+        .and_then(|c| if c > IOV_MAX { Err(()) } else { Ok(c) })
+    else {
+        return Some(errno(Errno::Inval));
+    };
+    let at = match offset.map(u64::try_from) {
+        Some(Err(_)) => return Some(errno(Errno::Inval)),
+        Some(Ok(at)) => Some(at),
+        None => None,
+    };
+    if state.fs.in_tmp(fd)
+        && let Some(len) = iovecs_len(mem, iovs, count)
+    {
+        let grow = growth(state, mem, fd, at, len).await;
+        if !state.fs.reserve(grow) {
+            return Some(errno(Errno::Nospc));
+        }
+    }
+    None
 }
 
 /// Shadows the WASI calls that open and close descriptors or grow files.
@@ -189,13 +224,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         |mut caller: Caller<'_, HostState>, (fd, iovs, count, out): (i32, i32, i32, i32)| {
             Box::new(async move {
                 let (mut mem, state) = split(&mut caller)?;
-                if state.fs.in_tmp(fd)
-                    && let Some(len) = iovecs_len(&mem, iovs, count)
-                {
-                    let grow = growth(state, &mut mem, fd, None, len).await;
-                    if !state.fs.reserve(grow) {
-                        return Ok(errno(Errno::Nospc));
-                    }
+                if let Some(e) = refuse_write(state, &mut mem, fd, iovs, count, None).await {
+                    return Ok(e);
                 }
                 p1::fd_write(&mut state.wasi, &mut mem, fd, iovs, count, out).await
             })
@@ -208,14 +238,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
          (fd, iovs, count, offset, out): (i32, i32, i32, i64, i32)| {
             Box::new(async move {
                 let (mut mem, state) = split(&mut caller)?;
-                if state.fs.in_tmp(fd)
-                    && let Some(len) = iovecs_len(&mem, iovs, count)
-                    && let Ok(at) = u64::try_from(offset)
+                if let Some(e) = refuse_write(state, &mut mem, fd, iovs, count, Some(offset)).await
                 {
-                    let grow = growth(state, &mut mem, fd, Some(at), len).await;
-                    if !state.fs.reserve(grow) {
-                        return Ok(errno(Errno::Nospc));
-                    }
+                    return Ok(e);
                 }
                 p1::fd_pwrite(&mut state.wasi, &mut mem, fd, iovs, count, offset, out).await
             })
@@ -227,10 +252,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         |mut caller: Caller<'_, HostState>, (fd, size): (i32, i64)| {
             Box::new(async move {
                 let (mut mem, state) = split(&mut caller)?;
-                if state.fs.in_tmp(fd)
-                    && let Ok(size) = u64::try_from(size)
-                {
-                    let grow = growth(state, &mut mem, fd, Some(size), 0).await;
+                // A size past i64::MAX is EINVAL, as POSIX `ftruncate`
+                // answers a negative one (wiggle would trap).
+                let Ok(new_size) = u64::try_from(size) else {
+                    return Ok(errno(Errno::Inval));
+                };
+                if state.fs.in_tmp(fd) {
+                    let grow = growth(state, &mut mem, fd, Some(new_size), 0).await;
                     if !state.fs.reserve(grow) {
                         return Ok(errno(Errno::Nospc));
                     }

@@ -155,6 +155,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cpu_share_setting_is_read_and_a_bad_one_refused_and_kept() {
+        let dir = std::env::temp_dir().join(format!("lambdesk-ws-{}", uuid::Uuid::new_v4()));
+        let path = dir.join(WORKSPACE_FILE);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(&path, br#"{"version":1,"functions":[],"cpu_share":"off"}"#).unwrap();
+        let ws = Workspace::load(&path).unwrap().unwrap();
+        assert_eq!(ws.cpu_share, crate::model::CpuShare::Off);
+        let bad = br#"{"version":1,"functions":[],"cpu_share":"half"}"#;
+        fs::write(&path, bad).unwrap();
+        let err = Workspace::load(&path).unwrap_err();
+        let WorkspaceError::Corrupt { backup, reason } = err else {
+            panic!("expected Corrupt, got {err}");
+        };
+        assert!(reason.contains("half"), "{reason}");
+        assert_eq!(fs::read(&backup).unwrap(), bad);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn unique_names() {
         let mut ws = Workspace::default();
         ws.functions.push(FunctionEntry {

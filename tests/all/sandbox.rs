@@ -452,3 +452,72 @@ fn ephemeral_storage_setting_violated() {
         "{err}"
     );
 }
+
+/// A guest that opens `/tmp/f` and then calls what the `/tmp` limit checks
+/// with arguments that make no sense, then `tail`.
+fn tmp_abuse(dir: &std::path::Path, name: &str, tail: &str) -> std::path::PathBuf {
+    wat(
+        dir,
+        name,
+        &format!(
+            r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_pwrite" (func $pwrite (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $size (param i32 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "f")
+  (data (i32.const 32) "\00\00\00\00\01\00\00\00")
+  (func (export "_start") (local $fd i32)
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 1)
+                    (i64.const 0x1FFFFFFF) (i64.const 0x1FFFFFFF) (i32.const 0) (i32.const 16))
+      (then (call $exit (i32.const 1))))
+    (local.set $fd (i32.load (i32.const 16)))
+    ;; A negative offset, a negative size, an iovec count past IOV_MAX: errors, not writes.
+    (if (i32.eqz (call $pwrite (local.get $fd) (i32.const 32) (i32.const 1) (i64.const -1) (i32.const 24)))
+      (then (call $exit (i32.const 2))))
+    (if (i32.eqz (call $size (local.get $fd) (i64.const -5)))
+      (then (call $exit (i32.const 3))))
+    (if (i32.ne (call $write (local.get $fd) (i32.const 32) (i32.const 5000) (i32.const 24)) (i32.const 28))
+      (then (call $exit (i32.const 4))))
+    {tail}))"#
+        ),
+    )
+}
+
+#[test]
+fn nonsense_arguments_to_tmp_calls_obeyed_as_errors() {
+    // Refused with an errno inside the guest; the environment goes on.
+    let t = runtime();
+    let m = tmp_abuse(t.dir.path(), "abuse", "(call $exit (i32.const 0))");
+    t.runtime.deploy("abuse", &m, config("_start")).unwrap();
+    for _ in 0..2 {
+        let inv = t.runtime.invoke("abuse", b"{}").unwrap();
+        assert!(inv.error().is_none(), "{:?}", inv.error());
+    }
+}
+
+#[test]
+fn an_iovec_outside_memory_on_a_tmp_file_violated() {
+    // Straddling the end of memory: the host call fails with its cause,
+    // nothing is written, and the next invocation runs.
+    let t = runtime();
+    let m = tmp_abuse(
+        t.dir.path(),
+        "straddle",
+        "(drop (call $write (local.get $fd) (i32.const 65532) (i32.const 1) (i32.const 24)))",
+    );
+    t.runtime.deploy("straddle", &m, config("_start")).unwrap();
+    let inv = t.runtime.invoke("straddle", b"{}").unwrap();
+    let e = inv.error().unwrap();
+    assert_eq!(e.error_type, "Runtime.HostCallError", "{e:?}");
+    assert!(
+        t.runtime
+            .invoke("straddle", b"{}")
+            .unwrap()
+            .error()
+            .is_some()
+    );
+}
