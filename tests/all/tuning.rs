@@ -252,3 +252,29 @@ fn the_command_line_tunes_a_workspace_function_with_its_event_and_prices() {
             .contains("has 2 functions; pick one with --function NAME")
     );
 }
+
+#[test]
+fn the_command_line_explains_bad_tuning_settings() {
+    let dir = TempDir::new("tune-bad");
+    let hello = sample("hello.wasm");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+            .arg("tune")
+            .arg(&hello)
+            .args(args)
+            .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&["--strategy", "fastest"]).contains("`fastest` is not a strategy"));
+    assert!(
+        run(&["--strategy", "balanced", "--balanced-weight", "2"])
+            .contains("out of range; allowed 0–1")
+    );
+    assert!(run(&["--num", "4"]).contains("at least 5"));
+    assert!(run(&["--memory", "64"]).contains("memory_mb: 64 is out of range"));
+    assert!(run(&["--event", "missing.json@x"]).contains("the weight must be a whole number"));
+    assert!(run(&["--event", "missing.json"]).contains("missing.json"));
+}
