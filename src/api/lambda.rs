@@ -256,10 +256,6 @@ fn handle(runtime: &Runtime, extras: &Services, request: &HttpRequest) -> HttpRe
 fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
     let info = runtime.deploy_info(name)?;
     let config: FunctionConfig = runtime.config(name)?;
-    let sha_b64 = (0..info.code_sha256.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(info.code_sha256.get(i..i + 2)?, 16).ok())
-        .collect::<Vec<u8>>();
     Some(json!({
         "FunctionName": name,
         "FunctionArn": function_arn(name),
@@ -270,7 +266,7 @@ fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
         "Description": "",
         "Timeout": config.timeout_s,
         "MemorySize": config.memory_mb,
-        "CodeSha256": base64::engine::general_purpose::STANDARD.encode(sha_b64),
+        "CodeSha256": info.code_sha256_base64(),
         "Version": "$LATEST",
         "Environment": { "Variables": config.environment },
         "PackageType": "Zip",

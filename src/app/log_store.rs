@@ -26,15 +26,115 @@ impl std::ops::Deref for Entry {
 }
 
 impl Entry {
-    /// A platform error line, or a function line that looks like an error.
-    pub fn is_error(&self) -> bool {
+    /// The line's level: platform lines as such; a function's line by
+    /// Lambda's formats (Node's `time\tid\tLEVEL\tmsg`, Python's
+    /// `[LEVEL]\t…`) or, failing those, words that mark errors and warnings.
+    pub fn level(&self) -> Level {
         match self.kind {
-            LogKind::Platform => true,
-            LogKind::Function => {
-                let t = self.text.as_str();
-                t.contains("ERROR") || t.contains("panicked") || t.contains("Error:")
-            }
-            _ => false,
+            LogKind::Start | LogKind::End | LogKind::Report => Level::Platform,
+            LogKind::Platform => Level::Error,
+            LogKind::Notice => Level::Info,
+            LogKind::Function => function_level(&self.text),
+        }
+    }
+
+    /// An error line (a platform error, or a function line at ERROR).
+    pub fn is_error(&self) -> bool {
+        self.level() == Level::Error
+    }
+}
+
+/// How serious a line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// START, END and REPORT.
+    Platform,
+    /// DEBUG or TRACE.
+    Debug,
+    /// The default.
+    Info,
+    /// WARN or WARNING.
+    Warn,
+    /// ERROR, FATAL, a panic, an unhandled error.
+    Error,
+}
+
+impl Level {
+    /// As the log column shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Platform => "",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+fn level_word(word: &str) -> Option<Level> {
+    match word.trim().trim_matches(|c| c == '[' || c == ']') {
+        "ERROR" | "FATAL" | "CRITICAL" => Some(Level::Error),
+        "WARN" | "WARNING" => Some(Level::Warn),
+        "INFO" => Some(Level::Info),
+        "DEBUG" | "TRACE" => Some(Level::Debug),
+        _ => None,
+    }
+}
+
+fn function_level(text: &str) -> Level {
+    let mut fields = text.splitn(4, '\t');
+    let first = fields.next().unwrap_or("");
+    // Python: `[LEVEL]\t…`; Node: `<time>\t<request id>\tLEVEL\t…`.
+    if first.starts_with('[')
+        && let Some(l) = level_word(first)
+    {
+        return l;
+    }
+    if let Some(l) = fields.nth(1).and_then(level_word) {
+        return l;
+    }
+    if text.contains("ERROR") || text.contains("panicked") || text.contains("Error:") {
+        Level::Error
+    } else if text.contains("WARN") {
+        Level::Warn
+    } else if text.contains("DEBUG") || text.contains("TRACE") {
+        Level::Debug
+    } else {
+        Level::Info
+    }
+}
+
+/// Which levels the viewer shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum LevelFilter {
+    /// Every line.
+    #[default]
+    All,
+    /// Warnings and errors.
+    WarnAndErrors,
+    /// Errors only (timeouts, crashes, lines at ERROR).
+    Errors,
+}
+
+impl LevelFilter {
+    /// Every choice, for the picker.
+    pub const ALL: [LevelFilter; 3] = [Self::All, Self::WarnAndErrors, Self::Errors];
+
+    /// As the picker and the chip say it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "All levels",
+            Self::WarnAndErrors => "Warnings and errors",
+            Self::Errors => "Errors only",
+        }
+    }
+
+    fn passes(self, level: Level) -> bool {
+        match self {
+            Self::All => true,
+            Self::WarnAndErrors => level >= Level::Warn,
+            Self::Errors => level == Level::Error,
         }
     }
 }
@@ -51,8 +151,8 @@ pub struct Filter {
     pub log_stream: Option<String>,
     /// Only lines containing this text (case-insensitive).
     pub text: String,
-    /// Only errors.
-    pub errors_only: bool,
+    /// Only these levels.
+    pub level: LevelFilter,
 }
 
 impl Filter {
@@ -67,7 +167,7 @@ impl Filter {
                 .log_stream
                 .as_deref()
                 .is_some_and(|s| s != &*e.log_stream)
-            || (self.errors_only && !e.is_error())
+            || !self.level.passes(e.level())
         {
             return false;
         }
@@ -219,6 +319,20 @@ impl LogStore {
         self.entries.get(usize::try_from(seq - first).ok()?)
     }
 
+    /// The lines of one request, oldest first (at most `limit`, the newest
+    /// kept), whatever the filter.
+    pub fn request_lines(&self, request_id: &str, limit: usize) -> Vec<&Entry> {
+        let mut out: Vec<&Entry> = self
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| &*e.request_id == request_id)
+            .take(limit)
+            .collect();
+        out.reverse();
+        out
+    }
+
     /// Every line passing the filter, as text (for copying).
     pub fn matching_text(&self) -> String {
         let mut out = String::new();
@@ -283,7 +397,7 @@ mod tests {
             .collect();
         assert_eq!(shown, ["2", "4"]);
         s.set_filter(Filter {
-            errors_only: true,
+            level: LevelFilter::Errors,
             ..Default::default()
         });
         assert_eq!(s.matching_len(), 0);
@@ -294,5 +408,41 @@ mod tests {
             "Task timed out after 3.00 seconds",
         ));
         assert_eq!(s.matching_len(), 1);
+    }
+
+    #[test]
+    fn levels_follow_lambdas_formats() {
+        let level = |kind, text| {
+            let mut s = LogStore::new(1);
+            s.push(line("f", "r", kind, text));
+            s.matching_entry(0).unwrap().level()
+        };
+        let node = "2026-12-07T10:00:00.000Z\tabc\tWARN\tdisk almost full";
+        assert_eq!(level(LogKind::Function, node), Level::Warn);
+        assert_eq!(
+            level(
+                LogKind::Function,
+                "[ERROR]\t2026-12-07T10:00:00Z\tabc\tboom"
+            ),
+            Level::Error
+        );
+        assert_eq!(level(LogKind::Function, "[DEBUG]\tdetail"), Level::Debug);
+        assert_eq!(
+            level(LogKind::Function, "thread 'main' panicked at src/lib.rs"),
+            Level::Error
+        );
+        assert_eq!(level(LogKind::Function, "hello"), Level::Info);
+        assert_eq!(level(LogKind::Notice, "Code updated on disk"), Level::Info);
+        assert_eq!(
+            level(LogKind::Platform, "Task timed out after 1.00 seconds"),
+            Level::Error
+        );
+        assert_eq!(
+            level(LogKind::Report, "REPORT RequestId: r"),
+            Level::Platform
+        );
+        // Hostile text: tabs, brackets, nothing at all.
+        assert_eq!(level(LogKind::Function, "[\t\t\t]"), Level::Info);
+        assert_eq!(level(LogKind::Function, ""), Level::Info);
     }
 }

@@ -1,10 +1,15 @@
-//! The live log viewer: filters, follow-the-tail, copy and clear, and a
-//! virtualised list that lays out only the rows on screen.
+//! The live log viewer, read like CloudWatch: columns (time, function, log
+//! stream, request, level, message), lines of one request grouped by a
+//! coloured stripe, colour by level (errors red, warnings amber, START, END
+//! and REPORT dim), every filter shown as a removable chip, follow-the-tail,
+//! copy and clear; a virtualised list that lays out only the rows on screen.
+//! Also the per-request "Log output" window.
 
 use egui::{Color32, RichText, Ui};
 
 use super::controller::Command;
-use super::log_store::{Filter, LogStore};
+use super::log_store::{Entry, Filter, Level, LevelFilter, LogStore};
+use super::theme;
 use crate::runtime::LogKind;
 
 /// Viewer settings kept between launches.
@@ -26,41 +31,136 @@ impl Default for LogViewState {
     }
 }
 
-fn color(kind: LogKind, is_error: bool, dark: bool) -> Color32 {
-    match kind {
-        LogKind::Start | LogKind::End => {
-            if dark {
-                Color32::from_rgb(0x8a, 0xb4, 0xf8)
-            } else {
-                Color32::from_rgb(0x1a, 0x55, 0xb0)
-            }
-        }
-        LogKind::Report => {
-            if dark {
-                Color32::from_rgb(0xc3, 0x9b, 0xf0)
-            } else {
-                Color32::from_rgb(0x6a, 0x2c, 0xa8)
-            }
-        }
-        LogKind::Platform => super::theme::ERROR,
-        LogKind::Function if is_error => super::theme::ERROR,
-        LogKind::Function => {
-            if dark {
-                Color32::from_gray(0xdd)
-            } else {
-                Color32::from_gray(0x20)
-            }
-        }
+/// Most lines the per-request window shows.
+const REQUEST_VIEW_LINES: usize = 2_000;
+
+/// The text colour of a line's level.
+pub fn level_color(level: Level, ui: &Ui) -> Color32 {
+    let dark = ui.visuals().dark_mode;
+    match level {
+        Level::Error => theme::error(dark),
+        Level::Warn => theme::warm(dark),
+        Level::Platform => theme::platform(dark),
+        Level::Debug => ui.visuals().weak_text_color(),
+        Level::Info => ui.visuals().text_color(),
     }
 }
 
-/// The toolbar and the list. `functions` feeds the function filter.
+/// The short form of a log stream (its last 8 hex digits), as people tell
+/// environments apart.
+pub fn short_stream(stream: &str) -> String {
+    let tail = stream.rsplit(']').next().unwrap_or(stream);
+    let skip = tail.chars().count().saturating_sub(8);
+    tail.chars().skip(skip).collect()
+}
+
+fn short_request(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+/// The message column: START, END and REPORT without the request id (the
+/// request column has it) and with REPORT's tabs as separators, so the whole
+/// report reads in one row; other lines as written.
+pub fn message(e: &Entry) -> String {
+    let strip = |t: &str| -> String {
+        let rest = t.split_once("RequestId: ").map_or(t, |(_, r)| r);
+        let rest = rest.split_once(['\t', ' ']).map_or("", |(_, r)| r);
+        rest.trim().replace('\t', " · ")
+    };
+    match e.kind {
+        LogKind::Start => format!("START {}", strip(&e.text)),
+        LogKind::End => "END".to_owned(),
+        LogKind::Report => format!("REPORT {}", strip(&e.text)),
+        _ => e.text.replace('\t', "  "),
+    }
+}
+
+/// A stable colour for a request, to group its lines.
+fn request_stripe(id: &str, dark: bool) -> Color32 {
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let hues = [
+        (0x4a, 0x90, 0xe2),
+        (0x2e, 0xb8, 0x8a),
+        (0xc0, 0x6c, 0xe0),
+        (0xe0, 0x8a, 0x2e),
+        (0x3c, 0xb4, 0xc8),
+        (0xd0, 0x5a, 0x8c),
+    ];
+    let (r, g, b) = hues[(hash % hues.len() as u64) as usize];
+    let c = Color32::from_rgb(r, g, b);
+    if dark { c } else { c.gamma_multiply(0.85) }
+}
+
+/// A removable chip: `label ×`. Returns true when removed.
+fn chip(ui: &mut Ui, label: &str, tip: &str) -> bool {
+    ui.add(
+        egui::Button::new(format!("{label}  ×"))
+            .corner_radius(10.0)
+            .small(),
+    )
+    .on_hover_text(tip)
+    .clicked()
+}
+
+/// The filters in force, each a chip that removes it; reserved height, so
+/// nothing below moves when one appears.
+fn chips_ui(ui: &mut Ui, filter: &mut Filter) {
+    ui.horizontal(|ui| {
+        ui.set_min_height(ui.spacing().interact_size.y);
+        ui.label(RichText::new("Filters").weak());
+        if filter.is_empty() {
+            ui.label(RichText::new("none: every line is shown").weak());
+        }
+        if let Some(f) = filter.function.clone()
+            && chip(ui, &format!("function: {f}"), "Show every function")
+        {
+            filter.function = None;
+        }
+        if let Some(s) = filter.log_stream.clone()
+            && chip(ui, &format!("stream: …{}", short_stream(&s)), &s)
+        {
+            filter.log_stream = None;
+        }
+        if let Some(r) = filter.request_id.clone()
+            && chip(ui, &format!("request: {}…", short_request(&r)), &r)
+        {
+            filter.request_id = None;
+        }
+        if filter.level != LevelFilter::All
+            && chip(
+                ui,
+                &format!("level: {}", filter.level.label()),
+                "Show every level",
+            )
+        {
+            filter.level = LevelFilter::All;
+        }
+        if !filter.text.is_empty()
+            && chip(
+                ui,
+                &format!("text: {}", filter.text),
+                "Show lines with any text",
+            )
+        {
+            filter.text.clear();
+        }
+        if !filter.is_empty() && ui.small_button("Clear filters").clicked() {
+            *filter = Filter::default();
+        }
+    });
+}
+
+/// The toolbar, the chips and the list. `functions` feeds the function filter;
+/// `request_view` opens the per-request window.
 pub fn log_view_ui(
     ui: &mut Ui,
     store: &LogStore,
     filter: &mut Filter,
     view: &mut LogViewState,
     functions: &[String],
+    request_view: &mut Option<String>,
     cmds: &mut Vec<Command>,
 ) {
     ui.horizontal_wrapped(|ui| {
@@ -93,36 +193,24 @@ pub fn log_view_ui(
             .response
             .labelled_by(title.id)
             .on_hover_text("Show one function's lines");
+        egui::ComboBox::from_id_salt("log-level")
+            .selected_text(filter.level.label())
+            .show_ui(ui, |ui| {
+                for l in LevelFilter::ALL {
+                    ui.selectable_value(&mut filter.level, l, l.label());
+                }
+            })
+            .response
+            .on_hover_text("Errors: timeouts, crashes and lines at ERROR; warnings: lines at WARN");
         ui.add(
             egui::TextEdit::singleline(&mut filter.text)
                 .desired_width(140.0)
                 .hint_text("Filter text"),
         )
         .on_hover_text("Only lines containing this text (case-insensitive)");
-        ui.checkbox(&mut filter.errors_only, "Errors only")
-            .on_hover_text("Timeouts, crashes and lines that look like errors");
-        if let Some(r) = filter.request_id.clone()
-            && ui
-                .button(format!("Request {}… ×", prefix(&r, 8)))
-                .on_hover_text("Showing one invocation; click to show all")
-                .clicked()
-        {
-            filter.request_id = None;
-        }
-        if let Some(s) = filter.log_stream.clone()
-            && ui
-                .button(format!(
-                    "Stream {}… ×",
-                    prefix(s.rsplit(']').next().unwrap_or(&s), 8)
-                ))
-                .on_hover_text("Showing one log stream; click to show all")
-                .clicked()
-        {
-            filter.log_stream = None;
-        }
         if ui
             .button("Copy")
-            .on_hover_text("Copy the lines shown")
+            .on_hover_text("Copy the lines shown, exactly as written")
             .clicked()
         {
             ui.ctx().copy_text(store.matching_text());
@@ -141,12 +229,45 @@ pub fn log_view_ui(
                 .prefix("keep "),
         )
         .on_hover_text("Most lines kept in memory; the oldest go first");
-        ui.label(
-            RichText::new(format!("{} of {} lines", store.matching_len(), store.len()))
-                .small()
-                .weak(),
-        );
+        ui.label(RichText::new(format!(
+            "{} of {} lines",
+            store.matching_len(),
+            store.len()
+        )));
     });
+    chips_ui(ui, filter);
+    ui.separator();
+    let columns = Columns::new(ui);
+    columns.header_ui(ui);
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
+    let total = store.matching_len();
+    let mut clicked: Option<RowAction> = None;
+    egui::ScrollArea::vertical()
+        .id_salt("log-rows")
+        .auto_shrink([false, false])
+        .stick_to_bottom(view.follow_tail)
+        .show_rows(ui, row_height, total, |ui, rows| {
+            ui.spacing_mut().item_spacing.y = 0.0;
+            for i in rows {
+                let Some(e) = store.matching_entry(i) else {
+                    continue;
+                };
+                let new_group = i == 0
+                    || store
+                        .matching_entry(i - 1)
+                        .is_none_or(|p| p.request_id != e.request_id);
+                if let Some(a) = columns.row_ui(ui, e, row_height, new_group) {
+                    clicked = Some(a);
+                }
+            }
+        });
+    match clicked {
+        Some(RowAction::FilterRequest(r)) => filter.request_id = Some(r),
+        Some(RowAction::FilterStream(s)) => filter.log_stream = Some(s),
+        Some(RowAction::FilterFunction(f)) => filter.function = Some(f),
+        Some(RowAction::OpenRequest(r)) => *request_view = Some(r),
+        None => {}
+    }
     // The store follows the filter and the cap from the next frame on.
     if store.cap() != view.cap || store.filter() != filter {
         cmds.push(Command::SetLogView {
@@ -154,46 +275,209 @@ pub fn log_view_ui(
             filter: filter.clone(),
         });
     }
-    ui.separator();
-    let dark = ui.visuals().dark_mode;
-    let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
-    let total = store.matching_len();
-    let mut clicked_request = None;
-    egui::ScrollArea::both()
-        .id_salt("log-rows")
-        .auto_shrink([false, false])
-        .stick_to_bottom(view.follow_tail)
-        .show_rows(ui, row_height, total, |ui, rows| {
-            for i in rows {
-                let Some(e) = store.matching_entry(i) else {
-                    continue;
-                };
-                let text = format!("{}  {}", e.time.format("%H:%M:%S%.3f"), e.text);
-                let r = ui.add(
-                    egui::Label::new(RichText::new(text).monospace().color(color(
-                        e.kind,
-                        e.is_error(),
-                        dark,
-                    )))
-                    .extend()
-                    .sense(egui::Sense::click()),
-                );
-                if r.clicked() && !e.request_id.is_empty() {
-                    clicked_request = Some(e.request_id.to_string());
+}
+
+enum RowAction {
+    FilterRequest(String),
+    FilterStream(String),
+    FilterFunction(String),
+    OpenRequest(String),
+}
+
+/// Column widths, from the monospace font.
+struct Columns {
+    char_w: f32,
+    gap: f32,
+}
+
+const HEADERS: [(&str, usize); 5] = [
+    ("Time", 12),
+    ("Function", 14),
+    ("Stream", 8),
+    ("Request", 8),
+    ("Level", 6),
+];
+
+impl Columns {
+    fn new(ui: &Ui) -> Self {
+        let font = egui::TextStyle::Monospace.resolve(ui.style());
+        let char_w = ui.fonts_mut(|f| f.glyph_width(&font, '0'));
+        Self { char_w, gap: 10.0 }
+    }
+
+    /// Left edges of the columns and of the message, from `left`.
+    fn edges(&self, left: f32) -> [f32; 6] {
+        let mut x = left + 6.0;
+        let mut out = [0.0; 6];
+        for (i, (_, chars)) in HEADERS.iter().enumerate() {
+            out[i] = x;
+            x += self.char_w * *chars as f32 + self.gap;
+        }
+        out[5] = x;
+        out
+    }
+
+    fn header_ui(&self, ui: &mut Ui) {
+        let h = ui.text_style_height(&egui::TextStyle::Body);
+        let (rect, _) =
+            ui.allocate_exact_size(egui::vec2(ui.available_width(), h), egui::Sense::hover());
+        let edges = self.edges(rect.left());
+        let color = ui.visuals().weak_text_color();
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        for (x, (title, _)) in edges.iter().zip(HEADERS) {
+            ui.painter().text(
+                egui::pos2(*x, rect.center().y),
+                egui::Align2::LEFT_CENTER,
+                title,
+                font.clone(),
+                color,
+            );
+        }
+        ui.painter().text(
+            egui::pos2(edges[5], rect.center().y),
+            egui::Align2::LEFT_CENTER,
+            "Message",
+            font,
+            color,
+        );
+    }
+
+    fn row_ui(&self, ui: &mut Ui, e: &Entry, height: f32, new_group: bool) -> Option<RowAction> {
+        let (rect, row) = ui.allocate_exact_size(
+            egui::vec2(ui.available_width(), height),
+            egui::Sense::click(),
+        );
+        if !ui.is_rect_visible(rect) {
+            return None;
+        }
+        let dark = ui.visuals().dark_mode;
+        let painter = ui.painter();
+        if row.hovered() {
+            painter.rect_filled(rect, 0.0, ui.visuals().widgets.hovered.weak_bg_fill);
+        }
+        if !e.request_id.is_empty() {
+            painter.rect_filled(
+                egui::Rect::from_min_size(rect.min, egui::vec2(3.0, rect.height())),
+                0.0,
+                request_stripe(&e.request_id, dark),
+            );
+        }
+        if new_group {
+            painter.hline(
+                rect.x_range(),
+                rect.top(),
+                egui::Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color),
+            );
+        }
+        let level = e.level();
+        let color = level_color(level, ui);
+        let weak = ui.visuals().weak_text_color();
+        let edges = self.edges(rect.left());
+        let cell = |ui: &mut Ui, i: usize, text: String, color: Color32| {
+            let right = edges
+                .get(i + 1)
+                .map_or(rect.right(), |x| x - self.gap * 0.5);
+            let r =
+                egui::Rect::from_x_y_ranges(edges[i]..=right.max(edges[i] + 1.0), rect.y_range());
+            ui.scope_builder(
+                egui::UiBuilder::new()
+                    .max_rect(r)
+                    .layout(egui::Layout::left_to_right(egui::Align::Center)),
+                |ui| {
+                    ui.add(
+                        egui::Label::new(RichText::new(text).monospace().color(color))
+                            .truncate()
+                            .selectable(false),
+                    );
+                },
+            );
+        };
+        cell(
+            ui,
+            0,
+            e.time
+                .with_timezone(&chrono::Local)
+                .format("%H:%M:%S%.3f")
+                .to_string(),
+            weak,
+        );
+        cell(ui, 1, e.function.to_string(), weak);
+        cell(ui, 2, short_stream(&e.log_stream), weak);
+        cell(ui, 3, short_request(&e.request_id), weak);
+        cell(ui, 4, level.label().to_owned(), color);
+        cell(ui, 5, message(e), color);
+        let mut action = None;
+        if row.clicked() && !e.request_id.is_empty() {
+            action = Some(RowAction::FilterRequest(e.request_id.to_string()));
+        }
+        let row = row.on_hover_ui_at_pointer(|ui| {
+            ui.label(format!(
+                "{} · {} · request {}\nClick: only this request · right-click: more",
+                e.function, e.log_stream, e.request_id
+            ));
+        });
+        row.context_menu(|ui| {
+            if ui
+                .button("Copy line")
+                .on_hover_text("Exactly as written (tabs kept)")
+                .clicked()
+            {
+                ui.ctx().copy_text(e.text.clone());
+                ui.close();
+            }
+            if !e.request_id.is_empty() {
+                if ui.button("Log output of this request").clicked() {
+                    action = Some(RowAction::OpenRequest(e.request_id.to_string()));
+                    ui.close();
                 }
-                r.on_hover_ui(|ui| {
-                    ui.label(format!(
-                        "{} · {} · request {}",
-                        e.function, e.log_stream, e.request_id
-                    ));
-                });
+                if ui.button("Only this request").clicked() {
+                    action = Some(RowAction::FilterRequest(e.request_id.to_string()));
+                    ui.close();
+                }
+            }
+            if !e.log_stream.is_empty() && ui.button("Only this log stream").clicked() {
+                action = Some(RowAction::FilterStream(e.log_stream.to_string()));
+                ui.close();
+            }
+            if ui.button("Only this function").clicked() {
+                action = Some(RowAction::FilterFunction(e.function.to_string()));
+                ui.close();
             }
         });
-    if let Some(r) = clicked_request {
-        filter.request_id = Some(r);
+        action
     }
 }
 
-fn prefix(s: &str, chars: usize) -> String {
-    s.chars().take(chars).collect()
+/// The lines of one request, whole (wrapped), as the Lambda console's
+/// "Log output": in the Test tab under a result and in the per-request window.
+pub fn request_lines_ui(ui: &mut Ui, store: &LogStore, request_id: &str) {
+    let lines = store.request_lines(request_id, REQUEST_VIEW_LINES);
+    if lines.is_empty() {
+        ui.label(RichText::new("No log lines kept for this request").weak());
+        return;
+    }
+    for e in lines {
+        let color = level_color(e.level(), ui);
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!(
+                    "{}  {}",
+                    e.time.with_timezone(&chrono::Local).format("%H:%M:%S%.3f"),
+                    e.text.replace('\t', "    ")
+                ))
+                .monospace()
+                .color(color),
+            )
+            .wrap(),
+        );
+    }
+}
+
+/// The exact text of a request's lines, for copying.
+pub fn request_text(store: &LogStore, request_id: &str) -> String {
+    store
+        .request_lines(request_id, REQUEST_VIEW_LINES)
+        .iter()
+        .map(|e| format!("{}\n", e.text))
+        .collect()
 }

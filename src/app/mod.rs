@@ -2,12 +2,14 @@
 //! out panels; views return commands that the controller applies after the
 //! frame; background results are drained in `logic()`.
 
+pub mod code_tab;
 pub mod config_form;
 mod config_tab;
 pub mod controller;
 pub mod json;
 pub mod log_store;
 pub mod log_view;
+pub mod metrics;
 mod monitor_tab;
 pub mod state;
 pub mod test_tab;
@@ -281,15 +283,84 @@ impl LambdeskApp {
         });
     }
 
-    fn notices_ui(&mut self, ui: &mut egui::Ui, cmds: &mut Vec<Command>) {
-        for (i, n) in self.controller.notices.iter().enumerate() {
-            let color = if n.is_error { theme::ERROR } else { theme::OK };
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(&n.text).color(color));
-                if ui.small_button("Dismiss").clicked() {
-                    cmds.push(Command::DismissNotice(i));
+    /// Messages for the user, over the content at the top right (the
+    /// newest three), so that no control moves when one appears.
+    fn notices_ui(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
+        let notices = &self.controller.notices;
+        if notices.is_empty() {
+            return;
+        }
+        let dark = ctx.global_style().visuals.dark_mode;
+        egui::Area::new(egui::Id::unique("notices"))
+            .order(egui::Order::Foreground)
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, 40.0))
+            .show(ctx, |ui| {
+                ui.set_max_width(460.0);
+                let skip = notices.len().saturating_sub(3);
+                for (i, n) in notices.iter().enumerate().skip(skip) {
+                    let color = if n.is_error {
+                        theme::error(dark)
+                    } else {
+                        theme::ok(dark)
+                    };
+                    egui::Frame::popup(ui.style())
+                        .stroke(egui::Stroke::new(1.0, color))
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(&n.text).color(color)).wrap(),
+                                );
+                                if ui.small_button("Dismiss").clicked() {
+                                    cmds.push(Command::DismissNotice(i));
+                                }
+                            });
+                        });
+                }
+                if skip > 0 {
+                    ui.label(RichText::new(format!("and {skip} earlier message(s)")).weak());
                 }
             });
+    }
+
+    /// The log output of one request in a window of its own, as the Lambda
+    /// console's Test tab shows it under a result.
+    fn request_view_ui(&mut self, ctx: &egui::Context) {
+        let Some(id) = self.ui.live.request_view.clone() else {
+            return;
+        };
+        let mut open = true;
+        egui::Window::new("Log output")
+            .id(egui::Id::unique("request-view"))
+            .open(&mut open)
+            .default_size([760.0, 360.0])
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("Request {id}")).monospace());
+                    if ui
+                        .button("Copy")
+                        .on_hover_text("The lines exactly as written")
+                        .clicked()
+                    {
+                        ui.ctx()
+                            .copy_text(log_view::request_text(&self.controller.logs, &id));
+                    }
+                    if ui
+                        .button("Show in log panel")
+                        .on_hover_text("Filter the log panel to this request")
+                        .clicked()
+                    {
+                        self.ui.log_filter.request_id = Some(id.clone());
+                    }
+                });
+                ui.separator();
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        log_view::request_lines_ui(ui, &self.controller.logs, &id)
+                    });
+            });
+        if !open {
+            self.ui.live.request_view = None;
         }
     }
 
@@ -480,7 +551,6 @@ impl eframe::App for LambdeskApp {
         self.shortcuts(ui.ctx(), &mut cmds);
         egui::Panel::top("top").show(ui, |ui| {
             self.top_bar_ui(ui, &mut cmds);
-            self.notices_ui(ui, &mut cmds);
         });
         egui::Panel::left("functions")
             .resizable(true)
@@ -488,9 +558,10 @@ impl eframe::App for LambdeskApp {
             .show(ui, |ui| {
                 views::functions_ui(ui, &self.controller, &mut cmds);
             });
+        let logs_height = (ui.available_height() * 0.3).clamp(140.0, 320.0);
         egui::Panel::bottom("logs")
             .resizable(true)
-            .default_size(240.0)
+            .default_size(logs_height)
             .show(ui, |ui| {
                 let names: Vec<String> = self
                     .controller
@@ -505,6 +576,7 @@ impl eframe::App for LambdeskApp {
                     &mut self.ui.log_filter,
                     &mut self.ui.log_view,
                     &names,
+                    &mut self.ui.live.request_view,
                     &mut cmds,
                 );
             });
@@ -512,6 +584,8 @@ impl eframe::App for LambdeskApp {
             views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
         });
         self.help_ui(ui.ctx());
+        self.notices_ui(ui.ctx(), &mut cmds);
+        self.request_view_ui(ui.ctx());
         self.file_dialog_ui(ui.ctx(), &mut cmds);
         if !self.first_frame_done {
             self.first_frame_done = true;
@@ -551,12 +625,22 @@ pub fn run_with(workspace: Option<PathBuf>, smoke: Option<PathBuf>) -> anyhow::R
     let dir = workspace.unwrap_or_else(controller::default_workspace_dir);
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../../assets/icon.png"))
         .map_err(|e| anyhow::anyhow!("decoding the app icon: {e}"))?;
+    // LAMBDESK_WINDOW_SIZE=WxH opens the window at that size (screenshots
+    // and checks of small and large windows).
+    let size = std::env::var("LAMBDESK_WINDOW_SIZE")
+        .ok()
+        .and_then(|v| {
+            let (w, h) = v.split_once('x')?;
+            Some([w.parse::<f32>().ok()?, h.parse::<f32>().ok()?])
+        })
+        .filter(|[w, h]| (800.0..=8192.0).contains(w) && (500.0..=8192.0).contains(h))
+        .unwrap_or([1280.0, 820.0]);
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Lambdesk")
             .with_app_id("dev.lambdesk.Lambdesk")
             .with_icon(Arc::new(icon))
-            .with_inner_size([1280.0, 820.0])
+            .with_inner_size(size)
             .with_min_inner_size([800.0, 500.0])
             .with_drag_and_drop(true),
         persist_window: smoke.is_none(),

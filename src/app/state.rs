@@ -16,6 +16,8 @@ pub enum Tab {
     /// Events, invoke, result.
     #[default]
     Test,
+    /// Code properties: file, size, CodeSha256, kind, exports and imports.
+    Code,
     /// Settings.
     Configuration,
     /// Chart, environments, history.
@@ -42,6 +44,10 @@ pub struct UiState {
     pub invoke_times: usize,
     /// The shortcuts window is open.
     pub show_help: bool,
+    /// The Monitor tab's window and scale.
+    pub monitor: MonitorView,
+    /// How the Test tab invokes.
+    pub invocation_type: InvocationType,
     /// What is being edited now: never saved.
     #[serde(skip)]
     pub live: Drafts,
@@ -64,6 +70,57 @@ pub struct Drafts {
     /// A record the Test tab shows instead of the last (a failure picked
     /// from a run's summary).
     pub shown_record: Option<u64>,
+    /// The request whose log output is shown in a window of its own.
+    pub request_view: Option<String>,
+}
+
+/// The Monitor tab's settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MonitorView {
+    /// The window the numbers and charts cover.
+    pub window: super::metrics::Window,
+    /// Durations on a logarithmic axis.
+    pub log_scale: bool,
+}
+
+/// The Lambda API's `InvocationType`, as the Test tab offers it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum InvocationType {
+    /// Run and wait for the response.
+    #[default]
+    RequestResponse,
+    /// Queue for asynchronous invocation (retries, destinations).
+    Event,
+    /// Check the request (function, payload) without running it.
+    DryRun,
+}
+
+impl InvocationType {
+    /// Every type, for the picker.
+    pub const ALL: [InvocationType; 3] = [Self::RequestResponse, Self::Event, Self::DryRun];
+
+    /// The API's name for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RequestResponse => "RequestResponse",
+            Self::Event => "Event",
+            Self::DryRun => "DryRun",
+        }
+    }
+
+    /// What it does, for a tooltip.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::RequestResponse => "Run now and wait for the response (synchronous)",
+            Self::Event => {
+                "Queue the event for asynchronous invocation: 202 at once, retries and destinations as configured"
+            }
+            Self::DryRun => {
+                "Check that the function and payload would be accepted (204), without running it"
+            }
+        }
+    }
 }
 
 impl Default for UiState {
@@ -75,6 +132,8 @@ impl Default for UiState {
             log_view: LogViewState::default(),
             invoke_times: 10,
             show_help: false,
+            monitor: MonitorView::default(),
+            invocation_type: InvocationType::default(),
             live: Drafts::default(),
         }
     }

@@ -8,8 +8,8 @@ use egui::{Color32, RichText, Ui};
 
 use super::controller::{Command, Controller, DeployState, Record};
 use super::json;
-use super::state::UiState;
-use super::theme::{COLD, ERROR, OK, WARM};
+use super::state::{InvocationType, UiState};
+use super::theme::{self, COLD, ERROR, WARM};
 use crate::model::events::TEMPLATES;
 use crate::runtime::{
     CodeSource, ErrorKind, Invocation, Outcome, Phases, StartKind, report::as_ms,
@@ -41,9 +41,13 @@ pub(super) fn test_tab_ui(
     state: &mut UiState,
     cmds: &mut Vec<Command>,
 ) {
+    // The result column keeps at least 340 px; the editor at least 260.
+    let width = ui.available_width();
     egui::Panel::left("events")
         .resizable(true)
-        .default_size(ui.available_width() * 0.5)
+        .default_size(width * 0.45)
+        .min_size(260.0_f32.min(width * 0.4))
+        .max_size((width - 340.0).max(260.0_f32.min(width * 0.4)))
         .show(ui, |ui| {
             events_ui(ui, c, name, state, cmds);
         });
@@ -57,13 +61,34 @@ pub(super) fn test_tab_ui(
                 // Monitor and the logs.
                 let (last, by_others) = c.last_console_record(name, None);
                 if by_others > 0 {
-                    ui.label(
-                        RichText::new(format!(
-                            "{by_others} invocation(s) by triggers or the API since; see Monitor"
-                        ))
-                        .small()
-                        .weak(),
-                    );
+                    ui.horizontal_wrapped(|ui| {
+                        ui.label(
+                            RichText::new(format!(
+                                "{by_others} invocation(s) by triggers or the API since"
+                            ))
+                            .weak(),
+                        );
+                        if ui.link("See Monitor").clicked() {
+                            state.tab = super::state::Tab::Monitor;
+                        }
+                    });
+                }
+                // An Event or DryRun from here, newer than the last result.
+                if let Some(note) = c.test_notes.get(name)
+                    && last.is_none_or(|r| r.id < note.after)
+                {
+                    let dark = ui.visuals().dark_mode;
+                    let color = if note.ok {
+                        theme::ok(dark)
+                    } else {
+                        theme::error(dark)
+                    };
+                    egui::Frame::group(ui.style())
+                        .stroke(egui::Stroke::new(1.0, color))
+                        .show(ui, |ui| {
+                            ui.add(egui::Label::new(RichText::new(&note.text).color(color)).wrap());
+                        });
+                    ui.add_space(6.0);
                 }
                 // A failure picked in the run summary, else the last result.
                 let picked = state
@@ -75,7 +100,12 @@ pub(super) fn test_tab_ui(
                     ui.separator();
                 }
                 match picked.or(last) {
-                    Some(record) => result_ui(ui, record),
+                    Some(record) => {
+                        result_ui(ui, record);
+                        if let Ok(inv) = &record.result {
+                            log_output_ui(ui, c, &inv.request_id, state);
+                        }
+                    }
                     None => {
                         ui.label(
                             RichText::new("No invocations yet. Press Invoke (Ctrl+Enter).").weak(),
@@ -199,13 +229,15 @@ fn events_ui(
         }
     });
     let status = match json::check(&event.body) {
-        Ok(_) => ui.label(RichText::new("Event JSON: valid").small().color(OK)),
+        Ok(_) => {
+            ui.label(RichText::new("Event JSON: valid").color(theme::ok(ui.visuals().dark_mode)))
+        }
         Err(p) => ui.label(
             RichText::new(format!(
                 "Invalid JSON at line {}, column {}: {}",
                 p.line, p.column, p.message
             ))
-            .color(ERROR),
+            .color(theme::error(ui.visuals().dark_mode)),
         ),
     };
     let mut body = event.body.clone();
@@ -247,16 +279,40 @@ fn invoke_bar_ui(
 ) {
     let blocker = invoke_blocker(c, name);
     let running: Vec<_> = c.running.iter().filter(|r| r.function == name).collect();
+    let kind = state.invocation_type;
     ui.horizontal_wrapped(|ui| {
+        let type_label = ui.label("Type");
+        egui::ComboBox::from_id_salt("invocation-type")
+            .selected_text(kind.label())
+            .show_ui(ui, |ui| {
+                for t in InvocationType::ALL {
+                    ui.selectable_value(&mut state.invocation_type, t, t.label())
+                        .on_hover_text(t.description());
+                }
+            })
+            .response
+            .labelled_by(type_label.id)
+            .on_hover_text(kind.description());
+        // DryRun checks even a request that would be refused: that is its point.
+        let enabled = blocker.is_none() || kind == InvocationType::DryRun;
         let invoke = ui
-            .add_enabled(blocker.is_none(), egui::Button::new(RichText::new("Invoke").strong()))
-            .on_hover_text("Invoke with the selected test event (Ctrl+Enter)");
+            .add_enabled(enabled, egui::Button::new(RichText::new("Invoke").strong()))
+            .on_hover_text(format!("{} with the selected test event (Ctrl+Enter)", kind.label()));
         let invoke = match &blocker {
             Some(reason) => invoke.on_disabled_hover_text(reason),
             None => invoke,
         };
         if invoke.clicked() {
-            cmds.push(Command::Invoke { function: name.to_owned(), times: 1, parallel: 1 });
+            cmds.push(match kind {
+                InvocationType::RequestResponse => {
+                    Command::Invoke { function: name.to_owned(), times: 1, parallel: 1 }
+                }
+                InvocationType::Event => Command::InvokeAsync(name.to_owned()),
+                InvocationType::DryRun => Command::DryRun(name.to_owned()),
+            });
+        }
+        if kind != InvocationType::RequestResponse {
+            return;
         }
         ui.separator();
         let n_label = ui.label("N");
@@ -292,13 +348,42 @@ fn invoke_bar_ui(
             }
         }
     });
-    if let Some(reason) = blocker {
-        ui.label(
-            RichText::new(format!("Invoke is disabled: {reason}"))
-                .small()
-                .color(ERROR),
-        );
-    }
+    // Reserved: the line is there, empty, when Invoke is enabled, so the
+    // result below does not move when it appears.
+    let text = blocker.map_or(String::new(), |reason| {
+        format!("Invoke is disabled: {reason}")
+    });
+    ui.add(
+        egui::Label::new(RichText::new(text).color(theme::error(ui.visuals().dark_mode)))
+            .truncate(),
+    );
+}
+
+/// The log output of the invocation shown, as the Lambda console shows it
+/// under a result; *Open in window* keeps it open beside other work.
+fn log_output_ui(ui: &mut Ui, c: &Controller, request_id: &str, state: &mut UiState) {
+    ui.add_space(6.0);
+    egui::CollapsingHeader::new(RichText::new("Log output").strong())
+        .id_salt("log-output")
+        .default_open(true)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                if ui
+                    .small_button("Copy")
+                    .on_hover_text("The lines exactly as written")
+                    .clicked()
+                {
+                    ui.ctx()
+                        .copy_text(super::log_view::request_text(&c.logs, request_id));
+                }
+                if ui.small_button("Open in window").clicked() {
+                    state.live.request_view = Some(request_id.to_owned());
+                }
+            });
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                super::log_view::request_lines_ui(ui, &c.logs, request_id);
+            });
+        });
 }
 
 /// A run of several invocations: counts, percentiles and a histogram of the
@@ -309,10 +394,13 @@ fn run_summary_ui(ui: &mut Ui, s: &crate::app::controller::RunSummary, shown: &m
         if s.finished < s.total {
             ui.label(format!("({} finished)", s.finished));
         }
-        ui.label(RichText::new(format!("{} succeeded", s.succeeded)).color(OK));
+        ui.label(
+            RichText::new(format!("{} succeeded", s.succeeded))
+                .color(theme::ok(ui.visuals().dark_mode)),
+        );
         let failed = RichText::new(format!("{} failed", s.failed));
         ui.label(if s.failed > 0 {
-            failed.color(ERROR)
+            failed.color(theme::error(ui.visuals().dark_mode))
         } else {
             failed
         });
@@ -385,33 +473,33 @@ pub fn summary(inv: &Invocation) -> String {
 fn result_ui(ui: &mut Ui, record: &Record) {
     match &record.result {
         Err(e) => {
-            ui.label(RichText::new(e.error_type()).strong().color(ERROR));
-            ui.label(RichText::new(e.to_string()).color(ERROR));
+            ui.label(
+                RichText::new(e.error_type())
+                    .strong()
+                    .color(theme::error(ui.visuals().dark_mode)),
+            );
+            ui.label(RichText::new(e.to_string()).color(theme::error(ui.visuals().dark_mode)));
         }
         Ok(inv) => {
             let (title, color) = match &inv.outcome {
-                Outcome::Response(_) => ("Succeeded".to_owned(), OK),
+                Outcome::Response(_) => ("Succeeded".to_owned(), theme::ok(ui.visuals().dark_mode)),
                 Outcome::Error(e) => (
                     format!("Failed ({} error)", e.kind.label().to_lowercase()),
-                    ERROR,
+                    theme::error(ui.visuals().dark_mode),
                 ),
             };
             ui.horizontal_wrapped(|ui| {
                 ui.label(RichText::new(title).strong().color(color));
                 let kind_color = if inv.start == StartKind::Cold {
-                    COLD
+                    theme::cold(ui.visuals().dark_mode)
                 } else {
-                    WARM
+                    theme::warm(ui.visuals().dark_mode)
                 };
                 ui.label(RichText::new(inv.start.label()).strong().color(kind_color));
                 ui.label(summary(inv));
             });
-            ui.horizontal(|ui| {
-                ui.label(
-                    RichText::new(format!("Request {}", inv.request_id))
-                        .small()
-                        .weak(),
-                );
+            ui.horizontal_wrapped(|ui| {
+                ui.label(RichText::new(format!("Request {}", inv.request_id)).weak());
                 if ui.small_button("Copy request id").clicked() {
                     ui.ctx().copy_text(inv.request_id.clone());
                 }
@@ -432,7 +520,7 @@ fn result_ui(ui: &mut Ui, record: &Record) {
                             ui.label(
                                 RichText::new(format!("errorType: {}", e.error_type))
                                     .monospace()
-                                    .color(ERROR),
+                                    .color(theme::error(ui.visuals().dark_mode)),
                             );
                             ui.label(
                                 RichText::new(format!("errorMessage: {}", e.error_message))
@@ -441,7 +529,6 @@ fn result_ui(ui: &mut Ui, record: &Record) {
                             if e.kind == ErrorKind::Unhandled {
                                 ui.label(
                                     RichText::new("Unhandled: the environment was discarded")
-                                        .small()
                                         .weak(),
                                 );
                             }
@@ -514,9 +601,9 @@ pub fn timeline_ui(ui: &mut Ui, inv: &Invocation) {
         .sum::<f64>()
         .max(1e-6);
     let color = if inv.start == StartKind::Cold {
-        COLD
+        theme::cold(ui.visuals().dark_mode)
     } else {
-        WARM
+        theme::warm(ui.visuals().dark_mode)
     };
     ui.label(RichText::new(format!("{} · {:.3} ms in all", inv.start.label(), total)).color(color));
     let width = ui.available_width().max(50.0);
@@ -531,7 +618,7 @@ pub fn timeline_ui(ui: &mut Ui, inv: &Invocation) {
                 2.0,
                 color,
             );
-            ui.label(RichText::new(format!("{label} {ms:.3} ms")).small());
+            ui.label(RichText::new(format!("{label} {ms:.3} ms")));
         });
     }
 }

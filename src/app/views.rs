@@ -13,7 +13,7 @@ use super::monitor_tab::monitor_tab_ui;
 use super::state::{Tab, UiState};
 pub use super::test_tab::invoke_blocker;
 use super::test_tab::test_tab_ui;
-use super::theme::{ERROR, OK, WARM};
+use super::theme;
 use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 
 /// The function list with status badges.
@@ -33,7 +33,7 @@ pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
         .show(ui, |ui| {
             for f in &c.workspace.functions {
                 let selected = c.selected.as_deref() == Some(f.name.as_str());
-                let (badge, color) = badge(c, &f.name);
+                let (badge, color) = badge(c, &f.name, ui);
                 ui.horizontal(|ui| {
                     let r = ui.selectable_label(selected, RichText::new(&f.name).strong());
                     if r.clicked() {
@@ -53,26 +53,28 @@ pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
                         if badge == "running" || badge == "loading" {
                             ui.add(egui::Spinner::new().size(12.0));
                         }
-                        ui.label(RichText::new(badge).small().color(color));
+                        ui.label(RichText::new(badge).color(color));
                     });
                 });
             }
         });
 }
 
-fn badge(c: &Controller, name: &str) -> (String, Color32) {
-    let weak = Color32::GRAY;
+/// The function list's badge and its colour (readable in both themes).
+pub fn badge(c: &Controller, name: &str, ui: &Ui) -> (String, Color32) {
+    let dark = ui.visuals().dark_mode;
+    let weak = ui.visuals().weak_text_color();
     match c.status.get(name).map(|s| &s.deploy) {
         Some(DeployState::Deploying) | None => return ("loading".into(), weak),
-        Some(DeployState::Failed(_)) => return ("error".into(), ERROR),
+        Some(DeployState::Failed(_)) => return ("error".into(), theme::error(dark)),
         Some(DeployState::Ready(_)) => {}
     }
     if c.running.iter().any(|r| r.function == name) {
-        return ("running".into(), OK);
+        return ("running".into(), theme::ok(dark));
     }
     match c.runtime.environments(name).len() {
         0 => ("no environment".into(), weak),
-        n => (format!("{n} warm"), WARM),
+        n => (format!("{n} warm"), theme::warm(dark)),
     }
 }
 
@@ -114,13 +116,24 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 ui.label("Loading code…");
             }
             Some(DeployState::Failed(e)) => {
-                ui.label(RichText::new(format!("Cannot run: {e}")).color(ERROR));
+                ui.add(
+                    egui::Label::new(
+                        RichText::new(format!("Cannot run: {e}"))
+                            .color(theme::error(ui.visuals().dark_mode)),
+                    )
+                    .truncate(),
+                );
             }
         }
     });
     ui.horizontal(|ui| {
         for (tab, label, tip) in [
             (Tab::Test, "Test", "Test events, invoke and the result"),
+            (
+                Tab::Code,
+                "Code",
+                "The code's file, size, CodeSha256, kind, exports and imports",
+            ),
             (
                 Tab::Configuration,
                 "Configuration",
@@ -154,6 +167,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
     ui.separator();
     match state.tab {
         Tab::Test => test_tab_ui(ui, c, &name, state, cmds),
+        Tab::Code => super::code_tab::code_tab_ui(ui, c, &name, cmds),
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
         Tab::Tuning => {

@@ -23,6 +23,9 @@ pub enum LogKind {
     /// A line from the runtime about the function (for example a timeout or
     /// an unhandled error), as Lambda prints for crashed runtimes.
     Platform,
+    /// An informational line from the runtime (the handler it took from the
+    /// module's exports, code reloaded after a change on disk).
+    Notice,
 }
 
 impl LogKind {

@@ -123,6 +123,33 @@ pub struct DeployInfo {
     pub load: (CodeSource, Duration),
     /// Size of the module binary.
     pub code_size: usize,
+    /// The module's exports, as `name (kind)`.
+    pub exports: Vec<String>,
+    /// The module's imports, as `module.name (kind)`.
+    pub imports: Vec<String>,
+}
+
+impl DeployInfo {
+    /// The SHA-256 as Lambda's `CodeSha256` gives it: base64 of the digest.
+    pub fn code_sha256_base64(&self) -> String {
+        use base64::Engine;
+        let digest: Vec<u8> = (0..self.code_sha256.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(self.code_sha256.get(i..i + 2)?, 16).ok())
+            .collect();
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    }
+}
+
+/// What kind of thing an import or export is, in a word.
+fn extern_kind(ty: &wasmtime::ExternType) -> &'static str {
+    match ty {
+        wasmtime::ExternType::Func(_) => "func",
+        wasmtime::ExternType::Global(_) => "global",
+        wasmtime::ExternType::Table(_) => "table",
+        wasmtime::ExternType::Memory(_) => "memory",
+        wasmtime::ExternType::Tag(_) => "tag",
+    }
 }
 
 /// Deploying a function failed.
@@ -491,6 +518,14 @@ impl Runtime {
             code_sha256: bundle.sha256_hex(),
             load: (source, load_time),
             code_size: bundle.wasm.len(),
+            exports: module
+                .exports()
+                .map(|e| format!("{} ({})", e.name(), extern_kind(&e.ty())))
+                .collect(),
+            imports: module
+                .imports()
+                .map(|i| format!("{}.{} ({})", i.module(), i.name(), extern_kind(&i.ty())))
+                .collect(),
         };
         let function = Arc::new(Function {
             blueprint: Blueprint {
@@ -749,7 +784,7 @@ impl Runtime {
             && start == StartKind::Cold
             && let Some(note) = &bp.init_note
         {
-            env.io().platform_line(LogKind::Platform, note.clone());
+            env.io().platform_line(LogKind::Notice, note.clone());
         }
         if logging {
             env.io().platform_line(

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Controller, DeployState, FunctionStatus, Msg};
+use super::{Controller, DeployState, FunctionStatus, Msg, Notice};
 use crate::model::workspace::sanitize_name;
 use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Trigger};
 use crate::runtime::{LogKind, LogLine};
@@ -106,11 +106,39 @@ impl Controller {
                 function: Arc::from(name.as_str()),
                 log_stream: Arc::from(""),
                 request_id: Arc::from(""),
-                kind: LogKind::Platform,
+                kind: LogKind::Notice,
                 text: "Code updated on disk: reloading; the next start is cold".to_owned(),
             };
             self.logs.push(line);
             self.deploy(&name);
+        }
+    }
+
+    /// Opens the code's folder in the file manager, on a thread of its own
+    /// (the opener may wait for the desktop); a failure becomes a notice.
+    pub(super) fn reveal_code(&mut self, name: &str) {
+        let Some(entry) = self.entry(name) else {
+            return;
+        };
+        let path = self.code_path(entry);
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or(path);
+        let (tx, wake) = (self.tx.clone(), self.wake.clone());
+        let spawned = std::thread::Builder::new()
+            .name("lambdesk-reveal".into())
+            .spawn(move || {
+                if let Err(e) = opener::open(&folder) {
+                    let _ = tx.send(Msg::Notice(Notice {
+                        is_error: true,
+                        text: format!(
+                            "cannot open the file manager ({e}); the code is in {}",
+                            folder.display()
+                        ),
+                    }));
+                    wake();
+                }
+            });
+        if let Err(e) = spawned {
+            self.error(format!("cannot start a thread: {e}"));
         }
     }
 
@@ -122,6 +150,7 @@ impl Controller {
         self.workspace.functions.retain(|f| f.name != name);
         self.runtime.remove(name);
         self.status.remove(name);
+        self.metrics.remove(name);
         if self.selected.as_deref() == Some(name) {
             self.selected = self.workspace.functions.first().map(|f| f.name.clone());
         }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use chrono::Local;
 
-use super::{Controller, MAX_RECORDS, Msg, Record, RunSummary, Running};
-use crate::runtime::{CancelToken, InvokeOptions};
+use super::{Controller, DeployState, MAX_RECORDS, Msg, Record, RunSummary, Running, TestNote};
+use crate::runtime::{CancelToken, InvokeError, InvokeOptions};
 
 impl Controller {
     pub(super) fn invoke(&mut self, name: &str, times: usize, parallel: usize) {
@@ -97,6 +97,34 @@ impl Controller {
             self.error(format!("{name}: no test event to send"));
             return;
         };
+        let note = if let Some(e) = crate::app::json::check(&body).err() {
+            TestNote {
+                after: self.next_id,
+                ok: false,
+                text: format!("Event: not sent; the event is not valid JSON ({e})"),
+            }
+        } else if body.len() > crate::host::async_queue::MAX_ASYNC_PAYLOAD {
+            TestNote {
+                after: self.next_id,
+                ok: false,
+                text: format!(
+                    "Event: not sent; RequestTooLargeException: the payload is {} bytes, more than the {} an asynchronous invocation takes",
+                    body.len(),
+                    crate::host::async_queue::MAX_ASYNC_PAYLOAD
+                ),
+            }
+        } else {
+            TestNote {
+                after: self.next_id,
+                ok: true,
+                text: "Event: sent to the asynchronous queue (202 Accepted). Its attempts, retries and destinations show in Triggers → Asynchronous invocation, its result in Monitor and the logs".to_owned(),
+            }
+        };
+        let send = note.ok;
+        self.test_notes.insert(name.to_owned(), note);
+        if !send {
+            return;
+        }
         let name = name.to_owned();
         self.with_host("lambdesk-async-accept", move |host| {
             match host
@@ -109,7 +137,58 @@ impl Controller {
         });
     }
 
+    /// `InvocationType: DryRun`: whether Lambda would accept the request
+    /// (204), checked as the Invoke API checks it, without running anything.
+    pub(super) fn dry_run(&mut self, name: &str) {
+        let after = self.next_id;
+        let body = self
+            .entry(name)
+            .and_then(|f| f.events.get(f.selected_event))
+            .map(|e| e.body.clone());
+        let deployed = matches!(
+            self.status.get(name).map(|s| &s.deploy),
+            Some(DeployState::Ready(_))
+        );
+        let (ok, text) = match body {
+            None => (false, "DryRun: no test event to check".to_owned()),
+            Some(_) if !deployed => (
+                false,
+                format!(
+                    "DryRun: ResourceNotFoundException: Function not found: {}",
+                    crate::runtime::function_arn(name)
+                ),
+            ),
+            Some(b) if b.len() > crate::runtime::MAX_REQUEST_BYTES => (
+                false,
+                format!("DryRun: {}", InvokeError::RequestTooLarge { size: b.len() }),
+            ),
+            Some(b) => match crate::app::json::check(&b) {
+                Err(e) => (
+                    false,
+                    format!(
+                        "DryRun: InvalidRequestContentException: Could not parse request body into json: {e}"
+                    ),
+                ),
+                Ok(_) => (
+                    true,
+                    format!(
+                        "DryRun: 204 No Content. The request would be accepted ({} bytes of payload); nothing ran",
+                        b.len()
+                    ),
+                ),
+            },
+        };
+        self.test_notes
+            .insert(name.to_owned(), TestNote { after, ok, text });
+    }
+
     pub(super) fn push_record(&mut self, record: Record) {
+        self.metrics.record(&crate::app::metrics::Sample {
+            function: &record.function,
+            at: record.at.with_timezone(&chrono::Utc),
+            wall: record.wall,
+            result: &record.result,
+        });
         self.records.push(record);
         if self.records.len() > MAX_RECORDS {
             let excess = self.records.len() - MAX_RECORDS;

@@ -84,6 +84,8 @@ pub enum Command {
     Cancel(String),
     /// Drop the function's environments.
     ForceCold(String),
+    /// Open the folder of the function's code in the desktop's file manager.
+    RevealCode(String),
     /// Select a test event.
     SelectEvent(String, usize),
     /// Replace the body of the selected event.
@@ -129,6 +131,9 @@ pub enum Command {
     },
     /// Queue the selected test event for asynchronous invocation (`Event`).
     InvokeAsync(String),
+    /// Check an invocation with the selected event without running it
+    /// (`InvocationType: DryRun`).
+    DryRun(String),
     /// Speed of the asynchronous queue's clock (1: real time; 60: a minute a second).
     SetClockSpeed(f64),
     /// Pick the folder for a folder trigger being added (dialog).
@@ -240,6 +245,18 @@ pub struct Running {
     pub batch: u64,
 }
 
+/// What an `Event` or `DryRun` invocation from the Test tab came to (the
+/// tab shows it until the next console invocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestNote {
+    /// The record id the next console invocation will get: newer records hide it.
+    pub after: u64,
+    /// Accepted (or would be), or refused.
+    pub ok: bool,
+    /// What to tell the user.
+    pub text: String,
+}
+
 /// A message for the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
@@ -296,6 +313,10 @@ pub struct Controller {
     pub selected: Option<String>,
     /// Finished invocations, oldest first.
     pub records: Vec<Record>,
+    /// CloudWatch-like metrics of every invocation this session (bounded).
+    pub metrics: super::metrics::Metrics,
+    /// The last `Event` or `DryRun` from the Test tab, per function.
+    pub test_notes: BTreeMap<String, TestNote>,
     /// Running batches.
     pub running: Vec<Running>,
     /// Log lines, owned by the UI thread; guests' lines arrive through
@@ -469,6 +490,8 @@ impl Controller {
             status: BTreeMap::new(),
             selected: None,
             records: Vec::new(),
+            metrics: super::metrics::Metrics::default(),
+            test_notes: BTreeMap::new(),
             running: Vec::new(),
             logs: LogStore::default(),
             log_inbox,
@@ -703,6 +726,7 @@ impl Controller {
             Command::Duplicate(name) => self.duplicate_function(&name),
             Command::ApplyConfig(name, config) => self.apply_config(&name, config),
             Command::ForceCold(name) => self.force_cold(&name),
+            Command::RevealCode(name) => self.reveal_code(&name),
             Command::PickMountFolder(name, i) => self.open_dialog(DialogKind::MountFolder(name, i)),
             Command::TakePickedMount => self.picked_mount = None,
             Command::OpenWorkspaceDialog => self.open_dialog(DialogKind::OpenWorkspace),
@@ -713,6 +737,7 @@ impl Controller {
                 parallel,
             } => self.invoke(&function, times, parallel),
             Command::InvokeAsync(name) => self.invoke_async(&name),
+            Command::DryRun(name) => self.dry_run(&name),
             Command::Cancel(name) => self.cancel(&name),
             // Test events.
             Command::SelectEvent(name, i) => self.select_event(&name, i),
