@@ -32,7 +32,7 @@ pub(super) fn config_tab_ui(
     let errors = result.as_ref().err().cloned().unwrap_or_default();
     let field_error = |ui: &mut Ui, field: &str| {
         if let Some(m) = super::config_form::message_for(&errors, field) {
-            ui.label(RichText::new(m).small().color(ERROR));
+            ui.label(RichText::new(m).color(super::theme::error(ui.visuals().dark_mode)));
         }
     };
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
@@ -89,7 +89,7 @@ pub(super) fn config_tab_ui(
                     }
                     let used = draft.env_bytes();
                     let color = if used > super::config_form::ENVIRONMENT_LIMIT { ERROR } else { Color32::GRAY };
-                    ui.label(RichText::new(format!("{used} of {} bytes", super::config_form::ENVIRONMENT_LIMIT)).small().color(color));
+                    ui.label(RichText::new(format!("{used} of {} bytes", super::config_form::ENVIRONMENT_LIMIT)).color(color));
                 });
                 field_error(ui, "environment");
             });
@@ -189,7 +189,7 @@ fn number_row_ui(
         )
         .labelled_by(l.id);
         if let Some(m) = super::config_form::message_for(errors, field) {
-            ui.label(RichText::new(m).small().color(ERROR));
+            ui.label(RichText::new(m).color(super::theme::error(ui.visuals().dark_mode)));
         }
     });
     ui.end_row();

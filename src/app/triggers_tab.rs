@@ -381,7 +381,7 @@ fn form_ui(ui: &mut Ui, form: &mut TriggerForm, cmds: &mut Vec<Command>, close: 
         let show_error = |ui: &mut Ui, field: &str| {
             let e = error_of(field);
             if !e.is_empty() {
-                ui.label(RichText::new(e).small().color(ERROR));
+                ui.label(RichText::new(e).color(super::theme::error(ui.visuals().dark_mode)));
             }
         };
         egui::Grid::new("trigger-form")
@@ -402,7 +402,7 @@ fn form_ui(ui: &mut Ui, form: &mut TriggerForm, cmds: &mut Vec<Command>, close: 
                                 .iter()
                                 .map(|t| local_day(*t))
                                 .collect();
-                            ui.label(RichText::new(format!("Next: {}", next.join(" · "))).small());
+                            ui.label(RichText::new(format!("Next: {}", next.join(" · "))));
                         }
                     });
                     ui.end_row();
@@ -612,6 +612,20 @@ fn async_ui(
                 })
                 .response
                 .labelled_by(l.id);
+            if speed > 1.0 {
+                let ahead = host.async_queue().clock().offset();
+                ui.label(
+                    RichText::new(format!(
+                        "simulated time {} ahead; timestamps stay real",
+                        human_span(ahead)
+                    ))
+                    .color(super::theme::warm(ui.visuals().dark_mode)),
+                )
+                .on_hover_text(
+                    "Retries and maximum event age run on the fast clock; the timeline, \
+                     history and logs keep real times",
+                );
+            }
         }
     });
     let destination = |d: &Option<String>| d.clone().unwrap_or_else(|| "none".to_owned());
@@ -638,7 +652,8 @@ fn async_ui(
     }
     if let Some(host) = &c.triggers {
         let pending = host.async_queue().pending_of(name);
-        let now = host.async_queue().clock().now();
+        let clock = host.async_queue().clock();
+        let now = chrono::Utc::now();
         if pending.is_empty() {
             ui.label(RichText::new("No event waiting").weak());
         } else {
@@ -652,9 +667,9 @@ fn async_ui(
                     ui.end_row();
                     for p in pending.iter().take(50) {
                         ui.label(RichText::new(&p.id).monospace());
-                        ui.label(local(p.accepted_at));
+                        ui.label(local(clock.to_real(p.accepted_at)));
                         ui.label(p.attempts.to_string());
-                        let wait = (p.next_attempt_at - now).num_milliseconds();
+                        let wait = (clock.to_real(p.next_attempt_at) - now).num_milliseconds();
                         ui.label(if wait > 0 {
                             format!("in {:.1} s", wait as f64 / 1000.0)
                         } else {
@@ -707,7 +722,7 @@ fn async_form_ui(
                         ui.add(egui::TextEdit::singleline(value).desired_width(300.0))
                             .labelled_by(l.id);
                         for e in errors.iter().filter(|e| e.field == field) {
-                            ui.label(RichText::new(&e.message).small().color(ERROR));
+                            ui.label(RichText::new(&e.message).color(super::theme::error(ui.visuals().dark_mode)));
                         }
                     });
                     ui.end_row();
@@ -778,15 +793,12 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) -> O
     let span = ((end - start).num_milliseconds().max(1)) as f32;
     ui.add_space(6.0);
     ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new(format!(
-                "Timeline of the last {} event(s), {} to {}:",
-                shown.len(),
-                local(start),
-                local(end)
-            ))
-            .small(),
-        );
+        ui.label(RichText::new(format!(
+            "Timeline of the last {} event(s), {} to {}:",
+            shown.len(),
+            local(start),
+            local(end)
+        )));
         for (marker, text) in [
             (Marker::Dot(OK), "attempt ok"),
             (Marker::Dot(ERROR), "attempt failed"),
@@ -796,7 +808,7 @@ fn timeline_ui(ui: &mut Ui, c: &Controller, name: &str, now: DateTime<Utc>) -> O
         ] {
             let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
             marker.paint(ui.painter(), rect.center());
-            ui.label(RichText::new(text).small());
+            ui.label(RichText::new(text));
         }
     });
     for (id, steps) in &shown {
@@ -948,5 +960,16 @@ impl Marker {
                 ));
             }
         }
+    }
+}
+
+/// A span for people: seconds, minutes, hours or days.
+fn human_span(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7_199 => format!("{} min", s / 60),
+        7_200..=172_799 => format!("{:.1} h", s as f64 / 3600.0),
+        _ => format!("{:.1} days", s as f64 / 86_400.0),
     }
 }

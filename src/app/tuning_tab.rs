@@ -122,7 +122,7 @@ pub fn tuning_tab_ui(
                     ui.vertical(|ui| {
                         ui.add(egui::TextEdit::singleline(&mut form.sizes).desired_width(320.0));
                         if let Err(e) = &sizes {
-                            ui.label(RichText::new(e).small().color(ERROR));
+                            ui.label(RichText::new(e).color(super::theme::error(ui.visuals().dark_mode)));
                         }
                     });
                     ui.end_row();

@@ -97,6 +97,19 @@ impl Clock {
         s.now() + chrono::Duration::microseconds((d.as_secs_f64() * s.speed * 1e6) as i64)
     }
 
+    /// When clock time `t` comes, in real (wall-clock) time: what a person
+    /// reads on a timeline or beside the logs.
+    pub fn to_real(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let s = self.get();
+        let ahead = (t - s.now()).num_microseconds().unwrap_or(i64::MAX) as f64 / s.speed;
+        Utc::now() + chrono::Duration::microseconds(ahead as i64)
+    }
+
+    /// How far the clock is ahead of real time (zero at real time).
+    pub fn offset(&self) -> chrono::Duration {
+        self.now() - Utc::now()
+    }
+
     /// How long to really wait for `d` of clock time.
     pub fn real(&self, d: chrono::Duration) -> Duration {
         d.to_std().unwrap_or_default().div_f64(self.get().speed)
@@ -138,7 +151,7 @@ pub enum AsyncStep {
     },
     /// Throttled; tried again after a backoff.
     Throttled,
-    /// The next attempt is due then.
+    /// The next attempt is due then (real time).
     RetryAt(DateTime<Utc>),
     /// Done: the condition (`Success`, `RetriesExhausted`, `EventAgeExceeded`)
     /// and where the record went.
@@ -155,7 +168,8 @@ pub enum AsyncStep {
 pub struct AsyncRecord {
     /// Increases by one per record, for fetching what is new.
     pub seq: u64,
-    /// When, on the queue's clock.
+    /// When, in real time (the clock's fast-forward only moves the retry
+    /// schedule; a timeline reads beside the logs' real timestamps).
     pub at: DateTime<Utc>,
     /// The event's request id.
     pub id: String,
@@ -200,6 +214,7 @@ pub struct AsyncQueue {
     clock: Clock,
     state: Mutex<State>,
     wake: Condvar,
+    notify: std::sync::OnceLock<super::invoker::Notify>,
 }
 
 /// How long after the queue opens events for unknown functions are kept
@@ -266,6 +281,7 @@ impl AsyncQueue {
                 next_seq: 1,
             }),
             wake: Condvar::new(),
+            notify: std::sync::OnceLock::new(),
         });
         // Attempts run on a fixed pool of workers fed by a bounded channel;
         // the workers end when the dispatcher (the only sender) does.
@@ -347,7 +363,12 @@ impl AsyncQueue {
     }
 
     fn record(&self, ev: &QueuedEvent, step: AsyncStep) {
-        let at = self.clock.now();
+        let at = Utc::now();
+        // A retry's due time, in real time as well.
+        let step = match step {
+            AsyncStep::RetryAt(t) => AsyncStep::RetryAt(self.clock.to_real(t)),
+            other => other,
+        };
         let mut state = self.lock();
         let seq = state.next_seq;
         state.next_seq += 1;
@@ -361,6 +382,15 @@ impl AsyncQueue {
             function: ev.function.clone(),
             step,
         });
+        drop(state);
+        if let Some(n) = self.notify.get() {
+            n();
+        }
+    }
+
+    /// Tells `notify` of every new timeline record (set once).
+    pub fn set_notify(&self, notify: super::invoker::Notify) {
+        let _ = self.notify.set(notify);
     }
 
     /// Records with a sequence number above `after`, oldest first.

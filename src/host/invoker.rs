@@ -65,6 +65,11 @@ pub struct TriggerStatus {
 
 pub(crate) type SharedStatus = Arc<Mutex<TriggerStatus>>;
 
+/// Called when something a console shows has changed (a trigger's status, a
+/// queue's messages, the asynchronous queue's timeline), so it can redraw
+/// without polling. It must not block: the app's flips a flag and wakes the UI.
+pub type Notify = Arc<dyn Fn() + Send + Sync>;
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -82,6 +87,7 @@ pub struct Invoker {
     source: Arc<str>,
     pub(crate) status: Option<SharedStatus>,
     observer: Option<Observer>,
+    notify: Option<Notify>,
 }
 
 impl Invoker {
@@ -92,6 +98,7 @@ impl Invoker {
             source: Arc::from("direct"),
             status: None,
             observer: None,
+            notify: None,
         }
     }
 
@@ -100,12 +107,25 @@ impl Invoker {
         self
     }
 
+    pub(crate) fn with_notify(mut self, notify: Option<Notify>) -> Self {
+        self.notify = notify;
+        self
+    }
+
+    /// Tells the console that something changed.
+    pub(crate) fn changed(&self) {
+        if let Some(n) = &self.notify {
+            n();
+        }
+    }
+
     pub(crate) fn for_source(&self, source: &str, status: Option<SharedStatus>) -> Self {
         Self {
             runtime: self.runtime.clone(),
             source: Arc::from(source),
             status,
             observer: self.observer.clone(),
+            notify: self.notify.clone(),
         }
     }
 
@@ -163,6 +183,8 @@ impl Invoker {
                 ok,
                 text,
             });
+            drop(s);
+            self.changed();
         }
     }
 }

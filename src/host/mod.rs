@@ -131,6 +131,9 @@ pub struct HostOptions {
     pub log: Option<LogSink>,
     /// Hears of every invocation made by triggers and the queue.
     pub observer: Option<Observer>,
+    /// Told when a trigger's status, a queue's or stream's contents or the
+    /// asynchronous timeline change.
+    pub on_change: Option<invoker::Notify>,
 }
 
 impl HostOptions {
@@ -146,6 +149,7 @@ impl HostOptions {
             time_scale: 1.0,
             log: None,
             observer: None,
+            on_change: None,
         }
     }
 }
@@ -200,12 +204,17 @@ impl TriggerHost {
         options: HostOptions,
         faces: Arc<dyn Faces>,
     ) -> anyhow::Result<Self> {
-        let invoker = Invoker::new(runtime.clone()).with_observer(options.observer.clone());
+        let invoker = Invoker::new(runtime.clone())
+            .with_observer(options.observer.clone())
+            .with_notify(options.on_change.clone());
         let async_queue = AsyncQueue::start(
             invoker.for_source("async", None),
             options.queue_dir.clone(),
             Clock::new(options.time_scale),
         )?;
+        if let Some(n) = &options.on_change {
+            async_queue.set_notify(n.clone());
+        }
         let endpoints = Arc::new(Endpoints::default());
         let services = Services {
             log: options.log.clone(),
@@ -432,6 +441,7 @@ impl TriggerHost {
                     if let Some(dir) = &self.options.state_dir {
                         fresh = fresh.with_store(dir.join("queues").join(queue));
                     }
+                    fresh = fresh.with_notify(self.options.on_change.clone());
                     let old = queues.remove(queue);
                     if old.is_none() {
                         fresh.load();
@@ -446,6 +456,7 @@ impl TriggerHost {
                     if let Some(dir) = &self.options.state_dir {
                         fresh = fresh.with_store(dir.join("streams").join(stream));
                     }
+                    fresh = fresh.with_notify(self.options.on_change.clone());
                     let old = streams.remove(stream);
                     if old.is_none() {
                         fresh.load();

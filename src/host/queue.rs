@@ -58,6 +58,7 @@ pub struct LocalQueue {
     messages: Mutex<VecDeque<Message>>,
     arrived: Condvar,
     store: Option<FileStore>,
+    notify: Option<super::invoker::Notify>,
 }
 
 fn now_ms() -> u64 {
@@ -96,6 +97,7 @@ impl LocalQueue {
             messages: Mutex::new(VecDeque::new()),
             arrived: Condvar::new(),
             store: None,
+            notify: None,
         })
     }
 
@@ -103,6 +105,18 @@ impl LocalQueue {
     pub fn with_store(mut self, dir: PathBuf) -> Self {
         self.store = Some(FileStore::new(dir));
         self
+    }
+
+    /// Tells `notify` when messages arrive.
+    pub fn with_notify(mut self, notify: Option<super::invoker::Notify>) -> Self {
+        self.notify = notify;
+        self
+    }
+
+    fn changed(&self) {
+        if let Some(n) = &self.notify {
+            n();
+        }
     }
 
     /// Takes in the messages of the store folder (after a restart), oldest
@@ -174,6 +188,7 @@ impl LocalQueue {
             .map_err(|e| format!("the queue cannot store the message: {e}"))?;
         self.lock().push_back(m);
         self.arrived.notify_all();
+        self.changed();
         Ok(id)
     }
 

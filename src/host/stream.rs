@@ -62,6 +62,7 @@ pub struct LocalStream {
     shards: Vec<Shard>,
     next_sequence: Mutex<u128>,
     store: Option<FileStore>,
+    notify: Option<super::invoker::Notify>,
 }
 
 impl LocalStream {
@@ -98,6 +99,7 @@ impl LocalStream {
                 .collect(),
             next_sequence: Mutex::new(49_590_338_271_490_256_608_559_692_538_361_571_095),
             store: None,
+            notify: None,
         })
     }
 
@@ -105,6 +107,18 @@ impl LocalStream {
     pub fn with_store(mut self, dir: PathBuf) -> Self {
         self.store = Some(FileStore::new(dir));
         self
+    }
+
+    /// Tells `notify` when records arrive.
+    pub fn with_notify(mut self, notify: Option<super::invoker::Notify>) -> Self {
+        self.notify = notify;
+        self
+    }
+
+    fn changed(&self) {
+        if let Some(n) = &self.notify {
+            n();
+        }
     }
 
     /// Takes in the records of the store folder (after a restart), each into
@@ -240,6 +254,7 @@ impl LocalStream {
             .unwrap_or_else(|e| e.into_inner())
             .push_back(record);
         shard.arrived.notify_all();
+        self.changed();
         Ok((Self::shard_id(i), sequence))
     }
 

@@ -601,3 +601,277 @@ fn a_run_of_n_ends_with_counts_percentiles_and_its_failures() {
         "a new run shows its own result"
     );
 }
+
+/// The Monitor's numbers for `name` over the session.
+fn totals(h: &Harness<'_, LambdeskApp>, name: &str) -> lambdesk::app::metrics::Period {
+    h.state().controller.metrics.totals(
+        name,
+        lambdesk::app::metrics::Window::Session,
+        chrono::Utc::now(),
+    )
+}
+
+#[test]
+fn monitor_numbers_match_the_invocations_made() {
+    // Three successes, two function errors and one throttle (reserved
+    // concurrency 1, two at once): the Monitor counts what was made.
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "behave");
+    let run = |h: &mut Harness<'_, LambdeskApp>, body: &str, times, parallel| {
+        let before = h.state().controller.records.len();
+        h.state_mut()
+            .controller
+            .handle(Command::EditEvent("behave".into(), 0, body.into()));
+        h.state_mut().controller.handle(Command::Invoke {
+            function: "behave".into(),
+            times,
+            parallel,
+        });
+        step_until(h, body, Duration::from_secs(30), |h| {
+            h.state().controller.running.is_empty()
+                && h.state().controller.records.len() >= before + times * parallel
+        });
+    };
+    run(&mut h, r#"{"action":"echo"}"#, 3, 1);
+    run(&mut h, r#"{"action":"error"}"#, 2, 1);
+    let mut config = h.state().controller.entry("behave").unwrap().config.clone();
+    config.reserved_concurrency = Some(1);
+    h.state_mut()
+        .controller
+        .handle(Command::ApplyConfig("behave".into(), config));
+    step_until(&mut h, "the redeploy", Duration::from_secs(30), |h| {
+        ready(h, "behave")
+            && h.state()
+                .controller
+                .runtime
+                .config("behave")
+                .unwrap()
+                .reserved_concurrency
+                == Some(1)
+    });
+    run(&mut h, r#"{"action":"sleep","ms":300}"#, 1, 2);
+    let t = totals(&h, "behave");
+    assert_eq!(t.invocations, 6, "3 + 2 + the one of two that ran");
+    assert_eq!(t.errors, 2);
+    assert_eq!(t.throttles, 1);
+    assert_eq!(t.cold_starts, 2, "the first and the one after the redeploy");
+    assert_eq!(t.init.count(), 2);
+    assert!((t.success_rate() - 400.0 / 6.0).abs() < 1e-9);
+    // Percentiles agree with the records within the histogram's 1 %.
+    let mut durations: Vec<f64> = h
+        .state()
+        .controller
+        .records
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .map(|i| i.report.duration_ms)
+        .collect();
+    durations.sort_by(f64::total_cmp);
+    let exact = lambdesk::runtime::report::percentile(&durations, 50.0);
+    let got = t.duration.percentile(50.0);
+    assert!((got - exact).abs() <= exact * 0.011, "p50 {got} vs {exact}");
+    assert_eq!(t.duration.max_ms(), *durations.last().unwrap());
+    // The same numbers on screen, and after switching functions and back.
+    h.get_by_label("Monitor").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Invocations"));
+    assert!(has_label(&h, "66.7 %"), "success rate shown");
+    select(&mut h, "hello");
+    select(&mut h, "behave");
+    h.step();
+    assert_eq!(totals(&h, "behave").invocations, 6, "kept across switches");
+    assert!(has_label(&h, "66.7 %"));
+}
+
+#[test]
+fn background_changes_wake_the_ui_without_input() {
+    // An event accepted by the asynchronous queue from another thread (as the
+    // Lambda API does) wakes the UI by itself; one frame takes it in.
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    // Let the app go idle: no repaint pending.
+    for _ in 0..5 {
+        h.step();
+    }
+    let host = h.state().controller.triggers.clone().unwrap();
+    let before = h.state().controller.async_history.len();
+    std::thread::spawn(move || {
+        host.async_queue()
+            .accept_from("hello", br#"{"from":"elsewhere"}"#, "api")
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    let start = Instant::now();
+    while !h.ctx.has_requested_repaint() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the queue never woke the UI"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+    assert!(
+        h.state().controller.async_history.len() > before,
+        "one frame after the wake, the timeline has the event"
+    );
+}
+
+#[test]
+fn text_colours_pass_a_contrast_check_in_both_themes() {
+    use lambdesk::app::theme;
+    for (dark, visuals) in [
+        (true, egui::Visuals::dark()),
+        (false, egui::Visuals::light()),
+    ] {
+        for background in [
+            visuals.panel_fill,
+            visuals.window_fill,
+            visuals.extreme_bg_color,
+        ] {
+            for (name, colour) in theme::text_colours(dark) {
+                let ratio = theme::contrast(colour, background);
+                assert!(
+                    ratio >= 4.5,
+                    "{name} on {background:?} ({}) is {ratio:.2}:1",
+                    if dark { "dark" } else { "light" }
+                );
+            }
+        }
+    }
+    // The check itself: black on white is 21:1, a colour on itself 1:1.
+    assert!((theme::contrast(egui::Color32::BLACK, egui::Color32::WHITE) - 21.0).abs() < 0.01);
+    assert!((theme::contrast(theme::WARM, theme::WARM) - 1.0).abs() < 1e-9);
+    // The old pale warm badge on the light theme failed it.
+    assert!(theme::contrast(theme::WARM, egui::Visuals::light().panel_fill) < 4.5);
+}
+
+#[test]
+fn a_notice_does_not_move_the_controls() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    h.step();
+    let before = h.get_by_role_and_label(Role::Button, "Invoke").rect();
+    // A file that is not a module makes an error notice.
+    h.state_mut()
+        .controller
+        .handle(Command::AddFunctions(vec![dir.path().join("notes.txt")]));
+    h.step();
+    h.step();
+    assert!(!h.state().controller.notices.is_empty());
+    assert!(has_label(&h, "Dismiss"));
+    let after = h.get_by_role_and_label(Role::Button, "Invoke").rect();
+    assert_eq!(before, after, "Invoke stays where it was");
+}
+
+#[test]
+fn log_filters_show_as_chips_and_a_request_opens_its_log_output() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    step_until(&mut h, "the result", Duration::from_secs(30), |h| {
+        h.state().controller.running.is_empty() && !h.state().controller.records.is_empty()
+    });
+    h.step();
+    let id = h.state().controller.records[0]
+        .result
+        .as_ref()
+        .unwrap()
+        .request_id
+        .clone();
+    // The Test tab's log output has the invocation's REPORT line.
+    assert!(has_label(&h, "Log output"));
+    assert!(has_label(&h, &format!("REPORT RequestId: {id}")));
+    // REPORT reads whole in the log panel: its fields, not cut off.
+    assert!(has_label(&h, "REPORT Duration: "));
+    // A filter the user did not type is a visible chip; clicking removes it.
+    h.state_mut().ui.log_filter.request_id = Some(id.clone());
+    h.step();
+    h.step();
+    let chip = format!("request: {}…  ×", &id[..8]);
+    h.get_by_role_and_label(Role::Button, &chip).click();
+    h.step();
+    assert!(h.state().ui.log_filter.request_id.is_none());
+    // A history row opens the per-request window.
+    h.get_by_label("Monitor").click();
+    h.step();
+    h.query_all_by_label_contains(" · ok")
+        .next()
+        .expect("a history row")
+        .click();
+    h.step();
+    h.step();
+    assert_eq!(h.state().ui.live.request_view.as_deref(), Some(id.as_str()));
+    assert!(has_label(&h, &format!("Request {id}")));
+}
+
+#[test]
+fn dry_run_checks_without_running_and_event_queues() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    h.state_mut().ui.invocation_type = lambdesk::app::state::InvocationType::DryRun;
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "DryRun: 204 No Content"));
+    assert!(h.state().controller.records.is_empty(), "nothing ran");
+    // A bad payload is refused as the Invoke API refuses it.
+    h.state_mut()
+        .controller
+        .handle(Command::EditEvent("hello".into(), 0, "{not json".into()));
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "InvalidRequestContentException"));
+    h.state_mut()
+        .controller
+        .handle(Command::EditEvent("hello".into(), 0, "{}".into()));
+    h.state_mut().ui.invocation_type = lambdesk::app::state::InvocationType::Event;
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    step_until(
+        &mut h,
+        "the queued event ran",
+        Duration::from_secs(30),
+        |h| {
+            h.state()
+                .controller
+                .records
+                .iter()
+                .any(|r| r.source.as_deref() == Some("async"))
+        },
+    );
+    assert!(has_label(&h, "202 Accepted"));
+}
+
+#[test]
+fn the_code_tab_shows_lambdas_code_sha256_and_the_exports() {
+    use base64::Engine;
+    use sha2::Digest;
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    h.get_by_label("Code").click();
+    h.step();
+    h.step();
+    let entry = h.state().controller.entry("hello").unwrap().clone();
+    let bytes = std::fs::read(h.state().controller.code_path(&entry)).unwrap();
+    let sha = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&bytes));
+    assert!(has_label(&h, &sha), "CodeSha256 {sha} shown");
+    assert!(has_label(&h, "handler (func)"));
+    assert!(has_label(&h, "wasi_snapshot_preview1.fd_write (func)"));
+    assert!(has_label(&h, "Reveal in folder"));
+}

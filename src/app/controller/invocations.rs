@@ -117,7 +117,7 @@ impl Controller {
             TestNote {
                 after: self.next_id,
                 ok: true,
-                text: "Event: sent to the asynchronous queue (202 Accepted). Its attempts, retries and destinations show in Triggers → Asynchronous invocation, its result in Monitor and the logs".to_owned(),
+                text: "Event: sent to the asynchronous queue (202 Accepted). Its attempts, retries and destinations show in the Triggers tab under Asynchronous invocation, its result in Monitor and the logs".to_owned(),
             }
         };
         let send = note.ok;

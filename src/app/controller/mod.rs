@@ -346,7 +346,9 @@ pub struct Controller {
     /// The last tuning report per function (this session).
     pub tuning_results: BTreeMap<String, crate::host::tuning::TuneReport>,
     async_seq: u64,
-    last_async_poll: Instant,
+    /// Set (with one wake) when the trigger host reports a change; the
+    /// next frame takes the asynchronous timeline's new records.
+    host_changed: Arc<AtomicBool>,
     trigger_jobs: Option<SyncSender<TriggerJob>>,
     tx: SyncSender<Msg>,
     rx: Receiver<Msg>,
@@ -506,7 +508,7 @@ impl Controller {
             tuning: None,
             tuning_results: BTreeMap::new(),
             async_seq: 0,
-            last_async_poll: Instant::now(),
+            host_changed: Arc::new(AtomicBool::new(false)),
             trigger_jobs: None,
             tx,
             rx,
@@ -640,10 +642,9 @@ impl Controller {
         if self.dirty && self.last_save.elapsed() > Duration::from_millis(300) {
             self.save();
         }
-        if self.last_async_poll.elapsed() > Duration::from_millis(200)
-            && let Some(host) = &self.triggers
+        if let Some(host) = &self.triggers
+            && self.host_changed.swap(false, Ordering::AcqRel)
         {
-            self.last_async_poll = Instant::now();
             let new = host.async_queue().history_since(self.async_seq);
             if let Some(last) = new.last() {
                 self.async_seq = last.seq;

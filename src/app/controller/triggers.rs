@@ -39,7 +39,12 @@ impl Controller {
             return;
         }
         match result {
-            Ok(host) => self.triggers = Some(host),
+            Ok(host) => {
+                self.triggers = Some(host);
+                // The queue may have brought back events from disk.
+                self.host_changed
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
             Err(e) => {
                 let text =
                     format!("Triggers, the Lambda API and asynchronous invocation are off: {e}");
@@ -73,6 +78,14 @@ impl Controller {
             // A flood of trigger invocations may fill the channel; the
             // history then misses some (their logs are still complete).
             if tx.try_send(Msg::Fired(Box::new(record))).is_ok() {
+                wake();
+            }
+        }));
+        // Statuses, queue contents and the asynchronous timeline: one wake
+        // until the UI has looked (a wake takes egui's lock).
+        let (changed, wake) = (self.host_changed.clone(), self.wake.clone());
+        options.on_change = Some(Arc::new(move || {
+            if !changed.swap(true, std::sync::atomic::Ordering::AcqRel) {
                 wake();
             }
         }));
