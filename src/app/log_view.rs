@@ -59,8 +59,9 @@ fn short_request(id: &str) -> String {
 }
 
 /// The message column: START, END and REPORT without the request id (the
-/// request column has it) and with REPORT's tabs as separators, so the whole
-/// report reads in one row; other lines as written.
+/// request column has it), REPORT's fields in short words with separators,
+/// so the whole report reads in one row (the exact line is one right-click
+/// away); other lines as written.
 pub fn message(e: &Entry) -> String {
     let strip = |t: &str| -> String {
         let rest = t.split_once("RequestId: ").map_or(t, |(_, r)| r);
@@ -70,7 +71,20 @@ pub fn message(e: &Entry) -> String {
     match e.kind {
         LogKind::Start => format!("START {}", strip(&e.text)),
         LogKind::End => "END".to_owned(),
-        LogKind::Report => format!("REPORT {}", strip(&e.text)),
+        LogKind::Report => {
+            let mut s = format!("REPORT {}", strip(&e.text));
+            for (long, short) in [
+                ("Billed Duration: ", "Billed "),
+                ("Memory Size: ", "Memory "),
+                ("Max Memory Used: ", "Max used "),
+                ("Init Duration: ", "Init "),
+                ("Restore Duration: ", "Restore "),
+                ("Duration: ", "Duration "),
+            ] {
+                s = s.replace(long, short);
+            }
+            s
+        }
         _ => e.text.replace('\t', "  "),
     }
 }

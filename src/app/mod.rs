@@ -424,6 +424,7 @@ impl LambdeskApp {
                     // configuration, monitor, triggers, tuning (which runs one).
                     self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
                         Ok("configuration") => Tab::Configuration,
+                        Ok("code") => Tab::Code,
                         Ok("monitor") => Tab::Monitor,
                         Ok("triggers") => Tab::Triggers,
                         Ok("tuning") => {

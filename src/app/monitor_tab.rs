@@ -86,25 +86,23 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
     let series = c.metrics.series(name, window, now);
     let log = state.monitor.log_scale;
     let wide = ui.available_width() > 900.0;
-    let mut charts: Vec<Box<dyn FnOnce(&mut Ui) + '_>> = vec![
-        Box::new(|ui: &mut Ui| invocations_chart(ui, &series)),
-        Box::new(|ui: &mut Ui| duration_chart(ui, &series, log)),
-        Box::new(|ui: &mut Ui| concurrency_chart(ui, &series)),
-        Box::new(|ui: &mut Ui| each_invocation_chart(ui, c, name, log)),
-    ];
+    let draw = |ui: &mut Ui, chart: usize| match chart {
+        0 => invocations_chart(ui, &series),
+        1 => duration_chart(ui, &series, log),
+        2 => concurrency_chart(ui, &series),
+        _ => each_invocation_chart(ui, c, name, log),
+    };
     if wide {
-        while !charts.is_empty() {
-            let rest = charts.split_off(2.min(charts.len()));
-            let pair = std::mem::replace(&mut charts, rest);
+        for pair in [[0, 1], [2, 3]] {
             ui.columns(2, |cols| {
                 for (col, chart) in cols.iter_mut().zip(pair) {
-                    chart(col);
+                    draw(col, chart);
                 }
             });
         }
     } else {
-        for chart in charts {
-            chart(ui);
+        for chart in 0..4 {
+            draw(ui, chart);
         }
     }
 }
@@ -164,15 +162,15 @@ fn time_label(secs: f64) -> String {
 /// A chart over time: the x axis carries wall-clock times and spans the
 /// whole window (`series`), however few periods have data.
 fn time_plot(id: &str, y_label: &str, series: &[Period]) -> egui_plot::Plot<'static> {
-    let (from, to) = match (series.first(), series.last()) {
-        (Some(a), Some(b)) => (a.start as f64, (b.start as f64) + width_secs(series)),
-        _ => (0.0, 1.0),
-    };
-    egui_plot::Plot::new(id.to_owned())
-        .include_x(from)
-        .include_x(to)
-        .height(CHART_HEIGHT)
-        .legend(egui_plot::Legend::default())
+    let mut plot = egui_plot::Plot::new(id.to_owned());
+    if let (Some(a), Some(b)) = (series.first(), series.last()) {
+        plot = plot
+            .include_x(a.start as f64)
+            .include_x(b.start as f64 + width_secs(series));
+    }
+    // The newest data is on the right: the legend sits on the left.
+    plot.height(CHART_HEIGHT)
+        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
         .x_axis_formatter(|mark, _| time_label(mark.value))
         .y_axis_label(y_label.to_owned())
         .include_y(0.0)
@@ -237,11 +235,21 @@ fn duration_chart(ui: &mut Ui, series: &[Period], log: bool) {
             .map(|s| [s.start as f64 + w, y_value(s.duration.percentile(p), log)])
             .collect()
     };
+    let dark = ui.visuals().dark_mode;
     duration_plot("m-duration", log, series).show(ui, |plot| {
-        for p in [50.0, 90.0, 99.0] {
+        for (p, color) in [
+            (50.0, theme::ok(dark)),
+            (90.0, theme::warm(dark)),
+            (99.0, theme::error(dark)),
+        ] {
             let points = line(p);
-            plot.line(egui_plot::Line::new(format!("p{p}"), points.clone()));
-            plot.points(egui_plot::Points::new(format!("p{p}"), points).radius(2.0));
+            let name = format!("p{p}");
+            plot.line(egui_plot::Line::new(name.clone(), points.clone()).color(color));
+            plot.points(
+                egui_plot::Points::new(name, points)
+                    .radius(2.5)
+                    .color(color),
+            );
         }
     });
 }
