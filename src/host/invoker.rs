@@ -70,6 +70,19 @@ pub(crate) type SharedStatus = Arc<Mutex<TriggerStatus>>;
 /// without polling. It must not block: the app's flips a flag and wakes the UI.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// A [`Notify`] that may be missing: `changed` calls it when it is there.
+#[derive(Clone, Default)]
+pub(crate) struct Notifier(pub(crate) Option<Notify>);
+
+impl Notifier {
+    /// Tells the console that something changed.
+    pub(crate) fn changed(&self) {
+        if let Some(n) = &self.0 {
+            n();
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -87,7 +100,7 @@ pub struct Invoker {
     source: Arc<str>,
     pub(crate) status: Option<SharedStatus>,
     observer: Option<Observer>,
-    notify: Option<Notify>,
+    notify: Notifier,
 }
 
 impl Invoker {
@@ -98,7 +111,7 @@ impl Invoker {
             source: Arc::from("direct"),
             status: None,
             observer: None,
-            notify: None,
+            notify: Notifier::default(),
         }
     }
 
@@ -108,15 +121,8 @@ impl Invoker {
     }
 
     pub(crate) fn with_notify(mut self, notify: Option<Notify>) -> Self {
-        self.notify = notify;
+        self.notify = Notifier(notify);
         self
-    }
-
-    /// Tells the console that something changed.
-    pub(crate) fn changed(&self) {
-        if let Some(n) = &self.notify {
-            n();
-        }
     }
 
     pub(crate) fn for_source(&self, source: &str, status: Option<SharedStatus>) -> Self {
@@ -184,7 +190,7 @@ impl Invoker {
                 text,
             });
             drop(s);
-            self.changed();
+            self.notify.changed();
         }
     }
 }

@@ -58,7 +58,7 @@ pub struct LocalQueue {
     messages: Mutex<VecDeque<Message>>,
     arrived: Condvar,
     store: Option<FileStore>,
-    notify: Option<super::invoker::Notify>,
+    notify: super::invoker::Notifier,
 }
 
 fn now_ms() -> u64 {
@@ -97,7 +97,7 @@ impl LocalQueue {
             messages: Mutex::new(VecDeque::new()),
             arrived: Condvar::new(),
             store: None,
-            notify: None,
+            notify: super::invoker::Notifier::default(),
         })
     }
 
@@ -109,14 +109,8 @@ impl LocalQueue {
 
     /// Tells `notify` when messages arrive.
     pub fn with_notify(mut self, notify: Option<super::invoker::Notify>) -> Self {
-        self.notify = notify;
+        self.notify = super::invoker::Notifier(notify);
         self
-    }
-
-    fn changed(&self) {
-        if let Some(n) = &self.notify {
-            n();
-        }
     }
 
     /// Takes in the messages of the store folder (after a restart), oldest
@@ -188,7 +182,7 @@ impl LocalQueue {
             .map_err(|e| format!("the queue cannot store the message: {e}"))?;
         self.lock().push_back(m);
         self.arrived.notify_all();
-        self.changed();
+        self.notify.changed();
         Ok(id)
     }
 

@@ -62,7 +62,7 @@ pub struct LocalStream {
     shards: Vec<Shard>,
     next_sequence: Mutex<u128>,
     store: Option<FileStore>,
-    notify: Option<super::invoker::Notify>,
+    notify: super::invoker::Notifier,
 }
 
 impl LocalStream {
@@ -99,7 +99,7 @@ impl LocalStream {
                 .collect(),
             next_sequence: Mutex::new(49_590_338_271_490_256_608_559_692_538_361_571_095),
             store: None,
-            notify: None,
+            notify: super::invoker::Notifier::default(),
         })
     }
 
@@ -111,14 +111,8 @@ impl LocalStream {
 
     /// Tells `notify` when records arrive.
     pub fn with_notify(mut self, notify: Option<super::invoker::Notify>) -> Self {
-        self.notify = notify;
+        self.notify = super::invoker::Notifier(notify);
         self
-    }
-
-    fn changed(&self) {
-        if let Some(n) = &self.notify {
-            n();
-        }
     }
 
     /// Takes in the records of the store folder (after a restart), each into
@@ -254,7 +248,7 @@ impl LocalStream {
             .unwrap_or_else(|e| e.into_inner())
             .push_back(record);
         shard.arrived.notify_all();
-        self.changed();
+        self.notify.changed();
         Ok((Self::shard_id(i), sequence))
     }
 
