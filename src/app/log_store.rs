@@ -320,15 +320,22 @@ impl LogStore {
     }
 
     /// The lines of one request, oldest first (at most `limit`, the newest
-    /// kept), whatever the filter.
+    /// kept), whatever the filter. Read from the newest line back to the
+    /// request's START, so a recent request costs only its own lines, not
+    /// the whole store (the Test tab asks every frame).
     pub fn request_lines(&self, request_id: &str, limit: usize) -> Vec<&Entry> {
-        let mut out: Vec<&Entry> = self
-            .entries
-            .iter()
-            .rev()
-            .filter(|e| &*e.request_id == request_id)
-            .take(limit)
-            .collect();
+        let mut out = Vec::new();
+        for e in self.entries.iter().rev() {
+            if &*e.request_id != request_id {
+                continue;
+            }
+            if out.len() < limit {
+                out.push(e);
+            }
+            if e.kind == LogKind::Start {
+                break;
+            }
+        }
         out.reverse();
         out
     }
@@ -408,6 +415,23 @@ mod tests {
             "Task timed out after 3.00 seconds",
         ));
         assert_eq!(s.matching_len(), 1);
+    }
+
+    #[test]
+    fn request_lines_stop_at_the_requests_start() {
+        let mut s = LogStore::new(100);
+        s.push(line("f", "a", LogKind::Start, "START RequestId: a"));
+        s.push(line("f", "a", LogKind::Function, "one"));
+        s.push(line("f", "b", LogKind::Start, "START RequestId: b"));
+        s.push(line("f", "a", LogKind::Function, "two"));
+        s.push(line("f", "a", LogKind::End, "END RequestId: a"));
+        let texts = |v: Vec<&Entry>| v.iter().map(|e| e.text.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            texts(s.request_lines("a", 10)),
+            ["START RequestId: a", "one", "two", "END RequestId: a"]
+        );
+        assert_eq!(texts(s.request_lines("a", 2)), ["two", "END RequestId: a"]);
+        assert!(s.request_lines("nobody", 10).is_empty());
     }
 
     #[test]
