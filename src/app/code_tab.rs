@@ -8,7 +8,7 @@ use egui::{RichText, Ui};
 
 use super::controller::{Command, Controller, DeployState};
 use super::theme;
-use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
+use crate::runtime::{CodeSource, report::as_ms};
 
 pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Vec<Command>) {
     let Some(entry) = c.entry(name) else { return };
@@ -63,24 +63,16 @@ pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Ve
                                 }
                             });
                             ui.end_row();
-                            let kind = match info.kind {
-                                ModuleKind::Command => {
-                                    "Command module: `_start` runs once per invocation, in a fresh instance".to_owned()
-                                }
-                                ModuleKind::Handler { has_initialize, .. } => format!(
-                                    "Handler module: export `{}` is called per invocation{}",
-                                    entry.config.handler,
-                                    if has_initialize {
-                                        "; `_initialize` runs once at INIT"
-                                    } else {
-                                        ""
-                                    }
-                                ),
-                            };
-                            row(ui, "Kind", kind);
+                            row(
+                                ui,
+                                "Kind",
+                                super::views::module_kind_text(info.kind, &entry.config.handler),
+                            );
                             let (source, d) = info.load;
                             let cache = match source {
-                                CodeSource::Compiled => "Compiled now (then kept in the compile cache)",
+                                CodeSource::Compiled => {
+                                    "Compiled now (then kept in the compile cache)"
+                                }
                                 CodeSource::DiskCache => "Loaded from the compile cache",
                                 CodeSource::Memory => "Already compiled in this session",
                             };

@@ -89,27 +89,15 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         ui.heading(&name);
         match c.status.get(&name).map(|s| &s.deploy) {
             Some(DeployState::Ready(info)) => {
-                let kind = match info.kind {
-                    ModuleKind::Command => {
-                        "command module (fresh instance per invocation)".to_owned()
-                    }
-                    ModuleKind::Handler { has_initialize, .. } => format!(
-                        "handler module `{}`{}",
-                        entry.config.handler,
-                        if has_initialize {
-                            ", INIT runs _initialize"
-                        } else {
-                            ""
-                        }
-                    ),
-                };
-                ui.label(RichText::new(kind).weak()).on_hover_text(format!(
-                    "{}\nSHA-256 {}\n{} KB, {}",
-                    c.code_path(entry).display(),
-                    info.code_sha256,
-                    info.code_size / 1024,
-                    source_label(info.load.0, info.load.1)
-                ));
+                let kind = module_kind_text(info.kind, &entry.config.handler);
+                ui.add(egui::Label::new(RichText::new(kind).weak()).truncate())
+                    .on_hover_text(format!(
+                        "{}\nCodeSha256 {}\n{} KB, {}\nMore in the Code tab",
+                        c.code_path(entry).display(),
+                        info.code_sha256_base64(),
+                        info.code_size / 1024,
+                        source_label(info.load.0, info.load.1)
+                    ));
             }
             Some(DeployState::Deploying) | None => {
                 ui.add(egui::Spinner::new());
@@ -179,6 +167,24 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 state.log_filter.request_id = Some(id);
             }
         }
+    }
+}
+
+/// What kind of module runs and how, in one sentence (the header and the
+/// Code tab).
+pub fn module_kind_text(kind: ModuleKind, handler: &str) -> String {
+    match kind {
+        ModuleKind::Command => {
+            "Command module: `_start` runs once per invocation, in a fresh instance".to_owned()
+        }
+        ModuleKind::Handler { has_initialize, .. } => format!(
+            "Handler module: export `{handler}` is called per invocation{}",
+            if has_initialize {
+                "; `_initialize` runs once at INIT"
+            } else {
+                ""
+            }
+        ),
     }
 }
 
