@@ -8,7 +8,7 @@ use egui::{RichText, Ui};
 
 use super::controller::{Command, Controller, DeployState};
 use super::theme;
-use crate::runtime::{CodeSource, report::as_ms};
+use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 
 pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Vec<Command>) {
     let Some(entry) = c.entry(name) else { return };
@@ -66,7 +66,7 @@ pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Ve
                             row(
                                 ui,
                                 "Kind",
-                                super::views::module_kind_text(info.kind, &entry.config.handler),
+                                module_kind_text(info.kind, &entry.config.handler),
                             );
                             let (source, d) = info.load;
                             let cache = match source {
@@ -128,5 +128,23 @@ fn size(bytes: usize) -> String {
         format!("{:.1} KB", b / 1024.0)
     } else {
         format!("{:.1} MB", b / 1_048_576.0)
+    }
+}
+
+/// What kind of module runs and how, in one sentence (the header and the
+/// Code tab).
+pub fn module_kind_text(kind: ModuleKind, handler: &str) -> String {
+    match kind {
+        ModuleKind::Command => {
+            "Command module: `_start` runs once per invocation, in a fresh instance".to_owned()
+        }
+        ModuleKind::Handler { has_initialize, .. } => format!(
+            "Handler module: export `{handler}` is called per invocation{}",
+            if has_initialize {
+                "; `_initialize` runs once at INIT"
+            } else {
+                ""
+            }
+        ),
     }
 }

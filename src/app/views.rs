@@ -14,7 +14,7 @@ use super::state::{Tab, UiState};
 pub use super::test_tab::invoke_blocker;
 use super::test_tab::test_tab_ui;
 use super::theme;
-use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
+use crate::runtime::{CodeSource, report::as_ms};
 
 /// The function list with status badges.
 pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
@@ -89,7 +89,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         ui.heading(&name);
         match c.status.get(&name).map(|s| &s.deploy) {
             Some(DeployState::Ready(info)) => {
-                let kind = module_kind_text(info.kind, &entry.config.handler);
+                let kind = super::code_tab::module_kind_text(info.kind, &entry.config.handler);
                 ui.add(egui::Label::new(RichText::new(kind).weak()).truncate())
                     .on_hover_text(format!(
                         "{}\nCodeSha256 {}\n{} KB, {}\nMore in the Code tab",
@@ -167,24 +167,6 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 state.log_filter.request_id = Some(id);
             }
         }
-    }
-}
-
-/// What kind of module runs and how, in one sentence (the header and the
-/// Code tab).
-pub fn module_kind_text(kind: ModuleKind, handler: &str) -> String {
-    match kind {
-        ModuleKind::Command => {
-            "Command module: `_start` runs once per invocation, in a fresh instance".to_owned()
-        }
-        ModuleKind::Handler { has_initialize, .. } => format!(
-            "Handler module: export `{handler}` is called per invocation{}",
-            if has_initialize {
-                "; `_initialize` runs once at INIT"
-            } else {
-                ""
-            }
-        ),
     }
 }
 
