@@ -2,8 +2,9 @@
 //! AWS CLI and SDKs can invoke local functions with an endpoint URL.
 //!
 //! Served: `Invoke` (`RequestResponse` and `DryRun`, `X-Amz-Log-Type: Tail`,
-//! `Qualifier` `$LATEST`), `ListFunctions` and `GetFunction`, with AWS's error
-//! shapes. `Event` invocations go to the durable asynchronous queue
+//! any `Qualifier`: `$LATEST`, a version, an alias), `ListFunctions` and
+//! `GetFunction`, with AWS's error shapes; versions and aliases in
+//! [`super::versions`]. `Event` invocations go to the durable asynchronous queue
 //! ([`crate::host::async_queue`]) and are answered 202.
 
 use std::sync::{Arc, Mutex};
@@ -11,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use serde_json::json;
 
+use crate::api::aws::{aws_error, configuration, json_reply, name_and_qualifier, version_error};
 use crate::api::http::{Face, HttpRequest, HttpResponse, Refusal};
 use crate::host::Services;
 use crate::host::async_queue::AsyncQueue;
-use crate::model::FunctionConfig;
+use crate::host::versions::Versions;
 use crate::runtime::{
     InvokeError, InvokeOptions, LogLine, LogSink, MAX_REQUEST_BYTES, Outcome, Runtime, function_arn,
 };
@@ -160,16 +162,6 @@ impl Face for LambdaApi {
     }
 }
 
-fn json_reply(status: u16, body: &serde_json::Value) -> HttpResponse {
-    HttpResponse::json(status, body)
-}
-
-/// An AWS error: status, `x-amzn-ErrorType`, `{"Type": "User", "message": …}`.
-fn aws_error(status: u16, error_type: &str, message: &str) -> HttpResponse {
-    json_reply(status, &json!({ "Type": "User", "message": message }))
-        .with_header("x-amzn-ErrorType", error_type)
-}
-
 fn invoke_error(e: &InvokeError) -> HttpResponse {
     let status = match e {
         InvokeError::ResourceNotFound { .. } => 404,
@@ -219,20 +211,6 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A function name from a name, a partial ARN or a full ARN, and a qualifier in it.
-fn parse_name(raw: &str) -> (String, Option<String>) {
-    let parts: Vec<&str> = raw.split(':').collect();
-    match parts.as_slice() {
-        ["arn", "aws", "lambda", _, _, "function", name] => ((*name).to_owned(), None),
-        ["arn", "aws", "lambda", _, _, "function", name, q] => {
-            ((*name).to_owned(), Some((*q).to_owned()))
-        }
-        [_, "function", name] => ((*name).to_owned(), None),
-        [name, q] => ((*name).to_owned(), Some((*q).to_owned())),
-        _ => (raw.to_owned(), None),
-    }
-}
-
 fn handle(runtime: &Runtime, extras: &Services, request: &HttpRequest) -> HttpResponse {
     let (log, queue) = (extras.log.as_ref(), extras.async_queue.as_deref());
     let path = percent_decode(&request.path);
@@ -245,50 +223,66 @@ fn handle(runtime: &Runtime, extras: &Services, request: &HttpRequest) -> HttpRe
     }
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let versions = extras.versions.as_deref();
+    if let Some(v) = versions
+        && let Some(r) = super::versions::route(runtime, v, request, &segments, &params)
+    {
+        return r;
+    }
     match (request.method.as_str(), segments.as_slice()) {
-        ("GET", []) if path.starts_with(PREFIX) => list_functions(runtime),
-        ("GET", [name]) => get_function(runtime, name),
-        ("POST", [name, "invocations"]) => invoke(runtime, log, queue, request, name, &params),
+        ("GET", []) if path.starts_with(PREFIX) => list_functions(runtime, versions),
+        ("GET", [name]) => get_function(runtime, versions, name, &params),
+        ("POST", [name, "invocations"]) => {
+            invoke(runtime, versions, log, queue, request, name, &params)
+        }
         _ => aws_error(404, "UnknownOperationException", "Unknown operation"),
     }
 }
 
-fn configuration(runtime: &Runtime, name: &str) -> Option<serde_json::Value> {
-    let info = runtime.deploy_info(name)?;
-    let config: FunctionConfig = runtime.config(name)?;
-    Some(json!({
-        "FunctionName": name,
-        "FunctionArn": function_arn(name),
-        "Runtime": "provided.al2023",
-        "Role": format!("arn:aws:iam::{}:role/{}", crate::runtime::ACCOUNT_ID, if config.role.name.is_empty() { "lambdesk" } else { config.role.name.as_str() }),
-        "Handler": config.handler,
-        "CodeSize": info.code_size,
-        "Description": "",
-        "Timeout": config.timeout_s,
-        "MemorySize": config.memory_mb,
-        "CodeSha256": info.code_sha256_base64(),
-        "Version": "$LATEST",
-        "Environment": { "Variables": config.environment },
-        "PackageType": "Zip",
-        "Architectures": ["x86_64"],
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
-        "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
-    }))
-}
-
-fn list_functions(runtime: &Runtime) -> HttpResponse {
+fn list_functions(runtime: &Runtime, versions: Option<&Versions>) -> HttpResponse {
     let functions: Vec<serde_json::Value> = runtime
         .function_names()
         .iter()
-        .filter_map(|n| configuration(runtime, n))
+        .filter_map(|n| configuration(runtime, versions, n))
         .collect();
     json_reply(200, &json!({ "Functions": functions }))
 }
 
-fn get_function(runtime: &Runtime, raw: &str) -> HttpResponse {
-    let (name, _) = parse_name(raw);
-    match configuration(runtime, &name) {
+/// `GetFunction`, of `$LATEST` or, with a qualifier, a version or an alias's version.
+fn get_function(
+    runtime: &Runtime,
+    versions: Option<&Versions>,
+    raw: &str,
+    params: &[(String, String)],
+) -> HttpResponse {
+    let (name, qualifier) = match name_and_qualifier(raw, params) {
+        Ok(nq) => nq,
+        Err(r) => return r,
+    };
+    if qualifier.as_deref().is_some_and(|q| q != "$LATEST") {
+        let Some(v) = versions else {
+            return aws_error(
+                404,
+                "ResourceNotFoundException",
+                &format!(
+                    "Function not found: {}:{}",
+                    function_arn(&name),
+                    qualifier.unwrap_or_default()
+                ),
+            );
+        };
+        return match super::versions::qualified_configuration(v, &name, qualifier.as_deref()) {
+            Ok(config) => json_reply(
+                200,
+                &json!({
+                    "Configuration": config,
+                    "Code": { "RepositoryType": "Local", "Location": "" },
+                }),
+            ),
+            Err(e) => version_error(&e),
+        };
+    }
+    match configuration(runtime, versions, &name) {
         Some(config) => {
             let concurrency = runtime
                 .config(&name)
@@ -313,35 +307,42 @@ fn get_function(runtime: &Runtime, raw: &str) -> HttpResponse {
 
 fn invoke(
     runtime: &Runtime,
+    versions: Option<&Versions>,
     log: Option<&LogSink>,
     queue: Option<&AsyncQueue>,
     request: &HttpRequest,
     raw_name: &str,
     params: &[(String, String)],
 ) -> HttpResponse {
-    let (name, arn_qualifier) = parse_name(raw_name);
-    let qualifier = params
-        .iter()
-        .find(|(k, _)| k == "Qualifier")
-        .map(|(_, v)| v.clone())
-        .or(arn_qualifier);
-    if let Some(q) = &qualifier
-        && q != "$LATEST"
-    {
-        return aws_error(
-            404,
-            "ResourceNotFoundException",
-            &format!(
-                "Function not found: {}:{q} (versions and aliases are not supported yet; use $LATEST)",
-                function_arn(&name)
-            ),
-        );
-    }
+    let (name, qualifier) = match name_and_qualifier(raw_name, params) {
+        Ok(nq) => nq,
+        Err(r) => return r,
+    };
     if runtime.deploy_info(&name).is_none() {
         return invoke_error(&InvokeError::ResourceNotFound {
             arn: function_arn(&name),
         });
     }
+    // The version that runs: $LATEST, a version, or an alias's (by weight).
+    let resolved = match (versions, qualifier.as_deref()) {
+        (Some(v), q) => match v.resolve(&name, q) {
+            Ok(r) => r,
+            Err(e) => return version_error(&e),
+        },
+        (None, None | Some("$LATEST")) => crate::host::versions::Resolved {
+            key: name.clone(),
+            executed_version: "$LATEST".into(),
+            invoked_arn: function_arn(&name),
+        },
+        (None, Some(q)) => {
+            return aws_error(
+                404,
+                "ResourceNotFoundException",
+                &format!("Function not found: {}:{q}", function_arn(&name)),
+            );
+        }
+    };
+    let executed = resolved.executed_version.as_str();
     let invocation_type = request
         .header("X-Amz-Invocation-Type")
         .unwrap_or("RequestResponse")
@@ -366,7 +367,7 @@ fn invoke(
                 status: 204,
                 ..HttpResponse::default()
             }
-            .with_header("X-Amz-Executed-Version", "$LATEST");
+            .with_header("X-Amz-Executed-Version", executed);
         }
         "Event" => {
             let Some(queue) = queue else {
@@ -376,13 +377,14 @@ fn invoke(
                     "this server has no asynchronous queue",
                 );
             };
-            return match queue.accept(&name, &body) {
+            // The queue runs what the qualifier resolved to now.
+            return match queue.accept(&resolved.key, &body) {
                 Ok(id) => HttpResponse {
                     status: 202,
                     ..HttpResponse::default()
                 }
                 .with_header("x-amzn-RequestId", &id)
-                .with_header("X-Amz-Executed-Version", "$LATEST"),
+                .with_header("X-Amz-Executed-Version", executed),
                 Err(e) => invoke_error(&e),
             };
         }
@@ -417,9 +419,10 @@ fn invoke(
     };
     let options = InvokeOptions {
         log_sink: Some(sink),
+        invoked_arn: Some(Arc::from(resolved.invoked_arn.as_str())),
         ..InvokeOptions::default()
     };
-    match runtime.invoke_with(&name, &body, &options) {
+    match runtime.invoke_with(&resolved.key, &body, &options) {
         Err(e) => invoke_error(&e),
         Ok(inv) => {
             let mut r = HttpResponse {
@@ -428,7 +431,7 @@ fn invoke(
                 body: inv.payload().into_owned(),
             }
             .with_header("Content-Type", "application/json")
-            .with_header("X-Amz-Executed-Version", "$LATEST")
+            .with_header("X-Amz-Executed-Version", executed)
             .with_header("x-amzn-RequestId", &inv.request_id);
             if let Outcome::Error(e) = &inv.outcome {
                 r = r.with_header("X-Amz-Function-Error", e.kind.label());
@@ -449,6 +452,7 @@ fn invoke(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::aws::parse_name;
 
     #[test]
     fn names_and_urls() {

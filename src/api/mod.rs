@@ -4,10 +4,12 @@
 //! small client for the command line ([`client`]). The host below knows
 //! nothing of HTTP: [`start_host`] hands it these faces.
 
+pub(crate) mod aws;
 pub mod client;
 pub mod http;
 pub mod lambda;
 pub mod routes;
+pub(crate) mod versions;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -21,6 +21,7 @@ pub mod queue;
 pub mod routes;
 pub mod stream;
 pub mod tuning;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -52,6 +53,8 @@ pub struct Services {
     /// Local queues and streams messages and records can be sent to
     /// (`POST /lambdesk/queues/NAME`, `POST /lambdesk/streams/NAME`).
     pub endpoints: Option<Arc<Endpoints>>,
+    /// Published versions and aliases.
+    pub versions: Option<Arc<versions::Versions>>,
 }
 
 /// A listening HTTP face, kept alive by the host; dropping it stops it.
@@ -131,15 +134,19 @@ pub struct HostOptions {
     pub log: Option<LogSink>,
     /// Hears of every invocation made by triggers and the queue.
     pub observer: Option<Observer>,
-    /// Told when a trigger's status, a queue's or stream's contents or the
-    /// asynchronous timeline change.
+    /// Told when a trigger's status, a queue's or stream's contents, the
+    /// asynchronous timeline, or the versions and aliases change.
     pub on_change: Option<invoker::Notify>,
+    /// Folder of the published versions and aliases (beside the queue's, in
+    /// the workspace).
+    pub versions_dir: PathBuf,
 }
 
 impl HostOptions {
     /// Loopback, SAM's ports (3001 for the Lambda API, 3000 for HTTP).
     pub fn new(queue_dir: PathBuf) -> Self {
         Self {
+            versions_dir: queue_dir.with_file_name("versions"),
             host: IpAddr::from([127, 0, 0, 1]),
             lambda_port: LAMBDA_PORT,
             http_port: HTTP_PORT,
@@ -183,6 +190,8 @@ pub struct TriggerHost {
     /// Threads of stopped triggers still finishing (an invocation in progress);
     /// finished ones are joined at each `apply`, the rest by `stop_all`.
     stopping: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    versions: Arc<versions::Versions>,
+    version_problems: Vec<String>,
 }
 
 /// Binds with `start`, falling back to any free port when asked to.
@@ -216,10 +225,16 @@ impl TriggerHost {
             async_queue.set_notify(n.clone());
         }
         let endpoints = Arc::new(Endpoints::default());
+        let (versions, version_problems) = versions::Versions::open(
+            runtime.clone(),
+            options.versions_dir.clone(),
+            options.on_change.clone(),
+        );
         let services = Services {
             log: options.log.clone(),
             async_queue: Some(async_queue.clone()),
             endpoints: Some(endpoints.clone()),
+            versions: Some(versions.clone()),
         };
         let api = bind(
             SocketAddr::new(options.host, options.lambda_port),
@@ -238,7 +253,19 @@ impl TriggerHost {
             known: Mutex::new(Vec::new()),
             index: RwLock::default(),
             stopping: Mutex::default(),
+            versions,
+            version_problems,
         })
+    }
+
+    /// Published versions and aliases.
+    pub fn versions(&self) -> &Arc<versions::Versions> {
+        &self.versions
+    }
+
+    /// Versions that could not be loaded at start, and why.
+    pub fn version_problems(&self) -> &[String] {
+        &self.version_problems
     }
 
     /// The Lambda API's address.

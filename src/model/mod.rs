@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod schedule;
 pub mod trigger;
+pub mod versions;
 pub mod workspace;
 
 pub use account::{ACCOUNT_ID, REGION};

@@ -48,6 +48,8 @@ pub(crate) struct Blueprint {
     pub kind: ModuleKind,
     pub config: FunctionConfig,
     pub function: Arc<str>,
+    /// `$LATEST` or a published version's number.
+    pub version: Arc<str>,
     pub arn: Arc<str>,
     pub log_group: Arc<str>,
     pub task_root: Option<PathBuf>,
@@ -225,8 +227,9 @@ impl Environment {
             function: bp.function.clone(),
             memory_mb: bp.config.memory_mb,
             log_group: bp.log_group.clone(),
-            log_stream: Arc::from(super::logs::new_log_stream_name()),
+            log_stream: Arc::from(super::logs::new_log_stream_name(&bp.version)),
             arn: bp.arn.clone(),
+            version: bp.version.clone(),
         });
         let io = Io::new(facts.clone());
         io.begin(event, first.clone(), sink);
@@ -383,7 +386,7 @@ impl Environment {
         let reserved = [
             ("AWS_LAMBDA_FUNCTION_NAME", &*bp.function),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory.as_str()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", &*bp.version),
             ("AWS_LAMBDA_LOG_GROUP_NAME", &*bp.log_group),
             ("AWS_LAMBDA_LOG_STREAM_NAME", &*self.facts.log_stream),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),

@@ -82,6 +82,8 @@ pub(crate) struct InvocationContext {
     pub request_id: Arc<str>,
     pub deadline: Instant,
     pub deadline_unix_ms: u64,
+    /// The ARN as invoked (with its alias or version), when not the function's own.
+    pub invoked_arn: Option<Arc<str>>,
 }
 
 /// Facts about the environment that do not change between invocations.
@@ -92,6 +94,8 @@ pub(crate) struct EnvironmentFacts {
     pub log_group: Arc<str>,
     pub log_stream: Arc<str>,
     pub arn: Arc<str>,
+    /// `$LATEST` or a published version's number.
+    pub version: Arc<str>,
 }
 
 /// The streams' shared state for the invocation in progress.
@@ -225,9 +229,9 @@ impl Io {
         let remaining = ctx.deadline.saturating_duration_since(Instant::now());
         serde_json::json!({
             "awsRequestId": &*ctx.request_id,
-            "invokedFunctionArn": &*s.facts.arn,
+            "invokedFunctionArn": &**ctx.invoked_arn.as_ref().unwrap_or(&s.facts.arn),
             "functionName": &*s.facts.function,
-            "functionVersion": "$LATEST",
+            "functionVersion": &*s.facts.version,
             "memoryLimitInMB": s.facts.memory_mb,
             "logGroupName": &*s.facts.log_group,
             "logStreamName": &*s.facts.log_stream,

@@ -61,10 +61,10 @@ pub fn log_group_name(function: &str) -> String {
     format!("/aws/lambda/{function}")
 }
 
-/// A new log stream name in Lambda's form.
-pub fn new_log_stream_name() -> String {
+/// A new log stream name in Lambda's form, with the version it runs.
+pub fn new_log_stream_name(version: &str) -> String {
     let id = new_request_id().replace('-', "");
-    format!("{}/[$LATEST]{id}", Utc::now().format("%Y/%m/%d"))
+    format!("{}/[{version}]{id}", Utc::now().format("%Y/%m/%d"))
 }
 
 /// A new request id: a random (version 4) UUID. Drawn from a per-thread
@@ -177,7 +177,8 @@ mod tests {
 
     #[test]
     fn stream_names_look_like_lambdas() {
-        let name = new_log_stream_name();
+        let name = new_log_stream_name("$LATEST");
+        assert!(new_log_stream_name("7").contains("/[7]"));
         let (date, rest) = name.split_once("/[$LATEST]").unwrap();
         assert_eq!(date.len(), 10);
         assert_eq!(rest.len(), 32);

@@ -110,6 +110,9 @@ pub struct InvokeOptions {
     /// The request id to use (an asynchronous event keeps its id across
     /// retries, as in Lambda); `None` makes a new one.
     pub request_id: Option<Arc<str>>,
+    /// The ARN as the caller invoked it (with an alias or version), for the
+    /// context's `invokedFunctionArn`; `None`: the function's own ARN.
+    pub invoked_arn: Option<Arc<str>>,
 }
 
 /// What deploying a function found.
@@ -123,6 +126,8 @@ pub struct DeployInfo {
     pub load: (CodeSource, Duration),
     /// Size of the module binary.
     pub code_size: usize,
+    /// The file the code was read from.
+    pub origin: PathBuf,
     /// The module's exports, as `name (kind)`.
     pub exports: Vec<String>,
     /// The module's imports, as `module.name (kind)`.
@@ -226,6 +231,16 @@ pub struct EnvironmentInfo {
 /// The ARN of a function.
 pub fn function_arn(name: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}")
+}
+
+/// The runtime's key of a published version (`name:3`): what
+/// [`Runtime::invoke_with`] and the other per-function calls take for it.
+pub fn version_key(name: &str, version: &str) -> String {
+    if version == "$LATEST" {
+        name.to_owned()
+    } else {
+        format!("{name}:{version}")
+    }
 }
 
 struct Function {
@@ -387,6 +402,7 @@ impl Runtime {
                 log_group: Arc::from(""),
                 log_stream: Arc::from(""),
                 arn: Arc::from(""),
+                version: Arc::from(""),
             });
             let mut store = wasmtime::Store::new(
                 &engine,
@@ -498,9 +514,41 @@ impl Runtime {
         self.deploy_bundle_noted(name, bundle, config, None)
     }
 
+    /// Deploys a published version of `name` (immutable code and settings)
+    /// as `name:version`: its own environments, `Version: N` on its START
+    /// lines, `functionVersion` in its context. Invoke it by that key.
+    pub fn deploy_version(
+        &self,
+        name: &str,
+        version: u64,
+        bundle: &CodeBundle,
+        config: FunctionConfig,
+    ) -> Result<DeployInfo, DeployError> {
+        self.deploy_keyed(
+            &version_key(name, &version.to_string()),
+            name,
+            &version.to_string(),
+            bundle,
+            config,
+            None,
+        )
+    }
+
     fn deploy_bundle_noted(
         &self,
         name: &str,
+        bundle: &CodeBundle,
+        config: FunctionConfig,
+        init_note: Option<String>,
+    ) -> Result<DeployInfo, DeployError> {
+        self.deploy_keyed(name, name, "$LATEST", bundle, config, init_note)
+    }
+
+    fn deploy_keyed(
+        &self,
+        key: &str,
+        name: &str,
+        version: &str,
         bundle: &CodeBundle,
         config: FunctionConfig,
         init_note: Option<String>,
@@ -518,6 +566,7 @@ impl Runtime {
             code_sha256: bundle.sha256_hex(),
             load: (source, load_time),
             code_size: bundle.wasm.len(),
+            origin: bundle.origin.clone(),
             exports: module
                 .exports()
                 .map(|e| format!("{} ({})", e.name(), extern_kind(&e.ty())))
@@ -533,6 +582,7 @@ impl Runtime {
                 instance_pre,
                 kind,
                 function: Arc::from(name),
+                version: Arc::from(version),
                 arn: Arc::from(function_arn(name)),
                 log_group: Arc::from(logs::log_group_name(name)),
                 task_root: bundle.task_root.clone(),
@@ -548,7 +598,7 @@ impl Runtime {
             in_flight: AtomicU32::new(0),
             generation: AtomicU64::new(0),
         });
-        let old = self.functions_mut().insert(name.to_owned(), function);
+        let old = self.functions_mut().insert(key.to_owned(), function);
         drop(old);
         Ok(info)
     }
@@ -628,15 +678,37 @@ impl Runtime {
         self.functions().get(name).cloned()
     }
 
-    /// Removes a function and its environments.
+    /// Removes a function, its published versions and their environments;
+    /// given a version's key (`name:3`), that version alone.
     pub fn remove(&self, name: &str) -> bool {
-        let removed = self.functions_mut().remove(name);
+        let mut functions = self.functions_mut();
+        let removed = functions.remove(name);
+        if !name.contains(':') {
+            let prefix = format!("{name}:");
+            functions.retain(|k, _| !k.starts_with(&prefix));
+        }
         removed.is_some()
     }
 
-    /// Names of the deployed functions, sorted.
+    /// Names of the deployed functions (`$LATEST`; not their versions), sorted.
     pub fn function_names(&self) -> Vec<String> {
-        self.functions().keys().cloned().collect()
+        self.functions()
+            .keys()
+            .filter(|k| !k.contains(':'))
+            .cloned()
+            .collect()
+    }
+
+    /// The published versions of `name` deployed, in order.
+    pub fn versions_deployed(&self, name: &str) -> Vec<u64> {
+        let prefix = format!("{name}:");
+        let mut v: Vec<u64> = self
+            .functions()
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// What the last deploy of `name` found.
@@ -777,8 +849,9 @@ impl Runtime {
             }
         };
         let deadline = Instant::now() + timeout;
-        env.io()
-            .begin(event, context_until(&request_id, deadline), sink);
+        let mut ctx = context_until(&request_id, deadline);
+        ctx.invoked_arn = options.invoked_arn.clone();
+        env.io().begin(event, ctx, sink);
         let logging = env.io().has_sink();
         if logging
             && start == StartKind::Cold
@@ -789,7 +862,7 @@ impl Runtime {
         if logging {
             env.io().platform_line(
                 LogKind::Start,
-                format!("START RequestId: {request_id} Version: $LATEST"),
+                format!("START RequestId: {request_id} Version: {}", bp.version),
             );
         }
         let run = env.run(bp, deadline, options.cancel.as_ref());
@@ -952,7 +1025,7 @@ impl Runtime {
             0,
             &self.inner.options.pricing,
         );
-        let log_stream = logs::new_log_stream_name();
+        let log_stream = logs::new_log_stream_name(&bp.version);
         if let Some(sink) = sink {
             let line = |kind, text: String| LogLine {
                 time: chrono::Utc::now(),
@@ -964,7 +1037,7 @@ impl Runtime {
             };
             sink(line(
                 LogKind::Start,
-                format!("START RequestId: {request_id} Version: $LATEST"),
+                format!("START RequestId: {request_id} Version: {}", bp.version),
             ));
             sink(line(
                 LogKind::Platform,
@@ -1000,6 +1073,7 @@ fn context_until(request_id: &Arc<str>, deadline: Instant) -> InvocationContext 
         request_id: request_id.clone(),
         deadline,
         deadline_unix_ms: unix_ms.as_millis() as u64,
+        invoked_arn: None,
     }
 }
 

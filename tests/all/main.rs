@@ -15,4 +15,5 @@ mod sandbox;
 mod serve;
 mod triggers;
 mod tuning;
+mod versions;
 mod wasi;

@@ -1086,3 +1086,93 @@ fn a_second_server_on_the_same_workspace_is_refused() {
         "{err}"
     );
 }
+
+/// Runs a boto3 script against `s` (its first argument is the endpoint URL).
+fn run_boto3(s: &Server, script: &str) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&s.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn boto3_publishes_versions_and_invokes_through_aliases() {
+    let s = start();
+    let script = r#"
+import json, sys, boto3, botocore, botocore.config
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="local", aws_secret_access_key="local",
+                 config=botocore.config.Config(retries={"max_attempts": 1}))
+def err(call, code, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == code, (code, e.response)
+        return e.response["Error"]["Message"]
+    raise SystemExit(f"{kw}: no error, wanted {code}")
+
+v1 = c.publish_version(FunctionName="behave", Description="first")
+assert v1["Version"] == "1" and v1["Description"] == "first", v1
+assert v1["FunctionArn"].endswith(":function:behave:1"), v1
+assert c.publish_version(FunctionName="behave")["Version"] == "1", "unchanged: the same version"
+latest = c.get_function_configuration(FunctionName="behave")
+assert latest["Version"] == "$LATEST" and latest["RevisionId"], latest
+assert v1["CodeSha256"] == latest["CodeSha256"]
+err(c.publish_version, "PreconditionFailedException", FunctionName="behave", RevisionId="stale")
+m = err(c.publish_version, "InvalidParameterValueException", FunctionName="behave", CodeSha256="bm90")
+assert m.startswith("CodeSHA256 (bm90) is different from current CodeSHA256 in $LATEST"), m
+assert [v["Version"] for v in c.list_versions_by_function(FunctionName="behave")["Versions"]] == ["$LATEST", "1"]
+page = c.list_versions_by_function(FunctionName="behave", MaxItems=1)
+assert len(page["Versions"]) == 1 and page["NextMarker"], page
+rest = c.list_versions_by_function(FunctionName="behave", Marker=page["NextMarker"])
+assert [v["Version"] for v in rest["Versions"]] == ["1"] and "NextMarker" not in rest, rest
+
+a = c.create_alias(FunctionName="behave", Name="live", FunctionVersion="1", Description="prod")
+assert a["AliasArn"].endswith(":function:behave:live") and a["FunctionVersion"] == "1", a
+err(c.create_alias, "ResourceConflictException", FunctionName="behave", Name="live", FunctionVersion="1")
+err(c.create_alias, "ResourceNotFoundException", FunctionName="behave", Name="x", FunctionVersion="9")
+err(c.create_alias, "ValidationException", FunctionName="behave", Name="x", FunctionVersion="1",
+    RoutingConfig={"AdditionalVersionWeights": {"2": 1.5}})
+m = err(c.create_alias, "InvalidParameterValueException", FunctionName="behave", Name="x",
+        FunctionVersion="$LATEST", RoutingConfig={"AdditionalVersionWeights": {"1": 0.5}})
+assert m == "$LATEST is not supported for an alias pointing to more than 1 version", m
+
+r = c.invoke(FunctionName="behave", Qualifier="live", Payload=b'{"action":"context"}')
+assert r["ExecutedVersion"] == "1", r
+ctx = json.loads(r["Payload"].read())
+assert ctx["functionVersion"] == "1" and ctx["invokedFunctionArn"].endswith(":function:behave:live"), ctx
+assert c.invoke(FunctionName="behave:1", Payload=b"{}")["ExecutedVersion"] == "1"
+assert c.invoke(FunctionName="behave", Payload=b"{}")["ExecutedVersion"] == "$LATEST"
+m = err(c.invoke, "InvalidParameterValueException", FunctionName="behave:1", Qualifier="live", Payload=b"{}")
+assert m == "The derived qualifier from the function name does not match the specified qualifier.", m
+err(c.invoke, "ResourceNotFoundException", FunctionName="behave", Qualifier="9", Payload=b"{}")
+assert c.invoke(FunctionName="behave", Qualifier="live", InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+assert c.get_function(FunctionName="behave", Qualifier="1")["Configuration"]["Version"] == "1"
+g = c.get_function_configuration(FunctionName="behave", Qualifier="live")
+assert g["Version"] == "1" and g["FunctionArn"].endswith(":behave:live"), g
+
+got = c.get_alias(FunctionName="behave", Name="live")
+err(c.update_alias, "PreconditionFailedException", FunctionName="behave", Name="live", RevisionId="stale", Description="x")
+u = c.update_alias(FunctionName="behave", Name="live", RevisionId=got["RevisionId"], Description="new")
+assert u["Description"] == "new" and u["RevisionId"] != got["RevisionId"], u
+assert [x["Name"] for x in c.list_aliases(FunctionName="behave")["Aliases"]] == ["live"]
+assert c.list_aliases(FunctionName="behave", FunctionVersion="2")["Aliases"] == []
+err(c.delete_function, "ResourceConflictException", FunctionName="behave", Qualifier="1")
+c.delete_alias(FunctionName="behave", Name="live")
+c.delete_alias(FunctionName="behave", Name="live")
+err(c.get_alias, "ResourceNotFoundException", FunctionName="behave", Name="live")
+c.delete_function(FunctionName="behave", Qualifier="1")
+err(c.get_function, "ResourceNotFoundException", FunctionName="behave", Qualifier="1")
+assert c.publish_version(FunctionName="behave")["Version"] == "2", "numbers are never reused"
+print("versions ok")
+"#;
+    run_boto3(&s, script);
+}

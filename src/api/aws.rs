@@ -1,0 +1,144 @@
+//! What the Lambda API's operations share: AWS's error shape, JSON replies,
+//! function names and ARNs with their qualifiers, and the
+//! `FunctionConfiguration` of `$LATEST` or a published version.
+
+use serde_json::json;
+
+use crate::api::http::HttpResponse;
+use crate::host::versions::{VersionError, Versions};
+use crate::model::FunctionConfig;
+use crate::model::versions::PublishedVersion;
+use crate::runtime::{Runtime, function_arn};
+
+pub(crate) fn json_reply(status: u16, body: &serde_json::Value) -> HttpResponse {
+    HttpResponse::json(status, body)
+}
+
+/// An AWS error: status, `x-amzn-ErrorType`, `{"Type": "User", "message": …}`.
+pub(crate) fn aws_error(status: u16, error_type: &str, message: &str) -> HttpResponse {
+    json_reply(status, &json!({ "Type": "User", "message": message }))
+        .with_header("x-amzn-ErrorType", error_type)
+}
+
+/// A refused version or alias request, as AWS answers it.
+pub(crate) fn version_error(e: &VersionError) -> HttpResponse {
+    aws_error(e.status(), e.error_type(), e.message())
+}
+
+/// A function name from a name, a partial ARN or a full ARN, and a qualifier in it.
+pub(crate) fn parse_name(raw: &str) -> (String, Option<String>) {
+    let parts: Vec<&str> = raw.split(':').collect();
+    match parts.as_slice() {
+        ["arn", "aws", "lambda", _, _, "function", name] => ((*name).to_owned(), None),
+        ["arn", "aws", "lambda", _, _, "function", name, q] => {
+            ((*name).to_owned(), Some((*q).to_owned()))
+        }
+        [_, "function", name] => ((*name).to_owned(), None),
+        [name, q] => ((*name).to_owned(), Some((*q).to_owned())),
+        _ => (raw.to_owned(), None),
+    }
+}
+
+/// The function name and qualifier of a request: from the name (or ARN) in
+/// the path and the `Qualifier` parameter, which must agree when both are
+/// given (AWS's message otherwise).
+pub(crate) fn name_and_qualifier(
+    raw: &str,
+    params: &[(String, String)],
+) -> Result<(String, Option<String>), HttpResponse> {
+    let (name, from_name) = parse_name(raw);
+    let param = params
+        .iter()
+        .find(|(k, _)| k == "Qualifier")
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty());
+    match (from_name, param) {
+        (Some(a), Some(b)) if a != b => Err(aws_error(
+            400,
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified qualifier.",
+        )),
+        (a, b) => Ok((name, a.or(b))),
+    }
+}
+
+fn role_arn(config: &FunctionConfig) -> String {
+    format!(
+        "arn:aws:iam::{}:role/{}",
+        crate::runtime::ACCOUNT_ID,
+        if config.role.name.is_empty() {
+            "lambdesk"
+        } else {
+            config.role.name.as_str()
+        }
+    )
+}
+
+/// Base64 of a hex SHA-256, as Lambda's `CodeSha256`.
+pub(crate) fn sha256_base64(hex: &str) -> String {
+    use base64::Engine;
+    let digest: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+/// `$LATEST`'s `FunctionConfiguration`.
+pub(crate) fn configuration(
+    runtime: &Runtime,
+    versions: Option<&Versions>,
+    name: &str,
+) -> Option<serde_json::Value> {
+    let info = runtime.deploy_info(name)?;
+    let config: FunctionConfig = runtime.config(name)?;
+    let mut c = json!({
+        "FunctionName": name,
+        "FunctionArn": function_arn(name),
+        "Runtime": "provided.al2023",
+        "Role": role_arn(&config),
+        "Handler": config.handler,
+        "CodeSize": info.code_size,
+        "Description": "",
+        "Timeout": config.timeout_s,
+        "MemorySize": config.memory_mb,
+        "CodeSha256": info.code_sha256_base64(),
+        "Version": "$LATEST",
+        "Environment": { "Variables": config.environment },
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
+    });
+    if let Some(r) = versions.and_then(|v| v.latest_revision(name)) {
+        c["RevisionId"] = json!(r);
+    }
+    Some(c)
+}
+
+/// A published version's `FunctionConfiguration` (its ARN qualified).
+pub(crate) fn version_configuration(name: &str, v: &PublishedVersion) -> serde_json::Value {
+    let config = &v.config;
+    json!({
+        "FunctionName": name,
+        "FunctionArn": format!("{}:{}", function_arn(name), v.version),
+        "Runtime": "provided.al2023",
+        "Role": role_arn(config),
+        "Handler": config.handler,
+        "CodeSize": v.code_size,
+        "Description": v.description,
+        "Timeout": config.timeout_s,
+        "MemorySize": config.memory_mb,
+        "LastModified": v.created.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
+        "CodeSha256": sha256_base64(&v.code_sha256),
+        "Version": v.version.to_string(),
+        "Environment": { "Variables": config.environment },
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+        "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
+        "RevisionId": v.revision_id,
+    })
+}
