@@ -74,16 +74,6 @@ fn role_arn(config: &FunctionConfig) -> String {
     )
 }
 
-/// Base64 of a hex SHA-256, as Lambda's `CodeSha256`.
-pub(crate) fn sha256_base64(hex: &str) -> String {
-    use base64::Engine;
-    let digest: Vec<u8> = (0..hex.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    base64::engine::general_purpose::STANDARD.encode(digest)
-}
-
 /// `$LATEST`'s `FunctionConfiguration`.
 pub(crate) fn configuration(
     runtime: &Runtime,
@@ -131,7 +121,7 @@ pub(crate) fn version_configuration(name: &str, v: &PublishedVersion) -> serde_j
         "Timeout": config.timeout_s,
         "MemorySize": config.memory_mb,
         "LastModified": v.created.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
-        "CodeSha256": sha256_base64(&v.code_sha256),
+        "CodeSha256": v.code_sha256_base64(),
         "Version": v.version.to_string(),
         "Environment": { "Variables": config.environment },
         "PackageType": "Zip",

@@ -15,6 +15,10 @@ pub(super) fn config_tab_ui(
     cmds: &mut Vec<Command>,
 ) {
     let Some(entry) = c.entry(name) else { return };
+    if let Some(q) = c.qualifier(name) {
+        published_config_ui(ui, c, name, q, cmds);
+        return;
+    }
     let draft = state
         .live
         .drafts
@@ -193,4 +197,70 @@ fn number_row_ui(
         }
     });
     ui.end_row();
+}
+
+/// A published version's settings (or an alias's version's): read-only, as
+/// in the Lambda console; only `$LATEST` is edited.
+fn published_config_ui(ui: &mut Ui, c: &Controller, name: &str, q: &str, cmds: &mut Vec<Command>) {
+    let f = c.versions_of(name);
+    let number = match f.and_then(|f| f.aliases.get(q)) {
+        Some(a) => a.function_version.clone(),
+        None => q.to_owned(),
+    };
+    let version = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| f.and_then(|f| f.versions.get(&n)));
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "Version {number} is published: its configuration cannot change. Edit $LATEST and publish a new version."
+            ))
+            .weak(),
+        );
+        if ui.button("Edit $LATEST").clicked() {
+            cmds.push(Command::SetQualifier(name.to_owned(), None));
+        }
+    });
+    let Some(v) = version else {
+        ui.label(format!("{q} runs $LATEST"));
+        return;
+    };
+    let config = &v.config;
+    egui::Grid::new("published-config")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            let rows = [
+                ("Handler", config.handler.clone()),
+                ("Memory", format!("{} MB", config.memory_mb)),
+                ("Timeout", format!("{} s", config.timeout_s)),
+                (
+                    "Ephemeral storage",
+                    format!("{} MB", config.ephemeral_storage_mb),
+                ),
+                (
+                    "Environment",
+                    config
+                        .environment
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                (
+                    "Reserved concurrency",
+                    config
+                        .reserved_concurrency
+                        .map_or("none".to_owned(), |n| n.to_string()),
+                ),
+                ("Mounts", config.role.mounts.len().to_string()),
+                ("CodeSha256", v.code_sha256_base64()),
+            ];
+            for (k, value) in rows {
+                ui.label(k);
+                ui.add(egui::Label::new(value).wrap());
+                ui.end_row();
+            }
+        });
 }

@@ -16,6 +16,7 @@ pub mod test_tab;
 pub mod theme;
 pub mod triggers_tab;
 pub mod tuning_tab;
+pub mod versions_tab;
 pub mod views;
 
 use std::path::PathBuf;
@@ -283,8 +284,8 @@ impl LambdeskApp {
         });
     }
 
-    /// Messages for the user, over the content at the top right (the
-    /// newest three), so that no control moves when one appears.
+    /// Messages for the user, over the log panel at the bottom right (the
+    /// newest three), so that no control moves, or hides, when one appears.
     fn notices_ui(&mut self, ctx: &egui::Context, cmds: &mut Vec<Command>) {
         let notices = &self.controller.notices;
         if notices.is_empty() {
@@ -293,7 +294,7 @@ impl LambdeskApp {
         let dark = ctx.global_style().visuals.dark_mode;
         egui::Area::new(egui::Id::unique("notices"))
             .order(egui::Order::Foreground)
-            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, 40.0))
+            .anchor(egui::Align2::RIGHT_BOTTOM, egui::vec2(-12.0, -12.0))
             .show(ctx, |ui| {
                 ui.set_max_width(460.0);
                 let skip = notices.len().saturating_sub(3);
@@ -425,6 +426,14 @@ impl LambdeskApp {
                     self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
                         Ok("configuration") => Tab::Configuration,
                         Ok("code") => Tab::Code,
+                        Ok("versions") => {
+                            // Publishes $LATEST, so there is a version to show.
+                            if let Some(name) = self.controller.selected.clone() {
+                                self.controller
+                                    .handle(Command::PublishVersion(name, "first release".into()));
+                            }
+                            Tab::Versions
+                        }
                         Ok("monitor") => Tab::Monitor,
                         Ok("triggers") => Tab::Triggers,
                         Ok("tuning") => {

@@ -83,6 +83,7 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
         };
         tile(ui, "Cold starts", init, None);
     });
+    by_version_ui(ui, c, name, window, now);
     let series = c.metrics.series(name, window, now);
     let log = state.monitor.log_scale;
     let wide = ui.available_width() > 900.0;
@@ -105,6 +106,48 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
             draw(ui, chart);
         }
     }
+}
+
+/// Invocations by the version that ran, in the window: how a weighted
+/// alias's traffic actually split.
+fn by_version_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    window: Window,
+    now: chrono::DateTime<Utc>,
+) {
+    let since = match window {
+        Window::Last5Minutes => Some(now - chrono::Duration::minutes(5)),
+        Window::LastHour => Some(now - chrono::Duration::hours(1)),
+        Window::Session => None,
+    };
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in c.records.iter().filter(|r| r.function == name) {
+        if since.is_some_and(|s| r.at.with_timezone(&Utc) < s) {
+            continue;
+        }
+        if let Ok(inv) = &r.result {
+            *counts.entry(inv.version.clone()).or_default() += 1;
+        }
+    }
+    if counts.len() < 2 && counts.keys().all(|v| v == "$LATEST") {
+        return;
+    }
+    let total: usize = counts.values().sum();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(v, n)| {
+            format!(
+                "{v}: {n} ({:.0} %)",
+                100.0 * *n as f64 / total.max(1) as f64
+            )
+        })
+        .collect();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("By executed version").strong());
+        ui.label(parts.join(" · "));
+    });
 }
 
 fn tile_color(alarm: bool, ui: &Ui) -> Option<egui::Color32> {

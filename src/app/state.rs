@@ -20,6 +20,8 @@ pub enum Tab {
     Code,
     /// Settings.
     Configuration,
+    /// Published versions and aliases.
+    Versions,
     /// Chart, environments, history.
     Monitor,
     /// Schedules, routes, folders, queues, streams; asynchronous invocation.
@@ -72,6 +74,8 @@ pub struct Drafts {
     pub shown_record: Option<u64>,
     /// The request whose log output is shown in a window of its own.
     pub request_view: Option<String>,
+    /// The Versions tab's forms.
+    pub versions: super::versions_tab::VersionsForm,
 }
 
 /// The Monitor tab's settings.

@@ -87,6 +87,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
     let Some(entry) = c.entry(&name) else { return };
     ui.horizontal(|ui| {
         ui.heading(&name);
+        super::versions_tab::qualifier_ui(ui, c, &name, cmds);
         match c.status.get(&name).map(|s| &s.deploy) {
             Some(DeployState::Ready(info)) => {
                 let kind = super::code_tab::module_kind_text(info.kind, &entry.config.handler);
@@ -128,6 +129,11 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 "Handler, memory, timeout, environment, role",
             ),
             (
+                Tab::Versions,
+                "Versions",
+                "Publish versions; aliases with weighted routing",
+            ),
+            (
                 Tab::Monitor,
                 "Monitor",
                 "Durations over time, environments and history",
@@ -157,6 +163,9 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         Tab::Test => test_tab_ui(ui, c, &name, state, cmds),
         Tab::Code => super::code_tab::code_tab_ui(ui, c, &name, cmds),
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
+        Tab::Versions => {
+            super::versions_tab::versions_tab_ui(ui, c, &name, &mut state.live.versions, cmds);
+        }
         Tab::Monitor => monitor_tab_ui(ui, c, &name, state, cmds),
         Tab::Tuning => {
             super::tuning_tab::tuning_tab_ui(ui, c, &name, &mut state.live.tuning, cmds);

@@ -240,17 +240,23 @@ impl Versions {
                  Please try again with the CodeSHA256 in $LATEST."
             )));
         }
-        let mut state = self.lock();
-        let entry = state.functions.entry(name.to_owned()).or_default();
-        if let Some(last) = entry.versions.values().next_back()
-            && last.code_sha256 == info.code_sha256
-            && last.config == config
-        {
-            return Ok(last.clone());
-        }
+        // The number is taken under the lock; the copy and the compile run
+        // without it, so readers (the app's frame) never wait for them.
+        let number = {
+            let mut state = self.lock();
+            let entry = state.functions.entry(name.to_owned()).or_default();
+            if let Some(last) = entry.versions.values().next_back()
+                && last.code_sha256 == info.code_sha256
+                && last.config == config
+            {
+                return Ok(last.clone());
+            }
+            entry.last_version += 1;
+            entry.last_version
+        };
         let (code_file, code_size) = self.keep_code(&info.origin)?;
         let version = PublishedVersion {
-            version: entry.last_version + 1,
+            version: number,
             description: description.unwrap_or_default().to_owned(),
             code_sha256: info.code_sha256.clone(),
             code_file,
@@ -261,7 +267,8 @@ impl Versions {
         };
         self.deploy(name, &version)
             .map_err(|e| VersionError::Service(format!("deploying the new version: {e}")))?;
-        entry.last_version = version.version;
+        let mut state = self.lock();
+        let entry = state.functions.entry(name.to_owned()).or_default();
         entry.versions.insert(version.version, version.clone());
         let saved = self.save(&state);
         if let Err(e) = saved {
@@ -274,6 +281,16 @@ impl Versions {
             return Err(e);
         }
         Ok(version)
+    }
+
+    /// A copy of everything, or `None` while a writer holds the store (a
+    /// frame tries again later instead of waiting).
+    pub fn try_snapshot(&self) -> Option<VersionsFile> {
+        match self.state.try_lock() {
+            Ok(s) => Some(s.clone()),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner().clone()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
     }
 
     /// Copies the code file into the store under its content's SHA-256.

@@ -34,6 +34,19 @@ pub struct PublishedVersion {
     pub revision_id: String,
 }
 
+impl PublishedVersion {
+    /// The SHA-256 as Lambda's `CodeSha256` gives it: base64 of the digest.
+    pub fn code_sha256_base64(&self) -> String {
+        use base64::Engine;
+        let hex = &self.code_sha256;
+        let digest: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    }
+}
+
 /// An alias's second version and the share of invocations it gets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AliasRouting {

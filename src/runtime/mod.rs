@@ -902,6 +902,7 @@ impl Runtime {
         let invocation = Invocation {
             request_id: request_id.to_string(),
             function: bp.function.to_string(),
+            version: bp.version.to_string(),
             log_stream: env.log_stream().to_string(),
             environment_id: env.id,
             start,
@@ -1049,6 +1050,7 @@ impl Runtime {
         Invocation {
             request_id: request_id.to_string(),
             function: bp.function.to_string(),
+            version: bp.version.to_string(),
             log_stream,
             environment_id: env_id,
             start: StartKind::Cold,

@@ -264,6 +264,8 @@ pub struct Invocation {
     pub request_id: String,
     /// The function's name.
     pub function: String,
+    /// The version that ran: `$LATEST` or a published version's number.
+    pub version: String,
     /// The environment's log stream.
     pub log_stream: String,
     /// The environment's id (unique in this runtime).

@@ -878,3 +878,112 @@ fn the_code_tab_shows_lambdas_code_sha256_and_the_exports() {
     assert!(has_label(&h, "wasi_snapshot_preview1.fd_write (func)"));
     assert!(has_label(&h, "Reveal in folder"));
 }
+
+#[test]
+fn versions_tab_publishes_and_a_weighted_alias_splits_invocations() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "hello");
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    let published = |h: &Harness<'_, LambdeskApp>| {
+        h.state()
+            .controller
+            .versions_of("hello")
+            .map_or(0, |f| f.versions.len())
+    };
+    h.get_by_label("Versions").click();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Publish new version")
+        .click();
+    step_until(&mut h, "version 1", Duration::from_secs(30), |h| {
+        published(h) == 1
+    });
+    // A second version after a settings change.
+    let mut config = h.state().controller.entry("hello").unwrap().config.clone();
+    config.memory_mb = 256;
+    h.state_mut()
+        .controller
+        .handle(Command::ApplyConfig("hello".into(), config));
+    step_until(&mut h, "the redeploy", Duration::from_secs(30), |h| {
+        h.state()
+            .controller
+            .runtime
+            .config("hello")
+            .unwrap()
+            .memory_mb
+            == 256
+    });
+    h.get_by_role_and_label(Role::Button, "Publish new version")
+        .click();
+    step_until(&mut h, "version 2", Duration::from_secs(30), |h| {
+        published(h) == 2
+    });
+    assert!(has_label(&h, "Versions (2)"));
+    // An alias through the editor: 50 % to version 1, 50 % to version 2.
+    h.get_by_role_and_label(Role::Button, "Create alias…")
+        .click();
+    h.step();
+    {
+        let form = h.state_mut().ui.live.versions.alias.as_mut().unwrap();
+        form.name = "live".into();
+        form.version = "1".into();
+        form.routed = true;
+        form.routing_version = "2".into();
+        form.percent = 50.0;
+    }
+    h.step();
+    assert!(has_label(
+        &h,
+        "50 % of invocations run version 1, 50 % run version 2"
+    ));
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    step_until(&mut h, "the alias", Duration::from_secs(30), |h| {
+        h.state()
+            .controller
+            .versions_of("hello")
+            .is_some_and(|f| f.aliases.contains_key("live"))
+    });
+    assert!(has_label(&h, "50 % to 1, 50 % to 2"));
+    // Invoked through the alias, both versions run.
+    h.state_mut()
+        .controller
+        .handle(Command::SetQualifier("hello".into(), Some("live".into())));
+    h.state_mut().controller.handle(Command::Invoke {
+        function: "hello".into(),
+        times: 40,
+        parallel: 1,
+    });
+    step_until(&mut h, "the run", Duration::from_secs(60), |h| {
+        h.state().controller.running.is_empty() && h.state().controller.records.len() >= 40
+    });
+    let ran = |v: &str| {
+        h.state()
+            .controller
+            .records
+            .iter()
+            .filter(|r| r.result.as_ref().is_ok_and(|i| i.version == v))
+            .count()
+    };
+    assert_eq!(ran("1") + ran("2"), 40);
+    assert!(
+        ran("1") > 0 && ran("2") > 0,
+        "{} and {}",
+        ran("1"),
+        ran("2")
+    );
+    h.get_by_label("Monitor").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "By executed version"));
+    // A published version's settings are read-only.
+    h.get_by_label("Configuration").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Version 1 is published"));
+    h.get_by_role_and_label(Role::Button, "Edit $LATEST")
+        .click();
+    h.step();
+    assert_eq!(h.state().controller.qualifier("hello"), None);
+}

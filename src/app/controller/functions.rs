@@ -151,6 +151,17 @@ impl Controller {
         self.runtime.remove(name);
         self.status.remove(name);
         self.metrics.remove(name);
+        // Its versions and aliases go with it, as with Lambda's DeleteFunction
+        // (the store is written off the UI thread).
+        if let Some(host) = self.triggers.clone() {
+            let name = name.to_owned();
+            let _ = std::thread::Builder::new()
+                .name("lambdesk-versions".into())
+                .spawn(move || {
+                    let _ = host.versions().remove_function(&name);
+                });
+        }
+        self.qualifiers.remove(name);
         if self.selected.as_deref() == Some(name) {
             self.selected = self.workspace.functions.first().map(|f| f.name.clone());
         }

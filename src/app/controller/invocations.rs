@@ -31,6 +31,10 @@ impl Controller {
         });
         let workers = parallel.max(1);
         let total = times * workers;
+        // Through a version or an alias: resolved per invocation (an alias
+        // with routing draws each time), by the trigger host's versions.
+        let qualifier = self.qualifiers.get(name).cloned();
+        let versions = self.triggers.as_ref().map(|h| h.versions().clone());
         let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         for w in 0..workers {
             let runtime = self.runtime.clone();
@@ -42,20 +46,43 @@ impl Controller {
             let done = done.clone();
             let first_id = self.next_id;
             self.next_id += times as u64;
+            let qualifier = qualifier.clone();
+            let versions = versions.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("lambdesk-invoke-{batch}-{w}"))
                 .spawn(move || {
-                    let options = InvokeOptions {
-                        cancel: Some(cancel.clone()),
-                        ..InvokeOptions::default()
-                    };
                     for i in 0..times {
                         if cancel.is_cancelled() {
                             break;
                         }
                         let at = Local::now();
                         let started = Instant::now();
-                        let result = runtime.invoke_with(&name, &payload, &options);
+                        let target = match (&qualifier, &versions) {
+                            (Some(q), Some(v)) => v
+                                .resolve(&name, Some(q))
+                                .map(|r| (r.key, Some(Arc::from(r.invoked_arn.as_str())))),
+                            (Some(q), None) => Err(crate::host::versions::VersionError::NotFound(
+                                format!("{}:{q}", crate::runtime::function_arn(&name)),
+                            )),
+                            (None, _) => Ok((name.clone(), None)),
+                        };
+                        let result = match target {
+                            Ok((key, invoked_arn)) => {
+                                let options = InvokeOptions {
+                                    cancel: Some(cancel.clone()),
+                                    invoked_arn,
+                                    ..InvokeOptions::default()
+                                };
+                                runtime.invoke_with(&key, &payload, &options)
+                            }
+                            Err(_) => Err(InvokeError::ResourceNotFound {
+                                arn: format!(
+                                    "{}:{}",
+                                    crate::runtime::function_arn(&name),
+                                    qualifier.as_deref().unwrap_or_default()
+                                ),
+                            }),
+                        };
                         let record = Record {
                             id: first_id + i as u64,
                             function: name.clone(),

@@ -35,6 +35,7 @@ mod invocations;
 mod jobs;
 mod triggers;
 mod tuning;
+mod versions;
 
 /// A tuning run in progress.
 #[derive(Clone, Debug)]
@@ -134,6 +135,16 @@ pub enum Command {
     /// Check an invocation with the selected event without running it
     /// (`InvocationType: DryRun`).
     DryRun(String),
+    /// View and invoke a function through a version or alias (`None`: `$LATEST`).
+    SetQualifier(String, Option<String>),
+    /// Publish `$LATEST` as a new version, with a description.
+    PublishVersion(String, String),
+    /// Delete a published version.
+    DeleteVersion(String, u64),
+    /// Create or update an alias.
+    SaveAlias(AliasEdit),
+    /// Delete an alias.
+    DeleteAlias(String, String),
     /// Speed of the asynchronous queue's clock (1: real time; 60: a minute a second).
     SetClockSpeed(f64),
     /// Pick the folder for a folder trigger being added (dialog).
@@ -198,6 +209,23 @@ pub struct Record {
     pub source: Option<String>,
     /// The console run it belongs to, and how many invocations that run has.
     pub batch: Option<(u64, usize)>,
+}
+
+/// An alias as the editor saves it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AliasEdit {
+    /// The function.
+    pub function: String,
+    /// The alias's name.
+    pub name: String,
+    /// `$LATEST` or a version number.
+    pub version: String,
+    /// Free text.
+    pub description: String,
+    /// An additional version and its weight (0.0–1.0).
+    pub routing: Option<(String, f64)>,
+    /// A new alias (else an update of an existing one).
+    pub create: bool,
 }
 
 /// What a console run of several invocations (*Invoke ×N*, *N at once*) came to.
@@ -317,6 +345,12 @@ pub struct Controller {
     pub metrics: super::metrics::Metrics,
     /// The last `Event` or `DryRun` from the Test tab, per function.
     pub test_notes: BTreeMap<String, TestNote>,
+    /// The published versions and aliases, as last read from the host.
+    pub versions: crate::model::versions::VersionsFile,
+    /// Set when the version store changed and has not been read since.
+    versions_stale: bool,
+    /// The qualifier each function is viewed and invoked through.
+    qualifiers: BTreeMap<String, String>,
     /// Running batches.
     pub running: Vec<Running>,
     /// Log lines, owned by the UI thread; guests' lines arrive through
@@ -494,6 +528,9 @@ impl Controller {
             records: Vec::new(),
             metrics: super::metrics::Metrics::default(),
             test_notes: BTreeMap::new(),
+            versions: Default::default(),
+            versions_stale: false,
+            qualifiers: BTreeMap::new(),
             running: Vec::new(),
             logs: LogStore::default(),
             log_inbox,
@@ -645,6 +682,7 @@ impl Controller {
         if let Some(host) = &self.triggers
             && self.host_changed.swap(false, Ordering::AcqRel)
         {
+            self.versions_stale = true;
             let new = host.async_queue().history_since(self.async_seq);
             if let Some(last) = new.last() {
                 self.async_seq = last.seq;
@@ -655,6 +693,7 @@ impl Controller {
                 self.async_history.drain(..excess);
             }
         }
+        self.refresh_versions();
     }
 
     /// Whether background work is under way (the UI keeps repainting).
@@ -739,6 +778,12 @@ impl Controller {
             } => self.invoke(&function, times, parallel),
             Command::InvokeAsync(name) => self.invoke_async(&name),
             Command::DryRun(name) => self.dry_run(&name),
+            // Versions and aliases.
+            Command::SetQualifier(name, q) => self.set_qualifier(&name, q),
+            Command::PublishVersion(name, description) => self.publish_version(&name, description),
+            Command::DeleteVersion(name, v) => self.delete_version(&name, v),
+            Command::SaveAlias(edit) => self.save_alias(edit),
+            Command::DeleteAlias(name, alias) => self.delete_alias(&name, &alias),
             Command::Cancel(name) => self.cancel(&name),
             // Test events.
             Command::SelectEvent(name, i) => self.select_event(&name, i),

@@ -66,6 +66,8 @@ impl Controller {
         options.port_fallback = true;
         let (tx, wake) = (self.tx.clone(), self.wake.clone());
         options.observer = Some(Arc::new(move |function, source, wall, result| {
+            // A version's key (`name:3`) is its function's record.
+            let function = function.split(':').next().unwrap_or(function);
             let record = Record {
                 id: 0,
                 function: function.to_owned(),
