@@ -9,17 +9,40 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-/// A reply: status code and body.
+/// A reply: status code, headers and body.
 #[derive(Debug)]
 pub struct Reply {
     /// HTTP status.
     pub status: u16,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
 }
 
+impl Reply {
+    /// A header's value (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Sends one request to `endpoint` (`http://host:port`) and reads the reply.
 pub fn request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> anyhow::Result<Reply> {
+    request_with(endpoint, method, path, &[], body)
+}
+
+/// [`request`] with extra headers.
+pub fn request_with(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> anyhow::Result<Reply> {
     let authority = endpoint
         .strip_prefix("http://")
         .with_context(|| format!("endpoint `{endpoint}`: only http://host:port is served"))?
@@ -34,10 +57,14 @@ pub fn request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> anyhow:
             format!("nothing answers at {endpoint}: start `lambdesk serve` or the app first")
         })?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
     let mut raw = Vec::new();
@@ -47,13 +74,20 @@ pub fn request(endpoint: &str, method: &str, path: &str, body: &[u8]) -> anyhow:
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         bail!("{endpoint} sent no HTTP reply");
     };
-    let status = String::from_utf8_lossy(&raw[..split])
-        .split(' ')
-        .nth(1)
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|c| c.parse().ok())
         .with_context(|| format!("{endpoint} sent no status code"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
     Ok(Reply {
         status,
+        headers,
         body: raw[split + 4..].to_vec(),
     })
 }

@@ -1176,3 +1176,82 @@ print("versions ok")
 "#;
     run_boto3(&s, script);
 }
+
+#[test]
+fn the_command_line_publishes_aliases_and_invokes_through_them() {
+    let s = start();
+    let cli = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+            .args(args)
+            .args(["--endpoint", &s.url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(
+        &["publish", "behave", "--description", "from the shell"],
+        "",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["Version"].as_str(), v["Description"].as_str()),
+        (Some("1"), Some("from the shell"))
+    );
+    let (code, out, _) = cli(&["versions", "behave"], "");
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("$LATEST") && out.contains("from the shell"),
+        "{out}"
+    );
+    let (code, _, err) = cli(&["alias", "create", "behave", "live", "--version", "1"], "");
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, _) = cli(&["alias", "list", "behave"], "");
+    assert_eq!((code, out.trim_end_matches('\n')), (Some(0), "live\t1\t"));
+    let (code, out, err) = cli(
+        &["invoke", "behave", "--qualifier", "live", "--event", "-"],
+        r#"{"action":"context"}"#,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains(r#""functionVersion":"1""#), "{out}");
+    assert!(
+        err.contains("START RequestId: ") && err.contains("Version: 1"),
+        "{err}"
+    );
+    assert!(err.contains("executed version 1"), "{err}");
+    // AWS's errors, with the exit status 1.
+    let (code, _, err) = cli(
+        &["alias", "create", "behave", "other", "--version", "9"],
+        "",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("error (404 ResourceNotFoundException): Function not found: "),
+        "{err}"
+    );
+    let (code, _, err) = cli(
+        &["alias", "update", "behave", "live", "--weight", "2=x"],
+        "",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`x` is not a number"), "{err}");
+    let (code, _, _) = cli(&["alias", "delete", "behave", "live"], "");
+    assert_eq!(code, Some(0));
+    let (code, _, err) = cli(&["invoke", "behave", "--qualifier", "live"], "");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+}

@@ -1,5 +1,7 @@
 //! The `lambdesk` command line: `invoke` (as `sam local invoke`, without
-//! Docker), `events` (Lambda-shaped sample events) and `samples`.
+//! Docker), `events` (Lambda-shaped sample events), `samples`, `serve`,
+//! `tune`, and (in `remote`) commands for a running `serve` or app: `queue`,
+//! `stream`, `publish`, `versions`, `alias` and `invoke --qualifier`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -14,6 +16,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::model::events::{TEMPLATES, template};
 use crate::model::{CpuShare, FunctionConfig, Mount};
 use crate::runtime::{InvokeOptions, LogSink, Runtime, RuntimeOptions, StartKind};
+
+mod remote;
+
+pub use remote::{AliasCommand, Endpoint};
+use remote::{print_reply, text_or_stdin, url_segment};
 
 /// Lambdesk: run serverless functions (WebAssembly + WASI) locally, the way AWS Lambda runs them.
 #[derive(Debug, Parser)]
@@ -53,6 +60,28 @@ pub enum Command {
     /// Power tuning: run a function at several memory sizes and recommend one
     /// (as AWS Lambda Power Tuning), with the CPU share on.
     Tune(TuneArgs),
+    /// Publish a function's $LATEST as a new version, on a running `serve` or app.
+    Publish {
+        /// The function.
+        function: String,
+        /// The version's description.
+        #[arg(long)]
+        description: Option<String>,
+        /// Where the running host listens.
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// List a function's versions on a running `serve` or app.
+    Versions {
+        /// The function.
+        function: String,
+        /// Where the running host listens.
+        #[command(flatten)]
+        endpoint: Endpoint,
+    },
+    /// Create, update, delete or list aliases on a running `serve` or app.
+    #[command(subcommand)]
+    Alias(AliasCommand),
 }
 
 /// `lambdesk tune …`
@@ -131,18 +160,6 @@ pub enum QueueCommand {
         #[command(flatten)]
         endpoint: Endpoint,
     },
-}
-
-/// Where a running `serve` or app listens.
-#[derive(Debug, Args)]
-pub struct Endpoint {
-    /// Lambda API endpoint of the running `serve` or app.
-    #[arg(
-        long,
-        env = "LAMBDESK_ENDPOINT",
-        default_value = "http://127.0.0.1:3001"
-    )]
-    pub endpoint: String,
 }
 
 /// `lambdesk stream …`
@@ -244,8 +261,16 @@ pub enum SamplesCommand {
 /// `lambdesk invoke …`
 #[derive(Debug, Args)]
 pub struct InvokeArgs {
-    /// The function's code: a .wasm, .wat or .zip file.
+    /// The function's code: a .wasm, .wat or .zip file (with `--qualifier`:
+    /// the name of a function on a running `serve` or app).
     pub module: PathBuf,
+    /// Invoke a version or alias (or `$LATEST`) of a function on a running
+    /// `serve` or app, by name, through its Lambda API.
+    #[arg(long)]
+    pub qualifier: Option<String>,
+    /// With `--qualifier`: where the running host listens.
+    #[command(flatten)]
+    pub endpoint: Endpoint,
     /// The event: a JSON file, or `-` for stdin. Default `{}`.
     #[arg(long, short)]
     pub event: Option<String>,
@@ -347,7 +372,21 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
                 print_reply(&reply, "")
             }
         }
-        Command::Invoke(args) => invoke(args),
+        Command::Invoke(args) => match args.qualifier.clone() {
+            Some(q) => {
+                let event = read_event(args.event.as_deref())?;
+                let name = args.module.to_string_lossy().into_owned();
+                remote::invoke(&name, &q, &event, &args.endpoint)
+            }
+            None => invoke(args),
+        },
+        Command::Publish {
+            function,
+            description,
+            endpoint,
+        } => remote::publish(&function, description, &endpoint),
+        Command::Versions { function, endpoint } => remote::versions(&function, &endpoint),
+        Command::Alias(command) => remote::alias(command),
         Command::Tune(args) => tune(&args),
         Command::Events(EventsCommand::List) => {
             for t in TEMPLATES {
@@ -389,47 +428,6 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
 }
 
 /// The argument, or stdin for `-`.
-fn text_or_stdin(arg: String) -> anyhow::Result<String> {
-    if arg != "-" {
-        return Ok(arg);
-    }
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .context("reading stdin")?;
-    Ok(text)
-}
-
-/// Percent-encodes what is not safe in a path segment or query value.
-fn url_segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Prints `field` of a 200 reply's JSON, or the error; returns the exit code.
-fn print_reply(reply: &crate::api::client::Reply, field: &str) -> anyhow::Result<i32> {
-    if reply.status != 200 {
-        eprintln!(
-            "error ({}): {}",
-            reply.status,
-            crate::api::client::error_message(&reply.body)
-        );
-        return Ok(1);
-    }
-    let v: serde_json::Value = serde_json::from_slice(&reply.body)?;
-    match &v[field] {
-        serde_json::Value::String(s) => println!("{s}"),
-        other => println!("{other}"),
-    }
-    Ok(0)
-}
-
 fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     let mut functions = Vec::new();
     for f in &args.functions {
