@@ -26,6 +26,8 @@ pub struct TriggerForm {
     pub editing: Option<String>,
     /// The settings as edited.
     pub source: TriggerSource,
+    /// The version or alias it invokes (empty: `$LATEST`).
+    pub qualifier: String,
 }
 
 /// The asynchronous-invocation settings being edited.
@@ -133,6 +135,7 @@ pub fn triggers_tab_ui(
                                 function: name.to_owned(),
                                 editing: None,
                                 source,
+                                qualifier: String::new(),
                             });
                             ui.close();
                         }
@@ -229,6 +232,10 @@ fn trigger_ui(
             }
             ui.label(RichText::new(t.source.service()).strong());
             ui.label(RichText::new(t.source.summary()).monospace());
+            if let Some(q) = &t.qualifier {
+                ui.label(RichText::new(format!("→ {q}")).monospace())
+                    .on_hover_text("Invokes this version or alias");
+            }
             if let Some(e) = &status.error {
                 ui.label(RichText::new(format!("cannot run: {e}")).color(ERROR));
             } else if t.enabled && !status.running {
@@ -239,6 +246,7 @@ fn trigger_ui(
                     function: name.to_owned(),
                     editing: Some(t.id.clone()),
                     source: t.source.clone(),
+                    qualifier: t.qualifier.clone().unwrap_or_default(),
                 });
             }
             if ui
@@ -515,10 +523,33 @@ fn form_ui(ui: &mut Ui, form: &mut TriggerForm, cmds: &mut Vec<Command>, close: 
                     number(ui, "Retries", max_retries, 0..=10_000, "");
                 }
             });
+        // What it invokes: $LATEST, a version or an alias (`name:alias`).
+        let qualifier_error = (!form.qualifier.trim().is_empty())
+            .then(|| crate::model::versions::Qualifier::parse(Some(form.qualifier.trim())).err())
+            .flatten();
+        ui.horizontal_wrapped(|ui| {
+            let l = ui.label("Invokes");
+            ui.add(
+                egui::TextEdit::singleline(&mut form.qualifier)
+                    .hint_text("$LATEST, a version or an alias")
+                    .desired_width(180.0),
+            )
+            .labelled_by(l.id)
+            .on_hover_text("As an event source mapping or a route can target `function:alias` in Lambda");
+            if let Some(e) = &qualifier_error {
+                ui.label(
+                    RichText::new(e.rsplit(": ").next().unwrap_or(e))
+                        .color(super::theme::error(ui.visuals().dark_mode)),
+                );
+            }
+        });
+        let errors_ok = errors.is_empty() && qualifier_error.is_none();
+        let qualifier = Some(form.qualifier.trim().to_owned())
+            .filter(|q| !q.is_empty() && q != "$LATEST");
         ui.horizontal(|ui| {
             let label = if form.editing.is_some() { "Save" } else { "Add" };
-            let add = ui.add_enabled(errors.is_empty(), egui::Button::new(label));
-            let add = if errors.is_empty() {
+            let add = ui.add_enabled(errors_ok, egui::Button::new(label));
+            let add = if errors_ok {
                 add
             } else {
                 add.on_disabled_hover_text("Fix the fields marked in red first")
@@ -531,11 +562,13 @@ fn form_ui(ui: &mut Ui, form: &mut TriggerForm, cmds: &mut Vec<Command>, close: 
                             id: id.clone(),
                             enabled: true,
                             source: form.source.clone(),
+                            qualifier: qualifier.clone(),
                         },
                     )),
                     None => cmds.push(Command::AddTrigger(
                         form.function.clone(),
                         form.source.clone(),
+                        qualifier.clone(),
                     )),
                 }
                 *close = true;

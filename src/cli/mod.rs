@@ -480,10 +480,22 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         for spec in specs {
             let (function, source) =
                 crate::model::TriggerSource::parse_spec(kind, spec).map_err(anyhow::Error::msg)?;
+            // `NAME:ALIAS` (or `NAME:3`) aims the trigger at a version or alias.
+            let (function, qualifier) = match function.split_once(':') {
+                Some((f, q)) => (f.to_owned(), Some(q.to_owned())),
+                None => (function, None),
+            };
+            if let Some(q) = &qualifier {
+                crate::model::versions::Qualifier::parse(Some(q))
+                    .map_err(|e| anyhow::anyhow!("--{kind} {spec}: {e}"))?;
+            }
             let Some((_, triggers)) = functions.iter_mut().find(|(n, _)| *n == function) else {
                 bail!("--{kind} {spec}: no function `{function}`");
             };
-            triggers.push(crate::model::Trigger::new(source));
+            triggers.push(crate::model::Trigger {
+                qualifier,
+                ..crate::model::Trigger::new(source)
+            });
         }
     }
     let queue_dir = args.queue_dir.clone().unwrap_or_else(|| {

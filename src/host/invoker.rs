@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+pub use super::notify::{Notifier, Notify};
 use crate::runtime::{Invocation, InvokeError, InvokeOptions, Outcome, Runtime};
 
 /// Tells a trigger's threads to stop.
@@ -65,24 +66,6 @@ pub struct TriggerStatus {
 
 pub(crate) type SharedStatus = Arc<Mutex<TriggerStatus>>;
 
-/// Called when something a console shows has changed (a trigger's status, a
-/// queue's messages, the asynchronous queue's timeline), so it can redraw
-/// without polling. It must not block: the app's flips a flag and wakes the UI.
-pub type Notify = Arc<dyn Fn() + Send + Sync>;
-
-/// A [`Notify`] that may be missing: `changed` calls it when it is there.
-#[derive(Clone, Default)]
-pub(crate) struct Notifier(pub(crate) Option<Notify>);
-
-impl Notifier {
-    /// Tells the console that something changed.
-    pub(crate) fn changed(&self) {
-        if let Some(n) = &self.0 {
-            n();
-        }
-    }
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -101,6 +84,7 @@ pub struct Invoker {
     pub(crate) status: Option<SharedStatus>,
     observer: Option<Observer>,
     notify: Notifier,
+    versions: Option<Arc<super::versions::Versions>>,
 }
 
 impl Invoker {
@@ -112,11 +96,17 @@ impl Invoker {
             status: None,
             observer: None,
             notify: Notifier::default(),
+            versions: None,
         }
     }
 
     pub(crate) fn with_observer(mut self, observer: Option<Observer>) -> Self {
         self.observer = observer;
+        self
+    }
+
+    pub(crate) fn with_versions(mut self, versions: Arc<super::versions::Versions>) -> Self {
+        self.versions = Some(versions);
         self
     }
 
@@ -132,6 +122,7 @@ impl Invoker {
             status,
             observer: self.observer.clone(),
             notify: self.notify.clone(),
+            versions: self.versions.clone(),
         }
     }
 
@@ -153,7 +144,22 @@ impl Invoker {
         options: &InvokeOptions,
     ) -> Result<Invocation, InvokeError> {
         let started = Instant::now();
-        let result = self.runtime.invoke_with(function, payload, options);
+        // `name:alias` (a trigger aimed at an alias) is drawn per invocation;
+        // `name` and `name:N` are the runtime's own keys.
+        let resolved = match (&self.versions, function.split_once(':')) {
+            (Some(v), Some((name, q))) => v.resolve(name, Some(q)).ok(),
+            _ => None,
+        };
+        let result = match resolved {
+            Some(r) => {
+                let options = InvokeOptions {
+                    invoked_arn: Some(Arc::from(r.invoked_arn.as_str())),
+                    ..options.clone()
+                };
+                self.runtime.invoke_with(&r.key, payload, &options)
+            }
+            None => self.runtime.invoke_with(function, payload, options),
+        };
         let wall = started.elapsed();
         let (ok, text) = match &result {
             Ok(inv) => match &inv.outcome {

@@ -17,6 +17,7 @@ pub mod async_queue;
 pub mod folder;
 pub mod invoker;
 pub mod load;
+pub mod notify;
 pub mod queue;
 pub mod routes;
 pub mod stream;
@@ -213,9 +214,15 @@ impl TriggerHost {
         options: HostOptions,
         faces: Arc<dyn Faces>,
     ) -> anyhow::Result<Self> {
+        let (versions, version_problems) = versions::Versions::open(
+            runtime.clone(),
+            options.versions_dir.clone(),
+            options.on_change.clone(),
+        );
         let invoker = Invoker::new(runtime.clone())
             .with_observer(options.observer.clone())
-            .with_notify(options.on_change.clone());
+            .with_notify(options.on_change.clone())
+            .with_versions(versions.clone());
         let async_queue = AsyncQueue::start(
             invoker.for_source("async", None),
             options.queue_dir.clone(),
@@ -225,11 +232,6 @@ impl TriggerHost {
             async_queue.set_notify(n.clone());
         }
         let endpoints = Arc::new(Endpoints::default());
-        let (versions, version_problems) = versions::Versions::open(
-            runtime.clone(),
-            options.versions_dir.clone(),
-            options.on_change.clone(),
-        );
         let services = Services {
             log: options.log.clone(),
             async_queue: Some(async_queue.clone()),
@@ -256,6 +258,11 @@ impl TriggerHost {
             versions,
             version_problems,
         })
+    }
+
+    /// The runtime it invokes.
+    pub fn runtime(&self) -> &Runtime {
+        &self.invoker.runtime
     }
 
     /// Published versions and aliases.
@@ -462,7 +469,9 @@ impl TriggerHost {
         for k in known.iter().filter(|k| k.trigger.source.validate().is_ok()) {
             match &k.trigger.source {
                 TriggerSource::Queue { queue, .. } if !new_queues.contains_key(queue) => {
-                    let Ok(mut fresh) = LocalQueue::new(&k.function, &k.trigger.source) else {
+                    let Ok(mut fresh) =
+                        LocalQueue::new(&k.trigger.target(&k.function), &k.trigger.source)
+                    else {
                         continue;
                     };
                     if let Some(dir) = &self.options.state_dir {
@@ -477,7 +486,9 @@ impl TriggerHost {
                     new_queues.insert(queue.clone(), q);
                 }
                 TriggerSource::Stream { stream, .. } if !new_streams.contains_key(stream) => {
-                    let Ok(mut fresh) = LocalStream::new(&k.function, &k.trigger.source) else {
+                    let Ok(mut fresh) =
+                        LocalStream::new(&k.trigger.target(&k.function), &k.trigger.source)
+                    else {
                         continue;
                     };
                     if let Some(dir) = &self.options.state_dir {
@@ -542,7 +553,12 @@ impl TriggerHost {
         let invoker = self
             .invoker
             .for_source(&k.trigger.id, Some(k.status.clone()));
-        let function = k.function.clone();
+        if let Some(q) = &k.trigger.qualifier {
+            crate::model::versions::Qualifier::parse(Some(q))
+                .map_err(|e| format!("qualifier `{q}`: {e}"))?;
+        }
+        // `name`, or `name:alias` / `name:N` when the trigger targets one.
+        let function = k.trigger.target(&k.function);
         let status = k.status.clone();
         let spawn_error = |e: std::io::Error| format!("cannot start a thread: {e}");
         let mut threads = Vec::new();

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
-use super::invoker::Notifier;
+use super::notify::Notifier;
 use crate::model::FunctionConfig;
 use crate::model::versions::{
     Alias, FunctionVersions, PublishedVersion, Qualifier, VersionsFile, validate_alias_name,
@@ -126,7 +126,7 @@ impl Versions {
     pub fn open(
         runtime: Runtime,
         dir: PathBuf,
-        notify: Option<super::invoker::Notify>,
+        notify: Option<super::notify::Notify>,
     ) -> (Arc<Self>, Vec<String>) {
         let mut problems = Vec::new();
         let path = dir.join("versions.json");

@@ -24,6 +24,10 @@ pub struct Trigger {
     /// What fires it.
     #[serde(flatten)]
     pub source: TriggerSource,
+    /// The version or alias it invokes (`None`: `$LATEST`), as an event
+    /// source mapping or a route can target `name:alias` in Lambda.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
 }
 
 fn enabled_default() -> bool {
@@ -497,6 +501,20 @@ fn check_name(errors: &mut Vec<ConfigError>, field: &'static str, name: &str, ex
 
 impl Trigger {
     /// A new enabled trigger with a fresh id.
+    /// The function it invokes: `name`, or `name:qualifier` for a version
+    /// or an alias.
+    pub fn target(&self, function: &str) -> String {
+        match self
+            .qualifier
+            .as_deref()
+            .filter(|q| !q.is_empty() && *q != "$LATEST")
+        {
+            Some(q) => format!("{function}:{q}"),
+            None => function.to_owned(),
+        }
+    }
+
+    /// A new trigger of `$LATEST` with a fresh id.
     pub fn new(source: TriggerSource) -> Self {
         let id = format!(
             "{}-{}",
@@ -506,6 +524,7 @@ impl Trigger {
         Self {
             id,
             enabled: true,
+            qualifier: None,
             source,
         }
     }

@@ -40,6 +40,9 @@ fn cpu_share_obeyed_and_switched() {
         .collect();
     let big = least_duration(&t, 3008, WORK, 5);
     let full = before.min(least_duration(&t, 1769, WORK, 5));
+    // As for the reference, the least of two spells, so a burst of other
+    // tests during one does not read as a slower guest.
+    let big = big.min(least_duration(&t, 3008, WORK, 5));
     for (memory, d) in sizes {
         let expected = 1769.0 / f64::from(memory);
         let ratio = d / full;

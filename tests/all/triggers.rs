@@ -427,3 +427,48 @@ fn queues_and_streams_keep_their_messages_across_a_restart() {
     assert!(!dir.path().join("state/queues/jobs").exists());
     assert!(!dir.path().join("state/streams/clicks").exists());
 }
+
+#[test]
+fn a_trigger_aimed_at_an_alias_runs_the_aliased_version() {
+    let dir = TempDir::new("triggers");
+    let (host, _seen, _rt) = host(&dir);
+    let v = host.versions();
+    v.publish("behave", None, None, None).unwrap();
+    v.create_alias("behave", "live", "1", None, &Default::default())
+        .unwrap();
+    let (_, source) = TriggerSource::parse_spec("queue", "jobs=behave").unwrap();
+    let trigger = Trigger {
+        qualifier: Some("live".into()),
+        ..Trigger::new(source)
+    };
+    assert!(
+        host.apply("behave", std::slice::from_ref(&trigger))
+            .is_empty()
+    );
+    // A bad qualifier is refused with a clear status.
+    let (_, other) = TriggerSource::parse_spec("queue", "other=behave").unwrap();
+    let bad = Trigger {
+        qualifier: Some("not/valid".into()),
+        ..Trigger::new(other)
+    };
+    let problems = host.apply("behave", &[trigger.clone(), bad]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("qualifier `not/valid`"),
+        "{problems:?}"
+    );
+    assert!(
+        host.apply("behave", std::slice::from_ref(&trigger))
+            .is_empty()
+    );
+    host.send_message("jobs", r#"{"action":"context"}"#.into())
+        .unwrap();
+    wait_for("the queue's invocation", || {
+        host.status(&trigger.id).is_some_and(|s| s.fired > 0)
+    });
+    let s = host.status(&trigger.id).unwrap();
+    assert_eq!(s.failed, 0, "{:?}", s.last);
+    // The version's environment served it: $LATEST has none.
+    assert_eq!(host.runtime().environments("behave:1").len(), 1);
+    assert!(host.runtime().environments("behave").is_empty());
+}

@@ -112,7 +112,7 @@ pub enum Command {
     /// The settings form took the picked folder.
     TakePickedMount,
     /// Add a trigger to a function.
-    AddTrigger(String, TriggerSource),
+    AddTrigger(String, TriggerSource, Option<String>),
     /// New settings for a function's trigger (same id); enabled stays as it is.
     UpdateTrigger(String, Trigger),
     /// Remove a function's trigger by id.
@@ -797,7 +797,9 @@ impl Controller {
                 self.open_dialog(DialogKind::ExportEvent(name, i));
             }
             // Triggers.
-            Command::AddTrigger(name, source) => self.add_trigger(&name, source),
+            Command::AddTrigger(name, source, qualifier) => {
+                self.add_trigger(&name, source, qualifier);
+            }
             Command::UpdateTrigger(name, trigger) => self.update_trigger(&name, trigger),
             Command::RemoveTrigger(name, id) => self.remove_trigger(&name, &id),
             Command::SetTriggerEnabled(name, id, enabled) => {

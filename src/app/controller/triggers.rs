@@ -153,14 +153,22 @@ impl Controller {
         }
     }
 
-    pub(super) fn add_trigger(&mut self, name: &str, source: TriggerSource) {
+    pub(super) fn add_trigger(
+        &mut self,
+        name: &str,
+        source: TriggerSource,
+        qualifier: Option<String>,
+    ) {
         if let Err(errors) = source.validate() {
             let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
             self.error(format!("{name}: trigger not added: {}", text.join("; ")));
             return;
         }
         if let Some(f) = self.entry_mut(name) {
-            f.triggers.push(Trigger::new(source));
+            f.triggers.push(Trigger {
+                qualifier,
+                ..Trigger::new(source)
+            });
             self.dirty = true;
             self.apply_triggers(name);
         }
