@@ -16,6 +16,14 @@ if ! python3 -c "import boto3" >/dev/null 2>&1; then
   python3 -m pip install --quiet boto3
 fi
 
+# The AWS CLI (version 1 is on PyPI) checks the versions and aliases API as
+# scripts use it; its test says so and skips when it cannot be installed.
+if ! command -v aws >/dev/null 2>&1; then
+  python3 -m pip install --quiet awscli 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages awscli 2>/dev/null \
+    || echo "note: could not install the AWS CLI; its test will be skipped"
+fi
+
 # A virtual X server for the real-window check.
 if ! command -v xvfb-run >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
