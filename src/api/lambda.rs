@@ -117,8 +117,10 @@ const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const HEADROOM_BYTES: usize = 64 * 1024;
 
 impl Face for LambdaApi {
-    fn body_limit(&self, _method: &str, path: &str) -> usize {
-        if path.starts_with("/lambdesk/streams/") {
+    fn body_limit(&self, method: &str, path: &str) -> usize {
+        if super::functions::takes_code(method, path) {
+            super::functions::MAX_REQUEST_BYTES
+        } else if path.starts_with("/lambdesk/streams/") {
             MAX_RECORD_BYTES
         } else if path.starts_with("/lambdesk/queues/") {
             MAX_MESSAGE_BYTES
@@ -224,6 +226,17 @@ fn handle(runtime: &Runtime, extras: &Services, request: &HttpRequest) -> HttpRe
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let versions = extras.versions.as_deref();
+    let has_qualifier = params
+        .iter()
+        .any(|(k, v)| k == "Qualifier" && !v.is_empty());
+    if let (Some(f), Some(v), true) = (
+        extras.functions.as_deref(),
+        versions,
+        path.starts_with(PREFIX),
+    ) && let Some(r) = super::functions::route(runtime, f, v, request, &segments, has_qualifier)
+    {
+        return r;
+    }
     if let Some(v) = versions
         && let Some(r) = super::versions::route(runtime, v, request, &segments, &params)
     {

@@ -6,6 +6,7 @@
 
 pub(crate) mod aws;
 pub mod client;
+pub(crate) mod functions;
 pub mod http;
 pub mod lambda;
 pub mod routes;

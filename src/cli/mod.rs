@@ -511,6 +511,10 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     host_options.time_scale = args.time_scale;
     // With a workspace, local queues and streams keep their messages there.
     host_options.state_dir = opts.workspace.clone();
+    // Functions created or changed through the API are saved in the workspace.
+    if let Some(dir) = opts.workspace.clone() {
+        host_options.on_function_change = Some(workspace_saver(dir));
+    }
     host_options.log = Some(sink);
     let host = crate::api::start_host(runtime, host_options)?;
     // Triggers start (and take their first look at folders) before the
@@ -890,4 +894,47 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     }
     // Non-zero when any invocation failed, as a script expects.
     Ok(i32::from(!errors.is_empty() || !refused.is_empty()))
+}
+
+/// Saves the API's function changes in the workspace file of `serve`.
+fn workspace_saver(dir: PathBuf) -> crate::host::functions::FunctionsSink {
+    use crate::host::functions::FunctionChange;
+    let one = Arc::new(Mutex::new(()));
+    Arc::new(move |change: FunctionChange| {
+        let _one = one.lock().unwrap_or_else(|e| e.into_inner());
+        let path = dir.join(crate::model::workspace::WORKSPACE_FILE);
+        let mut ws = match crate::model::Workspace::load(&path) {
+            Ok(Some(ws)) => ws,
+            Ok(None) => crate::model::Workspace::default(),
+            Err(e) => {
+                eprintln!("lambdesk: not saved in the workspace: {e}");
+                return;
+            }
+        };
+        match change {
+            FunctionChange::Created { name, code, config } => {
+                ws.functions.retain(|f| f.name != name);
+                ws.functions.push(crate::model::FunctionEntry {
+                    name,
+                    code,
+                    config,
+                    ..Default::default()
+                });
+            }
+            FunctionChange::CodeUpdated { name, code } => {
+                if let Some(f) = ws.functions.iter_mut().find(|f| f.name == name) {
+                    f.code = code;
+                }
+            }
+            FunctionChange::ConfigUpdated { name, config } => {
+                if let Some(f) = ws.functions.iter_mut().find(|f| f.name == name) {
+                    f.config = config;
+                }
+            }
+            FunctionChange::Deleted { name } => ws.functions.retain(|f| f.name != name),
+        }
+        if let Err(e) = ws.save(&path) {
+            eprintln!("lambdesk: not saved in the workspace: {e}");
+        }
+    })
 }

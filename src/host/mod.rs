@@ -15,6 +15,7 @@
 
 pub mod async_queue;
 pub mod folder;
+pub mod functions;
 pub mod invoker;
 pub mod load;
 pub mod notify;
@@ -56,6 +57,8 @@ pub struct Services {
     pub endpoints: Option<Arc<Endpoints>>,
     /// Published versions and aliases.
     pub versions: Option<Arc<versions::Versions>>,
+    /// Functions created, changed and deleted through the API.
+    pub functions: Option<Arc<functions::Functions>>,
 }
 
 /// A listening HTTP face, kept alive by the host; dropping it stops it.
@@ -141,6 +144,11 @@ pub struct HostOptions {
     /// Folder of the published versions and aliases (beside the queue's, in
     /// the workspace).
     pub versions_dir: PathBuf,
+    /// Folder of the code of functions created through the API.
+    pub functions_dir: PathBuf,
+    /// Told of every function created, changed or deleted through the API
+    /// (the workspace's owner saves it).
+    pub on_function_change: Option<functions::FunctionsSink>,
 }
 
 impl HostOptions {
@@ -148,6 +156,8 @@ impl HostOptions {
     pub fn new(queue_dir: PathBuf) -> Self {
         Self {
             versions_dir: queue_dir.with_file_name("versions"),
+            functions_dir: queue_dir.with_file_name("functions"),
+            on_function_change: None,
             host: IpAddr::from([127, 0, 0, 1]),
             lambda_port: LAMBDA_PORT,
             http_port: HTTP_PORT,
@@ -237,6 +247,12 @@ impl TriggerHost {
             async_queue: Some(async_queue.clone()),
             endpoints: Some(endpoints.clone()),
             versions: Some(versions.clone()),
+            functions: Some(Arc::new(functions::Functions::new(
+                runtime.clone(),
+                versions.clone(),
+                options.functions_dir.clone(),
+                options.on_function_change.clone(),
+            ))),
         };
         let api = bind(
             SocketAddr::new(options.host, options.lambda_port),

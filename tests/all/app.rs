@@ -987,3 +987,68 @@ fn versions_tab_publishes_and_a_weighted_alias_splits_invocations() {
     h.step();
     assert_eq!(h.state().controller.qualifier("hello"), None);
 }
+
+#[test]
+fn a_function_created_through_the_lambda_api_appears_and_is_saved() {
+    use base64::Engine;
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    let endpoint = format!(
+        "http://{}",
+        h.state()
+            .controller
+            .triggers
+            .as_ref()
+            .unwrap()
+            .lambda_addr()
+    );
+    let wasm = std::fs::read(crate::common::sample("hello.wasm")).unwrap();
+    let body = serde_json::json!({
+        "FunctionName": "from-api",
+        "Runtime": "provided.al2023",
+        "Role": "arn:aws:iam::123456789012:role/r",
+        "Handler": "handler",
+        "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(&wasm) },
+    });
+    // The API answers without waiting for a frame (none runs meanwhile).
+    let reply = lambdesk::api::client::request(
+        &endpoint,
+        "POST",
+        "/2015-03-31/functions",
+        body.to_string().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    step_until(
+        &mut h,
+        "the new function listed",
+        Duration::from_secs(10),
+        |h| has_label(h, "from-api"),
+    );
+    assert!(ready(&h, "from-api"), "deployed and ready to invoke");
+    step_until(
+        &mut h,
+        "the workspace saved",
+        Duration::from_secs(10),
+        |_| {
+            std::fs::read_to_string(dir.path().join("workspace.json"))
+                .is_ok_and(|t| t.contains("from-api"))
+        },
+    );
+    // Deleted through the API: gone from the list.
+    let reply =
+        lambdesk::api::client::request(&endpoint, "DELETE", "/2015-03-31/functions/from-api", b"")
+            .unwrap();
+    assert_eq!(reply.status, 204);
+    step_until(&mut h, "the function gone", Duration::from_secs(10), |h| {
+        h.state().controller.entry("from-api").is_none()
+    });
+}

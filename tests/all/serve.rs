@@ -1359,3 +1359,83 @@ fn the_aws_cli_publishes_and_invokes_through_an_alias() {
     assert_ne!(code, Some(0));
     assert!(err.contains("ResourceConflictException"), "{err}");
 }
+
+#[test]
+fn boto3_creates_updates_and_deletes_functions() {
+    let s = start();
+    let script = r#"
+import io, json, sys, zipfile, boto3, botocore, botocore.config
+c = boto3.client("lambda", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="local", aws_secret_access_key="local",
+                 config=botocore.config.Config(retries={"max_attempts": 1}))
+def err(call, code, **kw):
+    try:
+        call(**kw)
+    except botocore.exceptions.ClientError as e:
+        assert e.response["Error"]["Code"] == code, (code, e.response)
+        return e.response["Error"]["Message"]
+    raise SystemExit(f"{kw}: no error, wanted {code}")
+wasm = open(sys.argv[2], "rb").read()
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("behave.wasm", wasm)
+role = "arn:aws:iam::123456789012:role/tester"
+r = c.create_function(FunctionName="made", Runtime="provided.al2023", Role=role, Handler="handler",
+                      Code={"ZipFile": buf.getvalue()}, MemorySize=256, Timeout=5,
+                      Environment={"Variables": {"GREETING": "hi"}})
+assert r["FunctionName"] == "made" and r["MemorySize"] == 256 and r["Timeout"] == 5, r
+assert r["Environment"]["Variables"] == {"GREETING": "hi"}, r
+out = json.loads(c.invoke(FunctionName="made", Payload=b'{"action":"env"}')["Payload"].read())
+assert "GREETING" in json.dumps(out), out
+err(c.create_function, "ResourceConflictException", FunctionName="made", Runtime="provided.al2023",
+    Role=role, Handler="handler", Code={"ZipFile": wasm})
+m = err(c.create_function, "InvalidParameterValueException", FunctionName="py", Runtime="python3.12",
+        Role=role, Handler="lambda_function.lambda_handler", Code={"ZipFile": wasm})
+assert "python3.12" in m, m
+m = err(c.create_function, "InvalidParameterValueException", FunctionName="junk", Runtime="provided.al2023",
+        Role=role, Handler="handler", Code={"ZipFile": b"not a zip"})
+assert m == "Could not unzip uploaded file. Please check your file, then try to upload again.", m
+err(c.create_function, "ValidationException", FunctionName="small", Runtime="provided.al2023",
+    Role=role, Handler="handler", Code={"ZipFile": wasm}, MemorySize=20000)
+err(c.create_function, "InvalidParameterValueException", FunctionName="nohandler", Runtime="provided.al2023",
+    Role=role, Handler="nope", Code={"ZipFile": wasm})
+# A raw module works too, with Publish.
+r = c.create_function(FunctionName="raw", Runtime="provided.al2023", Role=role, Handler="handler",
+                      Code={"ZipFile": wasm}, Publish=True)
+assert r["Version"] == "1", r
+rev = c.get_function_configuration(FunctionName="made")["RevisionId"]
+err(c.update_function_configuration, "PreconditionFailedException", FunctionName="made", MemorySize=512, RevisionId="stale")
+r = c.update_function_configuration(FunctionName="made", MemorySize=512, RevisionId=rev)
+assert r["MemorySize"] == 512 and r["RevisionId"] != rev, r
+assert r["Environment"]["Variables"] == {"GREETING": "hi"}, "untouched settings stay"
+r = c.update_function_code(FunctionName="made", ZipFile=wasm, Publish=True)
+assert r["Version"] == "1", r
+err(c.update_function_code, "ResourceNotFoundException", FunctionName="nobody", ZipFile=wasm)
+c.delete_function(FunctionName="made")
+err(c.get_function, "ResourceNotFoundException", FunctionName="made")
+err(c.delete_function, "ResourceNotFoundException", FunctionName="made")
+print("functions ok")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&s.url)
+        .arg(sample("behave.wasm"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Saved in the workspace: `raw` is there, the deleted `made` is not.
+    let ws = lambdesk::model::Workspace::load(&s._dir.path().join("workspace.json"))
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = ws.functions.iter().map(|f| f.name.as_str()).collect();
+    assert!(
+        names.contains(&"raw") && !names.contains(&"made"),
+        "{names:?}"
+    );
+}

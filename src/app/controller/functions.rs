@@ -142,6 +142,65 @@ impl Controller {
         }
     }
 
+    /// A change made through the Lambda API (already deployed by the host):
+    /// the workspace follows it and saves it; the list shows it at once.
+    pub(super) fn on_function_changed(&mut self, change: crate::host::functions::FunctionChange) {
+        use crate::host::functions::FunctionChange;
+        let name = match &change {
+            FunctionChange::Created { name, .. }
+            | FunctionChange::CodeUpdated { name, .. }
+            | FunctionChange::ConfigUpdated { name, .. }
+            | FunctionChange::Deleted { name } => name.clone(),
+        };
+        match change {
+            FunctionChange::Created { name, code, config } => {
+                if self.entry(&name).is_none() {
+                    self.workspace.functions.push(FunctionEntry {
+                        name: name.clone(),
+                        code,
+                        config,
+                        events: vec![TestEvent {
+                            name: "event".into(),
+                            body: "{}".into(),
+                        }],
+                        ..FunctionEntry::default()
+                    });
+                }
+                self.info(format!("{name} was created through the Lambda API"));
+            }
+            FunctionChange::CodeUpdated { name, code } => {
+                if let Some(f) = self.entry_mut(&name) {
+                    f.code = code;
+                }
+            }
+            FunctionChange::ConfigUpdated { name, config } => {
+                if let Some(f) = self.entry_mut(&name) {
+                    f.config = config;
+                }
+            }
+            FunctionChange::Deleted { name } => {
+                self.remove_function(&name);
+                self.info(format!("{name} was deleted through the Lambda API"));
+                return;
+            }
+        }
+        // Deployed already: ready, with the file's time, so the watcher does
+        // not deploy it again.
+        if let (Some(info), Some(entry)) = (self.runtime.deploy_info(&name), self.entry(&name)) {
+            let code_mtime = std::fs::metadata(self.code_path(entry))
+                .and_then(|m| m.modified())
+                .ok();
+            self.status.insert(
+                name,
+                FunctionStatus {
+                    deploy: DeployState::Ready(info),
+                    code_mtime,
+                },
+            );
+        }
+        self.dirty = true;
+    }
+
     pub(super) fn remove_function(&mut self, name: &str) {
         if let Some(f) = self.entry_mut(name) {
             f.triggers.clear();

@@ -314,6 +314,8 @@ enum Msg {
         result: Result<Arc<TriggerHost>, String>,
     },
     Notice(Notice),
+    /// The Lambda API created, changed or deleted a function.
+    FunctionChanged(crate::host::functions::FunctionChange),
     /// A tuning run ended.
     Tuned {
         function: String,
@@ -748,6 +750,7 @@ impl Controller {
                 self.error(format!("saving the workspace failed: {e}"));
             }
             Msg::Tuned { function, result } => self.on_tuned(function, result),
+            Msg::FunctionChanged(change) => self.on_function_changed(change),
         }
     }
 

@@ -83,6 +83,14 @@ impl Controller {
                 wake();
             }
         }));
+        // Functions created, changed or deleted through the Lambda API join
+        // the workspace (saved, listed) on the UI thread.
+        let (tx2, wake2) = (self.tx.clone(), self.wake.clone());
+        options.on_function_change = Some(Arc::new(move |change| {
+            if tx2.try_send(Msg::FunctionChanged(change)).is_ok() {
+                wake2();
+            }
+        }));
         // Statuses, queue contents and the asynchronous timeline: one wake
         // until the UI has looked (a wake takes egui's lock).
         let (changed, wake) = (self.host_changed.clone(), self.wake.clone());
