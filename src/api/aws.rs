@@ -89,7 +89,7 @@ pub(crate) fn configuration(
         "Role": role_arn(&config),
         "Handler": config.handler,
         "CodeSize": info.code_size,
-        "Description": "",
+        "Description": config.description,
         "Timeout": config.timeout_s,
         "MemorySize": config.memory_mb,
         "CodeSha256": info.code_sha256_base64(),

@@ -129,6 +129,7 @@ fn changes(m: &Fields) -> Result<ConfigChanges, HttpResponse> {
         ephemeral_storage_mb: ephemeral,
         environment,
         role: string(m, "Role")?,
+        description: string(m, "Description")?,
     })
 }
 

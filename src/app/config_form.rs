@@ -46,6 +46,8 @@ pub struct ConfigDraft {
     pub args: String,
     /// Asynchronous invocation settings (kept as they are; not edited here yet).
     pub async_invoke: crate::model::AsyncInvokeConfig,
+    /// Lambda's `Description`.
+    pub description: String,
 }
 
 impl ConfigDraft {
@@ -79,6 +81,7 @@ impl ConfigDraft {
             idle: c.idle_timeout_s.to_string(),
             args: c.args.join("\n"),
             async_invoke: c.async_invoke.clone(),
+            description: c.description.clone(),
         }
     }
 
@@ -168,6 +171,7 @@ impl ConfigDraft {
                 .filter(|a| !a.is_empty())
                 .collect(),
             async_invoke: self.async_invoke.clone(),
+            description: self.description.trim().to_owned(),
         };
         if errors.is_empty() {
             config.validate().map(|()| config)

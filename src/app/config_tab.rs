@@ -48,6 +48,13 @@ pub(super) fn config_tab_ui(
             });
             ui.end_row();
 
+            let l = ui.label("Description").on_hover_text("Free text, as Lambda's Description (at most 256 characters)");
+            ui.vertical(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut draft.description).desired_width(320.0)).labelled_by(l.id);
+                field_error(ui, "description");
+            });
+            ui.end_row();
+
             let l = ui.label("Memory (MB)").on_hover_text("128–10,240 MB in 1 MB steps; caps the module's linear memory (wasm32 modules can use at most 4,096 MB)");
             ui.vertical(|ui| {
                 ui.horizontal(|ui| {
@@ -233,6 +240,7 @@ fn published_config_ui(ui: &mut Ui, c: &Controller, name: &str, q: &str, cmds: &
         .show(ui, |ui| {
             let rows = [
                 ("Handler", config.handler.clone()),
+                ("Description", config.description.clone()),
                 ("Memory", format!("{} MB", config.memory_mb)),
                 ("Timeout", format!("{} s", config.timeout_s)),
                 (

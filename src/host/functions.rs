@@ -79,6 +79,8 @@ pub struct ConfigChanges {
     pub environment: Option<std::collections::BTreeMap<String, String>>,
     /// `Role` (its name is kept as the role's label).
     pub role: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
 }
 
 impl ConfigChanges {
@@ -97,6 +99,9 @@ impl ConfigChanges {
         }
         if let Some(env) = &self.environment {
             c.environment.clone_from(env);
+        }
+        if let Some(d) = &self.description {
+            c.description.clone_from(d);
         }
         if let Some(role) = &self.role {
             c.role.name = role.rsplit('/').next().unwrap_or(role).to_owned();

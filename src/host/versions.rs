@@ -257,7 +257,10 @@ impl Versions {
         let (code_file, code_size) = self.keep_code(&info.origin)?;
         let version = PublishedVersion {
             version: number,
-            description: description.unwrap_or_default().to_owned(),
+            // As AWS: the publish's description, else $LATEST's.
+            description: description
+                .filter(|d| !d.is_empty())
+                .map_or_else(|| config.description.clone(), str::to_owned),
             code_sha256: info.code_sha256.clone(),
             code_file,
             code_size,

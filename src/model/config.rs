@@ -114,6 +114,9 @@ pub struct FunctionConfig {
     pub args: Vec<String>,
     /// Asynchronous invocation: retries, event age, destinations.
     pub async_invoke: AsyncInvokeConfig,
+    /// Lambda's `Description` (free text, at most 256 characters).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 /// How asynchronous invocations (`Event`) of a function are retried and where
@@ -158,6 +161,7 @@ impl Default for FunctionConfig {
             idle_timeout_s: IDLE_DEFAULT_S,
             args: Vec::new(),
             async_invoke: AsyncInvokeConfig::default(),
+            description: String::new(),
         }
     }
 }
@@ -224,6 +228,15 @@ impl FunctionConfig {
         }
         if let Err(e) = validate_environment(&self.environment) {
             errors.push(e);
+        }
+        if self.description.chars().count() > 256 {
+            errors.push(ConfigError::new(
+                "description",
+                format!(
+                    "{} characters; a description has at most 256",
+                    self.description.chars().count()
+                ),
+            ));
         }
         if let Some(c) = self.reserved_concurrency
             && c > CONCURRENCY_MAX

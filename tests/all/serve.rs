@@ -1405,11 +1405,13 @@ r = c.create_function(FunctionName="raw", Runtime="provided.al2023", Role=role, 
 assert r["Version"] == "1", r
 rev = c.get_function_configuration(FunctionName="made")["RevisionId"]
 err(c.update_function_configuration, "PreconditionFailedException", FunctionName="made", MemorySize=512, RevisionId="stale")
-r = c.update_function_configuration(FunctionName="made", MemorySize=512, RevisionId=rev)
+r = c.update_function_configuration(FunctionName="made", MemorySize=512, RevisionId=rev,
+                                    Description="made by a script")
 assert r["MemorySize"] == 512 and r["RevisionId"] != rev, r
+assert r["Description"] == "made by a script", r
 assert r["Environment"]["Variables"] == {"GREETING": "hi"}, "untouched settings stay"
 r = c.update_function_code(FunctionName="made", ZipFile=wasm, Publish=True)
-assert r["Version"] == "1", r
+assert r["Version"] == "1" and r["Description"] == "made by a script", r
 err(c.update_function_code, "ResourceNotFoundException", FunctionName="nobody", ZipFile=wasm)
 c.delete_function(FunctionName="made")
 err(c.get_function, "ResourceNotFoundException", FunctionName="made")
