@@ -245,7 +245,8 @@ fn versions_grid_ui(
             for v in versions.iter().flat_map(|f| f.versions.values()).rev() {
                 let n = v.version.to_string();
                 ui.label(&n);
-                ui.add(egui::Label::new(&v.description).truncate());
+                ui.label(elide(&v.description, 40))
+                    .on_hover_text(&v.description);
                 ui.label(RichText::new(short(&v.code_sha256_base64())).monospace())
                     .on_hover_text(format!("SHA-256 (hex) {}", v.code_sha256));
                 ui.label(
@@ -286,6 +287,16 @@ fn versions_grid_ui(
         });
 }
 
+/// At most `n` characters, with an ellipsis when cut.
+fn elide(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(n.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
+}
+
 /// The first 12 characters and an ellipsis.
 fn short(s: &str) -> String {
     let head: String = s.chars().take(12).collect();
@@ -318,7 +329,8 @@ fn aliases_ui(
             for a in versions.iter().flat_map(|f| f.aliases.values()) {
                 ui.label(&a.name);
                 ui.label(split_text(a));
-                ui.add(egui::Label::new(&a.description).truncate());
+                ui.label(elide(&a.description, 40))
+                    .on_hover_text(&a.description);
                 ui.horizontal(|ui| {
                     if ui
                         .small_button("Use")
