@@ -2,9 +2,9 @@
 //! function names and ARNs with their qualifiers, and the
 //! `FunctionConfiguration` of `$LATEST` or a published version.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::api::http::HttpResponse;
+use crate::api::http::{HttpRequest, HttpResponse};
 use crate::host::versions::{VersionError, Versions};
 use crate::model::FunctionConfig;
 use crate::model::versions::PublishedVersion;
@@ -74,61 +74,103 @@ fn role_arn(config: &FunctionConfig) -> String {
     )
 }
 
-/// `$LATEST`'s `FunctionConfiguration`.
-pub(crate) fn configuration(
-    runtime: &Runtime,
-    versions: Option<&Versions>,
+/// A `FunctionConfiguration` from its parts (`$LATEST`'s or a version's).
+fn config_json(
     name: &str,
-) -> Option<serde_json::Value> {
-    let info = runtime.deploy_info(name)?;
-    let config: FunctionConfig = runtime.config(name)?;
-    let mut c = json!({
+    arn: String,
+    config: &FunctionConfig,
+    code_size: u64,
+    code_sha256: String,
+    version: &str,
+) -> Value {
+    json!({
         "FunctionName": name,
-        "FunctionArn": function_arn(name),
+        "FunctionArn": arn,
         "Runtime": "provided.al2023",
-        "Role": role_arn(&config),
+        "Role": role_arn(config),
         "Handler": config.handler,
-        "CodeSize": info.code_size,
+        "CodeSize": code_size,
         "Description": config.description,
         "Timeout": config.timeout_s,
         "MemorySize": config.memory_mb,
-        "CodeSha256": info.code_sha256_base64(),
-        "Version": "$LATEST",
+        "CodeSha256": code_sha256,
+        "Version": version,
         "Environment": { "Variables": config.environment },
         "PackageType": "Zip",
         "Architectures": ["x86_64"],
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
-    });
+    })
+}
+
+/// `$LATEST`'s `FunctionConfiguration`.
+pub(crate) fn configuration(
+    runtime: &Runtime,
+    versions: Option<&Versions>,
+    name: &str,
+) -> Option<Value> {
+    let info = runtime.deploy_info(name)?;
+    let config: FunctionConfig = runtime.config(name)?;
+    let mut c = config_json(
+        name,
+        function_arn(name),
+        &config,
+        info.code_size as u64,
+        info.code_sha256_base64(),
+        "$LATEST",
+    );
     if let Some(r) = versions.and_then(|v| v.latest_revision(name)) {
         c["RevisionId"] = json!(r);
     }
     Some(c)
 }
 
-/// A published version's `FunctionConfiguration` (its ARN qualified).
-pub(crate) fn version_configuration(name: &str, v: &PublishedVersion) -> serde_json::Value {
-    let config = &v.config;
-    json!({
-        "FunctionName": name,
-        "FunctionArn": format!("{}:{}", function_arn(name), v.version),
-        "Runtime": "provided.al2023",
-        "Role": role_arn(config),
-        "Handler": config.handler,
-        "CodeSize": v.code_size,
-        "Description": v.description,
-        "Timeout": config.timeout_s,
-        "MemorySize": config.memory_mb,
-        "LastModified": v.created.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string(),
-        "CodeSha256": v.code_sha256_base64(),
-        "Version": v.version.to_string(),
-        "Environment": { "Variables": config.environment },
-        "PackageType": "Zip",
-        "Architectures": ["x86_64"],
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
-        "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
-        "RevisionId": v.revision_id,
-    })
+/// A published version's `FunctionConfiguration` (its ARN qualified; its
+/// own description).
+pub(crate) fn version_configuration(name: &str, v: &PublishedVersion) -> Value {
+    let mut c = config_json(
+        name,
+        format!("{}:{}", function_arn(name), v.version),
+        &v.config,
+        v.code_size,
+        v.code_sha256_base64(),
+        &v.version.to_string(),
+    );
+    c["Description"] = json!(v.description);
+    c["LastModified"] = json!(v.created.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string());
+    c["RevisionId"] = json!(v.revision_id);
+    c
+}
+
+/// The request's JSON object (an empty body is `{}`).
+pub(crate) fn body(request: &HttpRequest) -> Result<serde_json::Map<String, Value>, HttpResponse> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice::<Value>(&request.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(aws_error(
+            400,
+            "SerializationException",
+            "the request body must be a JSON object",
+        )),
+        Err(e) => Err(aws_error(400, "SerializationException", &e.to_string())),
+    }
+}
+
+/// A string field, absent or a string (anything else is refused).
+pub(crate) fn string_field<'a>(
+    m: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, HttpResponse> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(aws_error(
+            400,
+            "SerializationException",
+            &format!("{key} must be a string"),
+        )),
+    }
 }

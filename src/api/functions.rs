@@ -9,7 +9,8 @@ use base64::Engine;
 use serde_json::Value;
 
 use crate::api::aws::{
-    aws_error, configuration, json_reply, parse_name, version_configuration, version_error,
+    aws_error, body, configuration, json_reply, parse_name, string_field, version_configuration,
+    version_error,
 };
 use crate::api::http::{HttpRequest, HttpResponse};
 use crate::host::functions::{CodeInput, ConfigChanges, Functions};
@@ -56,18 +57,6 @@ pub(crate) fn route(
 
 type Fields = serde_json::Map<String, Value>;
 
-fn body(request: &HttpRequest) -> Result<Fields, HttpResponse> {
-    match serde_json::from_slice::<Value>(&request.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(aws_error(
-            400,
-            "SerializationException",
-            "the request body must be a JSON object",
-        )),
-        Err(e) => Err(aws_error(400, "SerializationException", &e.to_string())),
-    }
-}
-
 fn bad(field: &str, what: &str) -> HttpResponse {
     aws_error(
         400,
@@ -77,11 +66,7 @@ fn bad(field: &str, what: &str) -> HttpResponse {
 }
 
 fn string(m: &Fields, key: &str) -> Result<Option<String>, HttpResponse> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(bad(key, "a string")),
-    }
+    string_field(m, key).map(|s| s.map(str::to_owned))
 }
 
 fn number(m: &Fields, key: &str) -> Result<Option<u32>, HttpResponse> {

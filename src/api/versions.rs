@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::api::aws::{
-    aws_error, configuration, json_reply, name_and_qualifier, parse_name, version_configuration,
-    version_error,
+    aws_error, body, configuration, json_reply, name_and_qualifier, parse_name, string_field,
+    version_configuration, version_error,
 };
 use crate::api::http::{HttpRequest, HttpResponse};
 use crate::host::versions::{VersionError, Versions};
@@ -106,38 +106,6 @@ pub(crate) fn qualified_configuration(
             c["FunctionArn"] = json!(format!("{}:{alias}", function_arn(name)));
             Ok(c)
         }
-    }
-}
-
-/// The request's JSON object (an empty body is `{}`).
-fn body(request: &HttpRequest) -> Result<serde_json::Map<String, Value>, HttpResponse> {
-    if request.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(serde_json::Map::new());
-    }
-    match serde_json::from_slice::<Value>(&request.body) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(aws_error(
-            400,
-            "SerializationException",
-            "the request body must be a JSON object",
-        )),
-        Err(e) => Err(aws_error(400, "SerializationException", &e.to_string())),
-    }
-}
-
-/// A string field, absent or a string (anything else is refused).
-fn string_field<'a>(
-    m: &'a serde_json::Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a str>, HttpResponse> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(aws_error(
-            400,
-            "SerializationException",
-            &format!("{key} must be a string"),
-        )),
     }
 }
 

@@ -336,18 +336,7 @@ for name, code in [("nobody", "ResourceNotFoundException"), ("throttled", "TooMa
         assert e.response["Error"]["Code"] == code, e.response
 print("boto3 ok")
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&s.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_boto3(&s, script);
 }
 
 #[test]
