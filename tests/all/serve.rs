@@ -1430,3 +1430,63 @@ print("functions ok")
         "{names:?}"
     );
 }
+
+#[test]
+fn hostile_function_requests_get_aws_errors_and_leave_nothing_behind() {
+    let s = start();
+    let create = "/2015-03-31/functions";
+    let cases: [(&[u8], u16, &str); 6] = [
+        (b"{not json", 400, "SerializationException"),
+        (b"[1,2]", 400, "SerializationException"),
+        (
+            br#"{"FunctionName":"../escape","Runtime":"provided.al2023","Code":{"ZipFile":"AGFzbQEAAAA="}}"#,
+            400,
+            "ValidationException",
+        ),
+        (
+            br#"{"FunctionName":"rel","Code":{"S3Bucket":"hot-reload","S3Key":"relative/path.wasm"}}"#,
+            400,
+            "InvalidParameterValueException",
+        ),
+        (
+            br#"{"FunctionName":"b64","Code":{"ZipFile":"%%% not base64"}}"#,
+            400,
+            "SerializationException",
+        ),
+        (
+            br#"{"FunctionName":"s3","Code":{"S3Bucket":"my-bucket","S3Key":"code.zip"}}"#,
+            400,
+            "InvalidParameterValueException",
+        ),
+    ];
+    for (body, status, error) in cases {
+        let r = http(s.port, "POST", create, &[], body);
+        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            r.header("x-amzn-ErrorType"),
+            Some(error),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // A body over AWS's request limit is refused before it is read.
+    let mut raw = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    raw.write_all(
+        b"POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 80000000\r\n\r\n",
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    raw.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&head));
+    // Nothing was created, and no folder escaped the workspace.
+    let names = http(s.port, "GET", create, &[], b"").json();
+    let listed: Vec<&str> = names["Functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["behave", "hello", "throttled"]);
+    assert!(!s._dir.path().join("escape").exists());
+    assert!(!s._dir.path().parent().unwrap().join("escape").exists());
+}
