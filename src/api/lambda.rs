@@ -331,7 +331,7 @@ fn invoke(
         Ok(nq) => nq,
         Err(r) => return r,
     };
-    if runtime.deploy_info(&name).is_none() {
+    if !runtime.has_function(&name) {
         return invoke_error(&InvokeError::ResourceNotFound {
             arn: function_arn(&name),
         });

@@ -331,7 +331,7 @@ fn delete_function(
         Ok(nq) => nq,
         Err(r) => return r,
     };
-    if runtime.deploy_info(&name).is_none() {
+    if !runtime.has_function(&name) {
         return aws_error(
             404,
             "ResourceNotFoundException",

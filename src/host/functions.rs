@@ -253,7 +253,7 @@ impl Functions {
                  modules on a custom runtime (provided.al2023)"
             )));
         }
-        if self.runtime.deploy_info(name).is_some() {
+        if self.runtime.has_function(name) {
             return Err(VersionError::Conflict(format!(
                 "Function already exist: {name}"
             )));

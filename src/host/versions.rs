@@ -386,7 +386,7 @@ impl Versions {
         version: &str,
     ) -> Result<(), VersionError> {
         let exists = match Qualifier::parse(Some(version)) {
-            Ok(Qualifier::Latest) => self.runtime.deploy_info(name).is_some(),
+            Ok(Qualifier::Latest) => self.runtime.has_function(name),
             Ok(Qualifier::Version(n)) => f.is_some_and(|f| f.versions.contains_key(&n)),
             // An alias cannot point to another alias.
             Ok(Qualifier::Alias(_)) | Err(_) => {
@@ -413,7 +413,7 @@ impl Versions {
         weights: &BTreeMap<String, f64>,
     ) -> Result<Alias, VersionError> {
         validate_alias_name(alias).map_err(VersionError::Validation)?;
-        if self.runtime.deploy_info(name).is_none() {
+        if !self.runtime.has_function(name) {
             return Err(not_found(name, None));
         }
         let mut state = self.lock();
@@ -569,7 +569,7 @@ impl Versions {
             }
         };
         let key = version_key(name, &version);
-        if self.runtime.deploy_info(&key).is_none() {
+        if !self.runtime.has_function(&key) {
             return Err(not_found(name, qualifier));
         }
         Ok(Resolved {

@@ -711,6 +711,12 @@ impl Runtime {
         v
     }
 
+    /// Whether `name` (or a version's key, `name:3`) is deployed; cheaper
+    /// than [`Runtime::deploy_info`] on the invoke path (no copy).
+    pub fn has_function(&self, name: &str) -> bool {
+        self.functions().contains_key(name)
+    }
+
     /// What the last deploy of `name` found.
     pub fn deploy_info(&self, name: &str) -> Option<DeployInfo> {
         self.function(name).map(|f| f.info.clone())

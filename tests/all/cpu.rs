@@ -36,7 +36,7 @@ fn cpu_share_obeyed_and_switched() {
     let before = least_duration(&t, 1769, WORK, 5);
     let sizes: Vec<(u32, f64)> = [128u32, 256, 512]
         .iter()
-        .map(|&m| (m, least_duration(&t, m, WORK, 3)))
+        .map(|&m| (m, least_duration(&t, m, WORK, 5)))
         .collect();
     let big = least_duration(&t, 3008, WORK, 5);
     let full = before.min(least_duration(&t, 1769, WORK, 5));
