@@ -10,7 +10,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
   echo "  rustup target add wasm32-wasip1" >&2
   exit 2
 fi
-samples=(hello sum s3-object-info counter behave wasi-check)
+samples=(hello sum s3-object-info counter behave wasi-check http-request)
 target_dir=target
 if [[ "${1:-}" == "--check" ]]; then
   target_dir=$(mktemp -d)
@@ -36,7 +36,10 @@ check_or_copy() {
 }
 mode="${1:-}"
 for s in "${samples[@]}"; do
-  check_or_copy "$target_dir/wasm32-wasip1/release/$s.wasm" "$s"
+  built="$target_dir/wasm32-wasip1/release/$s.wasm"
+  # A library (cdylib) named with hyphens is built with underscores.
+  [[ -f "$built" ]] || built="$target_dir/wasm32-wasip1/release/${s//-/_}.wasm"
+  check_or_copy "$built" "$s"
 done
 # The C conformance program: clang and wasi-libc from Debian
 # (apt-get install clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32).

@@ -38,6 +38,8 @@ pub struct ConfigDraft {
     pub role: String,
     /// Mounts.
     pub mounts: Vec<MountDraft>,
+    /// Outbound grants, one `scheme://host[:port]` pattern per line.
+    pub outbound: String,
     /// Reserved concurrency; empty for unreserved.
     pub reserved: String,
     /// Idle time before reaping, s.
@@ -74,6 +76,7 @@ impl ConfigDraft {
                     read_only: m.read_only,
                 })
                 .collect(),
+            outbound: c.role.outbound.join("\n"),
             reserved: c
                 .reserved_concurrency
                 .map(|n| n.to_string())
@@ -160,6 +163,13 @@ impl ConfigDraft {
                         guest_path: m.guest.trim().to_owned(),
                         read_only: m.read_only,
                     })
+                    .collect(),
+                outbound: self
+                    .outbound
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
                     .collect(),
             },
             reserved_concurrency: reserved.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),

@@ -34,6 +34,7 @@ impl Entry {
             LogKind::Start | LogKind::End | LogKind::Report => Level::Platform,
             LogKind::Platform => Level::Error,
             LogKind::Notice => Level::Info,
+            LogKind::Denied => Level::Warn,
             LogKind::Function => function_level(&self.text),
         }
     }

@@ -166,8 +166,9 @@ impl Default for FunctionConfig {
     }
 }
 
-/// A named set of grants: host folders the function can see. Nothing else of
-/// the host file system is reachable from a guest.
+/// A named set of grants: host folders the function can see and network
+/// destinations it can call. Nothing else of the host file system or the
+/// network is reachable from a guest.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Role {
@@ -175,6 +176,9 @@ pub struct Role {
     pub name: String,
     /// Host folders mounted into the guest.
     pub mounts: Vec<Mount>,
+    /// Outbound HTTP destinations, as `scheme://host[:port]` patterns
+    /// (`model/outbound.rs`). Empty: no network at all.
+    pub outbound: Vec<String>,
 }
 
 /// One host folder mounted at a guest path.
@@ -228,6 +232,13 @@ impl FunctionConfig {
         }
         if let Err(e) = validate_environment(&self.environment) {
             errors.push(e);
+        }
+        if let Err(problems) = super::outbound::Grants::parse(&self.role.outbound) {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|m| ConfigError::new("role.outbound", m)),
+            );
         }
         if self.description.chars().count() > 256 {
             errors.push(ConfigError::new(

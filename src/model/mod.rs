@@ -5,6 +5,7 @@
 pub mod account;
 pub mod config;
 pub mod events;
+pub mod outbound;
 pub mod schedule;
 pub mod trigger;
 pub mod versions;

@@ -59,6 +59,10 @@ pub(crate) struct Blueprint {
     pub init_note: Option<String>,
     /// The runtime's CPU-share switch.
     pub cpu_share_on: Arc<std::sync::atomic::AtomicBool>,
+    /// The runtime's outbound HTTP client.
+    pub outbound: Arc<super::outbound::Client>,
+    /// The role's outbound grants, parsed (the configuration was validated).
+    pub grants: Arc<crate::model::outbound::Grants>,
 }
 
 /// Empty folders ready to become an environment's `/tmp`. Creating and
@@ -187,8 +191,12 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
     // Every guest call goes through here: the epoch ticker runs meanwhile.
     let _running = super::engine::GuestRunning::enter();
     thread_local! {
+        // Time for timeouts, I/O for outbound HTTP; a few named threads for
+        // the DNS lookups of outbound requests.
         static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
+            .max_blocking_threads(4)
+            .thread_name("lambdesk-dns")
             .build()
             .ok();
     }
@@ -197,7 +205,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         None => {
             // Creating a runtime failed once (no timer?): try a fresh one.
             tokio::runtime::Builder::new_current_thread()
-                .enable_time()
+                .enable_all()
+                .max_blocking_threads(4)
+                .thread_name("lambdesk-dns")
                 .build()
                 .map(|rt| rt.block_on(future))
                 .unwrap_or_else(|e| panic!("cannot create a tokio runtime: {e}"))
@@ -340,6 +350,7 @@ impl Environment {
                     CpuShare::Lambda.fraction(bp.config.memory_mb),
                     bp.cpu_share_on.clone(),
                 ),
+                outbound: super::outbound::Requests::new(bp.outbound.clone(), bp.grants.clone()),
             },
         );
         store.limiter(|s| &mut s.limiter);
@@ -465,6 +476,7 @@ impl Environment {
                     }
                 };
                 let handler = started.elapsed();
+                live.store.data_mut().end_invocation();
                 self.peak_memory_bytes = live.store.data().limiter.peak_bytes;
                 (result, handler, None)
             }

@@ -76,6 +76,20 @@ impl FsLimits {
         self.open >= self.max_open
     }
 
+    /// Outbound connections were opened: they count as descriptors.
+    pub fn connections_opened(&mut self, n: usize) {
+        self.open = self
+            .open
+            .saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    /// Outbound connections were closed.
+    pub fn connections_closed(&mut self, n: usize) {
+        self.open = self
+            .open
+            .saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
     /// `new_fd` was opened relative to `dir_fd`.
     pub fn opened(&mut self, dir_fd: i32, new_fd: Option<u32>) {
         self.open += 1;

@@ -15,6 +15,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, StreamResult};
 
 use super::logs::{LineSplitter, LogKind, LogLine, LogSink};
+use super::outbound::{self, OutboundError, Requests};
 
 /// Lambda's limit for a synchronous response: 6 MB.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -28,6 +29,17 @@ pub(crate) struct HostState {
     pub fs: super::fs_limits::FsLimits,
     /// CPU in proportion to memory.
     pub cpu: super::cpu::CpuThrottle,
+    /// Outbound HTTP requests open now, and the role's grants.
+    pub outbound: Requests,
+}
+
+impl HostState {
+    /// Ends an invocation's outbound requests: their connections close now,
+    /// as nothing drives them between invocations.
+    pub fn end_invocation(&mut self) {
+        let closed = self.outbound.close_all();
+        self.fs.connections_closed(closed);
+    }
 }
 
 /// Caps linear memory at the configured size and records the high-water mark.
@@ -408,23 +420,27 @@ pub const HOST_MODULE: &str = "lambdesk";
 /// - `remaining_time_ms() -> i64`: milliseconds until the timeout.
 /// - `error_response()`: what the guest writes to stdout in this invocation is
 ///   an error object (a handled error), not a response.
+///
+/// And outbound HTTP (`runtime/outbound.rs`), for the role's granted destinations:
+/// - `http_send(meta_ptr, meta_len, body_ptr, body_len) -> i32`: `meta` is
+///   `{"method", "url", "headers"}` JSON, `body` the request body; waits for
+///   the response head and returns a handle (> 0), or -1 with the reason in
+///   `http_error`. A denied request also writes a `[DENIED]` log line.
+/// - `http_head(handle, ptr, len) -> i32`: the response head as JSON
+///   (`{"status", "version", "headers": [[name, value], …]}`), written if it
+///   fits; returns its length, or -1 for an unknown handle.
+/// - `http_read(handle, ptr, len) -> i32`: up to `len` bytes of the body;
+///   0 at its end, -1 on failure (reason in `http_error`).
+/// - `http_close(handle)`: closes the request and its connection.
+/// - `http_error(ptr, len) -> i32`: the last failure as
+///   `{"kind", "message"}` JSON, written if it fits; returns its length.
 pub(crate) fn add_host_functions(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     linker.func_wrap(
         HOST_MODULE,
         "context",
         |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<i32> {
             let json = caller.data().io.context_json();
-            let needed = i32::try_from(json.len()).unwrap_or(i32::MAX);
-            if needed <= len {
-                let memory = caller
-                    .get_export("memory")
-                    .and_then(|e| e.into_memory())
-                    .ok_or_else(|| {
-                        wasmtime::format_err!("lambdesk.context: the module exports no memory")
-                    })?;
-                memory.write(&mut caller, ptr as u32 as usize, &json)?;
-            }
-            Ok(needed)
+            write_if_fits(&mut caller, "context", ptr, len, &json)
         },
     )?;
     linker.func_wrap(
@@ -437,6 +453,187 @@ pub(crate) fn add_host_functions(linker: &mut Linker<HostState>) -> wasmtime::Re
         "error_response",
         |caller: Caller<'_, HostState>| {
             caller.data().io.mark_error();
+        },
+    )?;
+    add_http_functions(linker)
+}
+
+fn guest_memory(
+    caller: &mut Caller<'_, HostState>,
+    function: &str,
+) -> wasmtime::Result<wasmtime::Memory> {
+    caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| wasmtime::format_err!("lambdesk.{function}: the module exports no memory"))
+}
+
+/// Writes `bytes` at `ptr` when they fit in `len`; returns their length either way.
+fn write_if_fits(
+    caller: &mut Caller<'_, HostState>,
+    function: &str,
+    ptr: i32,
+    len: i32,
+    bytes: &[u8],
+) -> wasmtime::Result<i32> {
+    let needed = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+    if needed <= len {
+        let memory = guest_memory(caller, function)?;
+        memory
+            .write(&mut *caller, ptr as u32 as usize, bytes)
+            .map_err(|_| {
+                wasmtime::format_err!(
+                    "lambdesk.{function}: the buffer is outside the module's memory"
+                )
+            })?;
+    }
+    Ok(needed)
+}
+
+/// Copies `len` bytes at `ptr` out of the guest, refusing more than `max`.
+fn read_guest(
+    caller: &mut Caller<'_, HostState>,
+    function: &str,
+    ptr: i32,
+    len: i32,
+    max: usize,
+) -> wasmtime::Result<Result<Vec<u8>, OutboundError>> {
+    let len = len as u32 as usize;
+    if len > max {
+        return Ok(Err(OutboundError::Limit(format!(
+            "{len} bytes; {function} takes at most {max}"
+        ))));
+    }
+    let memory = guest_memory(caller, function)?;
+    let mut buf = vec![0; len];
+    memory
+        .read(&*caller, ptr as u32 as usize, &mut buf)
+        .map_err(|_| {
+            wasmtime::format_err!("lambdesk.{function}: the buffer is outside the module's memory")
+        })?;
+    Ok(Ok(buf))
+}
+
+/// Records a failed request for `http_error` (and logs a denial); returns -1.
+fn failed(caller: &mut Caller<'_, HostState>, e: OutboundError) -> i32 {
+    if let Some(line) = e.denial_line() {
+        caller.data().io.platform_line(LogKind::Denied, line);
+    }
+    caller.data_mut().outbound.set_error(e);
+    -1
+}
+
+fn add_http_functions(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.func_wrap_async(
+        HOST_MODULE,
+        "http_send",
+        |mut caller: Caller<'_, HostState>,
+         (meta_ptr, meta_len, body_ptr, body_len): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                let meta = match read_guest(
+                    &mut caller,
+                    "http_send",
+                    meta_ptr,
+                    meta_len,
+                    outbound::MAX_REQUEST_META_BYTES,
+                )? {
+                    Ok(m) => m,
+                    Err(e) => return Ok(failed(&mut caller, e)),
+                };
+                let body = match read_guest(
+                    &mut caller,
+                    "http_send",
+                    body_ptr,
+                    body_len,
+                    outbound::MAX_REQUEST_BODY_BYTES,
+                )? {
+                    Ok(b) => Bytes::from(b),
+                    Err(e) => return Ok(failed(&mut caller, e)),
+                };
+                if caller.data().fs.descriptors_exhausted() {
+                    let e = OutboundError::Limit(format!(
+                        "too many open files and connections ({}, Lambda's limit on descriptors)",
+                        super::fs_limits::MAX_OPEN_DESCRIPTORS
+                    ));
+                    return Ok(failed(&mut caller, e));
+                }
+                let client = caller.data().outbound.client.clone();
+                let grants = caller.data().outbound.grants.clone();
+                match outbound::send(&client, &grants, &meta, body).await {
+                    Ok(open) => {
+                        let state = caller.data_mut();
+                        state.fs.connections_opened(1);
+                        Ok(state.outbound.insert(open))
+                    }
+                    Err(e) => Ok(failed(&mut caller, e)),
+                }
+            })
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "http_head",
+        |mut caller: Caller<'_, HostState>,
+         handle: i32,
+         ptr: i32,
+         len: i32|
+         -> wasmtime::Result<i32> {
+            let Some(head) = caller
+                .data()
+                .outbound
+                .get(handle)
+                .map(|o| o.head().to_vec())
+            else {
+                return Ok(-1);
+            };
+            write_if_fits(&mut caller, "http_head", ptr, len, &head)
+        },
+    )?;
+    linker.func_wrap_async(
+        HOST_MODULE,
+        "http_read",
+        |mut caller: Caller<'_, HostState>, (handle, ptr, len): (i32, i32, i32)| {
+            Box::new(async move {
+                let Some(mut open) = caller.data_mut().outbound.take(handle) else {
+                    return Ok(-1);
+                };
+                // At most 1 MB a call: the host holds no more than that of the body.
+                let max = (len.max(0) as usize).min(1 << 20);
+                let read = open.read(max).await;
+                caller.data_mut().outbound.put_back(handle, open);
+                match read {
+                    Ok(bytes) => {
+                        let memory = guest_memory(&mut caller, "http_read")?;
+                        memory
+                            .write(&mut caller, ptr as u32 as usize, &bytes)
+                            .map_err(|_| {
+                                wasmtime::format_err!(
+                                    "lambdesk.http_read: the buffer is outside the module's memory"
+                                )
+                            })?;
+                        Ok(i32::try_from(bytes.len()).unwrap_or(i32::MAX))
+                    }
+                    Err(e) => Ok(failed(&mut caller, e)),
+                }
+            })
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "http_close",
+        |mut caller: Caller<'_, HostState>, handle: i32| {
+            let state = caller.data_mut();
+            if state.outbound.close(handle) {
+                state.fs.connections_closed(1);
+            }
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "http_error",
+        |mut caller: Caller<'_, HostState>, ptr: i32, len: i32| -> wasmtime::Result<i32> {
+            let json = caller.data().outbound.error_json();
+            write_if_fits(&mut caller, "http_error", ptr, len, &json)
         },
     )?;
     Ok(())

@@ -26,6 +26,8 @@ pub enum LogKind {
     /// An informational line from the runtime (the handler it took from the
     /// module's exports, code reloaded after a change on disk).
     Notice,
+    /// An outbound request the role does not grant: `[DENIED] GET https://…`.
+    Denied,
 }
 
 impl LogKind {

@@ -10,6 +10,7 @@ pub mod environment;
 mod fs_limits;
 pub mod host;
 pub mod logs;
+pub mod outbound;
 pub mod report;
 mod scratch;
 mod wasi_limits;
@@ -26,6 +27,7 @@ use wasmtime::{Engine, ExternType, Linker, Module, ValType};
 pub use code::{CodeBundle, CodeError, load_code};
 pub use environment::{CancelToken, ModuleKind};
 pub use logs::{LogKind, LogLine, LogSink};
+pub use outbound::OutboundOptions;
 pub use report::{
     CodeSource, ErrorKind, FunctionError, Invocation, Outcome, Phases, Pricing, Report, StartKind,
 };
@@ -65,6 +67,8 @@ pub struct RuntimeOptions {
     /// CPU in proportion to memory (`Lambda`, the default) or full speed;
     /// [`Runtime::set_cpu_share`] changes it while the runtime runs.
     pub cpu_share: crate::model::CpuShare,
+    /// Outbound HTTP: extra trusted authorities and name overrides.
+    pub outbound: OutboundOptions,
 }
 
 /// The default memory budget: physical memory less 1 GB for everything else.
@@ -94,6 +98,7 @@ impl Default for RuntimeOptions {
             pool_slots: ACCOUNT_CONCURRENCY,
             memory_budget_mb: None,
             cpu_share: crate::model::CpuShare::Lambda,
+            outbound: OutboundOptions::default(),
         }
     }
 }
@@ -299,6 +304,8 @@ struct Inner {
     shutdown: Mutex<Option<std::sync::mpsc::SyncSender<Environment>>>,
     shutdown_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     tmp_stock: Arc<environment::TmpStock>,
+    /// The outbound HTTP client every environment shares.
+    outbound: Arc<outbound::Client>,
     /// Set while guests get CPU in proportion to memory.
     cpu_share_on: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -394,6 +401,10 @@ impl Runtime {
             // Without a writable cache every process compiles; that is slower, not wrong.
             let _ = std::fs::create_dir_all(dir);
         }
+        let outbound = Arc::new(
+            outbound::Client::new(&options.outbound)
+                .map_err(|e| anyhow::anyhow!("outbound HTTP: {e}"))?,
+        );
         engine::start_ticker(&engine)?;
         let defined_imports = {
             let facts = Arc::new(host::EnvironmentFacts {
@@ -412,6 +423,7 @@ impl Runtime {
                     io: host::Io::new(facts),
                     fs: fs_limits::FsLimits::none(),
                     cpu: cpu::CpuThrottle::new(1.0, Arc::default()),
+                    outbound: outbound::Requests::new(outbound.clone(), Arc::default()),
                 },
             );
             linker
@@ -437,6 +449,7 @@ impl Runtime {
             shutdown: Mutex::new(None),
             shutdown_thread: Mutex::new(None),
             tmp_stock: Arc::new(environment::TmpStock::new(scratch)),
+            outbound,
         });
         let (tx, handle) = start_reaper(Arc::downgrade(&inner))?;
         *inner.shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
@@ -589,6 +602,11 @@ impl Runtime {
                 scratch_dir: self.inner.scratch.clone(),
                 tmp_stock: self.inner.tmp_stock.clone(),
                 cpu_share_on: self.inner.cpu_share_on.clone(),
+                outbound: self.inner.outbound.clone(),
+                grants: Arc::new(
+                    crate::model::outbound::Grants::parse(&config.role.outbound)
+                        .unwrap_or_default(),
+                ),
                 init_note,
                 config,
             },

@@ -74,6 +74,17 @@ pub const SAMPLES: &[Sample] = &[
         ),
     },
     Sample {
+        name: "http-request",
+        file_name: "http-request.wasm",
+        code: include_bytes!("../../sample-functions/dist/http-request.wasm"),
+        handler: "handler",
+        description: "Makes the HTTP request its event describes, to the role's outbound grants only (Rust handler module)",
+        event: (
+            "get-checkip",
+            include_str!("../../assets/events/http-request.json"),
+        ),
+    },
+    Sample {
         name: "echo-wat",
         file_name: "echo.wat",
         code: include_bytes!("../../sample-functions/wat/echo.wat"),

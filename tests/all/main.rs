@@ -9,6 +9,7 @@ mod cpu;
 mod events;
 mod hostile_http;
 mod layers;
+mod outbound;
 mod runtime;
 mod samples;
 mod sandbox;

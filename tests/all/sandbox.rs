@@ -287,6 +287,7 @@ fn a_root_mount_serves_the_guest_root() {
                 guest_path: "/".into(),
                 read_only: true,
             }],
+            ..Default::default()
         },
         ..config("handler")
     };

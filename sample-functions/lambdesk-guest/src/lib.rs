@@ -13,6 +13,8 @@
 
 use std::io::{Read, Write};
 
+pub mod http;
+
 pub use serde_json::{Value, json};
 
 #[cfg(target_arch = "wasm32")]
