@@ -34,9 +34,10 @@ pub(super) fn config_tab_ui(
     }
     let result = draft.to_config();
     let errors = result.as_ref().err().cloned().unwrap_or_default();
+    // Every problem of the field (several grants can be wrong at once).
     let field_error = |ui: &mut Ui, field: &str| {
-        if let Some(m) = super::config_form::message_for(&errors, field) {
-            ui.label(RichText::new(m).color(super::theme::error(ui.visuals().dark_mode)));
+        for e in errors.iter().filter(|e| e.field == field) {
+            ui.label(RichText::new(&e.message).color(super::theme::error(ui.visuals().dark_mode)));
         }
     };
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
@@ -106,7 +107,7 @@ pub(super) fn config_tab_ui(
             });
             ui.end_row();
 
-            ui.label("Role").on_hover_text("What the function may touch: host folders mounted at guest paths. Nothing else of the host is reachable. /tmp is private to each environment.");
+            ui.label("Role").on_hover_text("What the function may touch: host folders mounted at guest paths, and the network destinations it may call. Nothing else of the host or the network is reachable. /tmp is private to each environment.");
             ui.vertical(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut draft.role).desired_width(200.0).hint_text("role name"));
                 let mut remove = None;
@@ -131,6 +132,23 @@ pub(super) fn config_tab_ui(
                     draft.mounts.push(super::config_form::MountDraft { read_only: true, ..Default::default() });
                 }
                 field_error(ui, "role.mounts");
+                ui.add_space(4.0);
+                let outbound_label = ui.label("Outbound HTTP, one destination per line").on_hover_text(
+                    "scheme://host[:port]: https://api.example.com, https://*.example.com (subdomains), \
+                     http://10.0.0.0/8:8000..8099 (a block, a port range), *://*:* (every public host). \
+                     Nothing is reachable without a grant; loopback (127.0.0.1, localhost), link-local \
+                     and the metadata address 169.254.169.254 only when a line names them. Port 25 is \
+                     always blocked, as in Lambda. Denied requests show in the log as [DENIED] lines.",
+                );
+                ui.add(
+                    egui::TextEdit::multiline(&mut draft.outbound)
+                        .desired_rows(2)
+                        .desired_width(360.0)
+                        .font(egui::TextStyle::Monospace)
+                        .hint_text("https://api.example.com"),
+                )
+                .labelled_by(outbound_label.id);
+                field_error(ui, "role.outbound");
             });
             ui.end_row();
 
@@ -263,6 +281,14 @@ fn published_config_ui(ui: &mut Ui, c: &Controller, name: &str, q: &str, cmds: &
                         .map_or("none".to_owned(), |n| n.to_string()),
                 ),
                 ("Mounts", config.role.mounts.len().to_string()),
+                (
+                    "Outbound",
+                    if config.role.outbound.is_empty() {
+                        "none (no network)".to_owned()
+                    } else {
+                        config.role.outbound.join(", ")
+                    },
+                ),
                 ("CodeSha256", v.code_sha256_base64()),
             ];
             for (k, value) in rows {

@@ -34,7 +34,7 @@ impl Entry {
             LogKind::Start | LogKind::End | LogKind::Report => Level::Platform,
             LogKind::Platform => Level::Error,
             LogKind::Notice => Level::Info,
-            LogKind::Denied => Level::Warn,
+            LogKind::Denied => Level::Denied,
             LogKind::Function => function_level(&self.text),
         }
     }
@@ -56,6 +56,8 @@ pub enum Level {
     Info,
     /// WARN or WARNING.
     Warn,
+    /// An outbound request the role's grants refused.
+    Denied,
     /// ERROR, FATAL, a panic, an unhandled error.
     Error,
 }
@@ -68,6 +70,7 @@ impl Level {
             Self::Debug => "DEBUG",
             Self::Info => "INFO",
             Self::Warn => "WARN",
+            Self::Denied => "DENIED",
             Self::Error => "ERROR",
         }
     }
@@ -116,11 +119,13 @@ pub enum LevelFilter {
     WarnAndErrors,
     /// Errors only (timeouts, crashes, lines at ERROR).
     Errors,
+    /// Outbound requests the role's grants refused.
+    Denied,
 }
 
 impl LevelFilter {
     /// Every choice, for the picker.
-    pub const ALL: [LevelFilter; 3] = [Self::All, Self::WarnAndErrors, Self::Errors];
+    pub const ALL: [LevelFilter; 4] = [Self::All, Self::WarnAndErrors, Self::Errors, Self::Denied];
 
     /// As the picker and the chip say it.
     pub fn label(self) -> &'static str {
@@ -128,6 +133,7 @@ impl LevelFilter {
             Self::All => "All levels",
             Self::WarnAndErrors => "Warnings and errors",
             Self::Errors => "Errors only",
+            Self::Denied => "Denied outbound requests",
         }
     }
 
@@ -136,6 +142,7 @@ impl LevelFilter {
             Self::All => true,
             Self::WarnAndErrors => level >= Level::Warn,
             Self::Errors => level == Level::Error,
+            Self::Denied => level == Level::Denied,
         }
     }
 }

@@ -39,7 +39,7 @@ pub fn level_color(level: Level, ui: &Ui) -> Color32 {
     let dark = ui.visuals().dark_mode;
     match level {
         Level::Error => theme::error(dark),
-        Level::Warn => theme::warm(dark),
+        Level::Warn | Level::Denied => theme::warm(dark),
         Level::Platform => theme::platform(dark),
         Level::Debug => ui.visuals().weak_text_color(),
         Level::Info => ui.visuals().text_color(),

@@ -122,6 +122,8 @@ pub struct Period {
     pub duration: Histogram,
     /// Most invocations running at once.
     pub concurrent: u32,
+    /// Outbound requests the role's grants refused.
+    pub denied: u64,
 }
 
 impl Period {
@@ -133,6 +135,7 @@ impl Period {
         self.init.merge(&other.init);
         self.duration.merge(&other.duration);
         self.concurrent = self.concurrent.max(other.concurrent);
+        self.denied += other.denied;
     }
 
     /// Success rate in percent (100 with no invocation, as the Lambda console shows).
@@ -179,6 +182,22 @@ struct FunctionMetrics {
     first: Option<i64>,
     /// (start, end) in µs since the epoch of recent invocations.
     recent: VecDeque<(i64, i64)>,
+    /// The latest denied outbound requests, newest last.
+    denials: VecDeque<Denial>,
+}
+
+/// Denied outbound requests kept per function (the count is never dropped).
+pub const RECENT_DENIALS: usize = 50;
+
+/// One outbound request the role's grants refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Denial {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The invocation that made it.
+    pub request_id: std::sync::Arc<str>,
+    /// The log line, `[DENIED] GET https://… not in the role's outbound grants`.
+    pub text: String,
 }
 
 impl FunctionMetrics {
@@ -288,6 +307,32 @@ impl Metrics {
             let wall_us = i64::try_from(s.wall.as_micros()).unwrap_or(i64::MAX);
             f.add_interval(start_us, start_us.saturating_add(wall_us.max(1)));
         }
+    }
+
+    /// Counts a denied outbound request (a `[DENIED]` log line) and keeps
+    /// the latest [`RECENT_DENIALS`].
+    pub fn record_denial(&mut self, function: &str, denial: Denial) {
+        let f = self.functions.entry(function.to_owned()).or_default();
+        let add = Period {
+            denied: 1,
+            ..Period::default()
+        };
+        if let Some(period) = f.period_mut(denial.at.timestamp()) {
+            period.merge(&add);
+        }
+        f.session.merge(&add);
+        if f.denials.len() >= RECENT_DENIALS {
+            f.denials.pop_front();
+        }
+        f.denials.push_back(denial);
+    }
+
+    /// The latest denied outbound requests of `function`, newest last.
+    pub fn denials(&self, function: &str) -> impl Iterator<Item = &Denial> {
+        self.functions
+            .get(function)
+            .into_iter()
+            .flat_map(|f| f.denials.iter())
     }
 
     /// Forgets a removed function.

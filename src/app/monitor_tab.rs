@@ -28,6 +28,7 @@ pub(super) fn monitor_tab_ui(
         .auto_shrink([false, false])
         .show(ui, |ui| {
             metrics_ui(ui, c, name, state);
+            denials_ui(ui, c, name, state);
             environments_ui(ui, c, name, state, cmds);
             history_ui(ui, c, name, state);
         });
@@ -82,6 +83,8 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
             t.cold_starts.to_string()
         };
         tile(ui, "Cold starts", init, None);
+        let denied = tile_color(t.denied > 0, ui);
+        tile(ui, "Denied outbound", t.denied.to_string(), denied);
     });
     by_version_ui(ui, c, name, window, now);
     let series = c.metrics.series(name, window, now);
@@ -106,6 +109,55 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
             draw(ui, chart);
         }
     }
+}
+
+/// The latest outbound requests the role's grants refused, as they were
+/// attempted: each opens its invocation's log output, and the log viewer
+/// can show every one.
+fn denials_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
+    let denials: Vec<_> = c.metrics.denials(name).collect();
+    if denials.is_empty() {
+        return;
+    }
+    ui.add_space(6.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Denied outbound requests (newest first)").strong());
+        if ui
+            .button("Show in the log")
+            .on_hover_text("Filter the log to this function's [DENIED] lines")
+            .clicked()
+        {
+            state.log_filter.function = Some(name.to_owned());
+            state.log_filter.level = super::log_store::LevelFilter::Denied;
+        }
+        if !c
+            .entry(name)
+            .is_some_and(|e| !e.config.role.outbound.is_empty())
+        {
+            ui.label("The role grants no outbound destination: add them in Configuration, Role.");
+        }
+    });
+    egui::ScrollArea::vertical()
+        .id_salt("denials")
+        .max_height(140.0)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            for d in denials.iter().rev() {
+                let when = d.at.with_timezone(&Local).format("%H:%M:%S%.3f");
+                let text = d.text.strip_prefix("[DENIED] ").unwrap_or(&d.text);
+                if ui
+                    .selectable_label(
+                        false,
+                        RichText::new(format!("{when} · {text}"))
+                            .color(theme::warm(ui.visuals().dark_mode)),
+                    )
+                    .on_hover_text("Show this invocation's log output")
+                    .clicked()
+                {
+                    state.live.request_view = Some(d.request_id.to_string());
+                }
+            }
+        });
 }
 
 /// Invocations by the version that ran, in the window: how a weighted

@@ -232,6 +232,9 @@ pub struct ServeArgs {
     /// (`off`). Default: the workspace's setting, else `lambda`.
     #[arg(long = "cpu-share", value_name = "off|lambda", value_parser = CpuShare::parse)]
     pub cpu_share: Option<CpuShare>,
+    /// Outbound HTTP grants for every function served.
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
 }
 
 /// `lambdesk events …`
@@ -256,6 +259,60 @@ pub enum SamplesCommand {
         /// Target folder.
         dir: PathBuf,
     },
+}
+
+/// Outbound HTTP for the functions a command loads.
+#[derive(Debug, Args, Default)]
+pub struct OutboundArgs {
+    /// Let the functions call this destination: `scheme://host[:port]`, with
+    /// `*.` for subdomains, `*` or `A..B` for ports (repeatable). Nothing is
+    /// reachable without one; loopback and link-local addresses only when a
+    /// grant names them (`http://127.0.0.1:8080`).
+    #[arg(long = "allow-outbound", value_name = "PATTERN")]
+    pub allow_outbound: Vec<String>,
+    /// PEM file of certificate authorities to trust for HTTPS, besides the
+    /// bundled Mozilla roots (for a private or test CA).
+    #[arg(
+        long = "extra-ca-certs",
+        value_name = "PEM",
+        env = "LAMBDESK_EXTRA_CA_CERTS"
+    )]
+    pub extra_ca_certs: Option<PathBuf>,
+    /// Answer a name without DNS, as curl's `--resolve`: `HOST=ADDRESS`
+    /// (repeatable). The address is checked against the grants like any other.
+    #[arg(long = "resolve", value_name = "HOST=ADDRESS")]
+    pub resolve: Vec<String>,
+}
+
+impl OutboundArgs {
+    /// The runtime's outbound options; the grants are checked here, so a
+    /// typo fails before anything runs.
+    pub fn options(&self) -> anyhow::Result<crate::runtime::OutboundOptions> {
+        if let Err(problems) = crate::model::outbound::Grants::parse(&self.allow_outbound) {
+            bail!("--allow-outbound: {}", problems.join("; "));
+        }
+        let mut options = crate::runtime::OutboundOptions::default();
+        if let Some(path) = &self.extra_ca_certs {
+            options.extra_roots_pem = std::fs::read(path)
+                .with_context(|| format!("--extra-ca-certs {}", path.display()))?;
+        }
+        for spec in &self.resolve {
+            let (host, addr) = spec
+                .split_once('=')
+                .with_context(|| format!("--resolve {spec}: expected HOST=ADDRESS"))?;
+            let ip: std::net::IpAddr =
+                addr.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse()
+                    .with_context(|| format!("--resolve {spec}: `{addr}` is not an IP address"))?;
+            options
+                .resolve
+                .entry(host.to_ascii_lowercase())
+                .or_default()
+                .push(ip);
+        }
+        Ok(options)
+    }
 }
 
 /// `lambdesk invoke …`
@@ -297,6 +354,9 @@ pub struct InvokeArgs {
     /// Host folder to mount (repeatable), read-only with `:ro`.
     #[arg(long = "mount", value_name = "HOST:GUEST[:ro]")]
     pub mounts: Vec<String>,
+    /// Outbound HTTP grants.
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
     /// Argument for a command module (repeatable).
     #[arg(long = "arg", value_name = "A", allow_hyphen_values = true)]
     pub args: Vec<String>,
@@ -453,6 +513,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     });
     let mut options = RuntimeOptions {
         log_sink: Some(sink.clone()),
+        outbound: args.outbound.options()?,
         ..RuntimeOptions::default()
     };
     if let Some(dir) = &args.cache_dir {
@@ -462,6 +523,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     let opts = crate::host::load::ServeOptions {
         workspace,
         functions,
+        outbound: args.outbound.allow_outbound.clone(),
         ..Default::default()
     };
     let mut functions = crate::host::load::load_functions(&runtime, &opts)?;
@@ -573,6 +635,10 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
     for m in &args.mounts {
         config.role.mounts.push(parse_mount(m)?);
     }
+    config
+        .role
+        .outbound
+        .extend(args.outbound.allow_outbound.iter().cloned());
     if let Err(errors) = config.validate() {
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!("invalid configuration: {}", text.join("; "));
@@ -769,6 +835,7 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     };
     let options = RuntimeOptions {
         log_sink: sink,
+        outbound: args.outbound.options()?,
         cpu_share: args.cpu_share,
         pool_slots: (args.concurrency as u32).clamp(16, crate::runtime::ACCOUNT_CONCURRENCY),
         ..RuntimeOptions::default()

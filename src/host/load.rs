@@ -21,6 +21,17 @@ pub struct ServeOptions {
     pub lambda_addr: Option<SocketAddr>,
     /// Folder for precompiled modules.
     pub cache_dir: Option<PathBuf>,
+    /// Outbound grants added to every function's role (`--allow-outbound`).
+    pub outbound: Vec<String>,
+}
+
+/// Adds `grants` a role does not have yet.
+fn grant(config: &mut FunctionConfig, grants: &[String]) {
+    for g in grants {
+        if !config.role.outbound.contains(g) {
+            config.role.outbound.push(g.clone());
+        }
+    }
 }
 
 /// Loads the functions into a runtime. Returns the names deployed, each with
@@ -51,14 +62,18 @@ pub fn load_functions(
             } else {
                 dir.join(&f.code)
             };
+            let mut config = f.config;
+            grant(&mut config, &opts.outbound);
             runtime
-                .deploy(&f.name, &code, f.config)
+                .deploy(&f.name, &code, config)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", f.name))?;
             names.push((f.name, f.triggers));
         }
     }
     for (name, module) in &opts.functions {
-        deploy_guessing_handler(runtime, name, module, FunctionConfig::default(), false)
+        let mut config = FunctionConfig::default();
+        grant(&mut config, &opts.outbound);
+        deploy_guessing_handler(runtime, name, module, config, false)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         names.push((name.clone(), Vec::new()));
     }

@@ -63,6 +63,7 @@ fn samples_load_and_invoke_cold_then_warm() {
         "s3-object-info",
         "counter",
         "behave",
+        "http-request",
         "echo-wat",
         "ping-wat",
     ] {
@@ -1051,4 +1052,65 @@ fn a_function_created_through_the_lambda_api_appears_and_is_saved() {
     step_until(&mut h, "the function gone", Duration::from_secs(10), |h| {
         h.state().controller.entry("from-api").is_none()
     });
+}
+
+#[test]
+fn outbound_grants_are_edited_and_denials_are_listed_and_filtered() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    select(&mut h, "http-request");
+    h.get_by_label("Configuration").click();
+    h.step();
+    h.get_by_label("Outbound HTTP, one destination per line")
+        .set_text_value_accesskit("ftp://example.com\nhttps://exa*mple.com");
+    h.step();
+    h.step();
+    // Every wrong line says what is wrong, at once.
+    assert!(has_label(
+        &h,
+        "`ftp://example.com`: the scheme must be http, https or *, not `ftp`"
+    ));
+    assert!(has_label(
+        &h,
+        "`https://exa*mple.com`: `exa*mple.com`: a wildcard is"
+    ));
+    h.get_by_label("Outbound HTTP, one destination per line")
+        .set_text_value_accesskit("https://api.example.com\n\n");
+    h.step();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    step_until(&mut h, "the grant applied", Duration::from_secs(30), |h| {
+        h.state()
+            .controller
+            .entry("http-request")
+            .unwrap()
+            .config
+            .role
+            .outbound
+            == ["https://api.example.com"]
+            && ready(h, "http-request")
+    });
+    // The sample's event calls a host the grant does not name.
+    h.get_by_label("Test").click();
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    step_until(&mut h, "the denial", Duration::from_secs(30), |h| {
+        totals(h, "http-request").denied == 1
+    });
+    h.get_by_label("Monitor").click();
+    h.step();
+    assert!(has_label(&h, "Denied outbound requests (newest first)"));
+    assert!(has_label(
+        &h,
+        "GET https://checkip.amazonaws.com:443/ not in the role's outbound grants"
+    ));
+    h.get_by_role_and_label(Role::Button, "Show in the log")
+        .click();
+    h.step();
+    let filter = &h.state().ui.log_filter;
+    assert_eq!(filter.function.as_deref(), Some("http-request"));
+    assert_eq!(filter.level, lambdesk::app::log_store::LevelFilter::Denied);
+    // The log shows the line, at its own level.
+    h.step();
+    assert!(has_label(&h, "DENIED"));
 }

@@ -787,3 +787,83 @@ fn malformed_requests_and_pointers_violated() {
     );
     assert_eq!(server.stats.connections.load(Ordering::SeqCst), 0);
 }
+
+fn lambdesk(args: &[&str]) -> std::process::Output {
+    let cache = TempDir::new("outbound-cli");
+    std::process::Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(args)
+        .env("LAMBDESK_CACHE_DIR", cache.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_allow_outbound_obeyed() {
+    let server = serve(|seen| ok("200 OK", &[], &format!("saw {}", seen.path)));
+    let dir = TempDir::new("cli-event");
+    let event = dir.path().join("event.json");
+    let url = format!("http://api.example.test:{}/cli", server.port());
+    std::fs::write(&event, json!({ "url": url }).to_string()).unwrap();
+    let module = sample("http-request.wasm");
+    let grant_name = format!("http://api.example.test:{}", server.port());
+    let grant_address = format!("http://127.0.0.1:{}", server.port());
+    let out = lambdesk(&[
+        "invoke",
+        module.to_str().unwrap(),
+        "--event",
+        event.to_str().unwrap(),
+        "--allow-outbound",
+        &grant_name,
+        "--allow-outbound",
+        &grant_address,
+        "--resolve",
+        "api.example.test=127.0.0.1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(r["body"], "saw /cli", "{r}");
+}
+
+#[test]
+fn cli_allow_outbound_violated() {
+    // Without the address grant the DNS answer is refused, and stderr has the
+    // [DENIED] line; a malformed pattern fails before anything runs.
+    let dir = TempDir::new("cli-event");
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, r#"{"url":"http://api.example.test:8080/x"}"#).unwrap();
+    let module = sample("http-request.wasm");
+    let out = lambdesk(&[
+        "invoke",
+        module.to_str().unwrap(),
+        "--event",
+        event.to_str().unwrap(),
+        "--allow-outbound",
+        "http://api.example.test:8080",
+        "--resolve",
+        "api.example.test=127.0.0.1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().any(|l| l
+            == "[DENIED] GET http://api.example.test:8080/x 127.0.0.1 is a loopback address, which the role's outbound grants do not name"),
+        "{stderr}"
+    );
+    let out = lambdesk(&[
+        "invoke",
+        module.to_str().unwrap(),
+        "--allow-outbound",
+        "ftp://example.com",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("role.outbound: `ftp://example.com`: the scheme must be http, https or *"),
+        "{stderr}"
+    );
+}

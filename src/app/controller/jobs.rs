@@ -24,6 +24,16 @@ impl Controller {
         let mut left = false;
         let mut taken: u32 = 0;
         while let Ok(line) = self.log_inbox.try_recv() {
+            if line.kind == LogKind::Denied {
+                self.metrics.record_denial(
+                    &line.function,
+                    super::super::metrics::Denial {
+                        at: line.time,
+                        request_id: line.request_id.clone(),
+                        text: line.text.clone(),
+                    },
+                );
+            }
             self.logs.push(line);
             taken = taken.wrapping_add(1);
             // Look at the clock once per 256 lines: it costs more than a push.
