@@ -28,7 +28,6 @@ pub(super) fn monitor_tab_ui(
         .auto_shrink([false, false])
         .show(ui, |ui| {
             metrics_ui(ui, c, name, state);
-            denials_ui(ui, c, name, state);
             environments_ui(ui, c, name, state, cmds);
             history_ui(ui, c, name, state);
         });
@@ -86,6 +85,7 @@ fn metrics_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
         let denied = tile_color(t.denied > 0, ui);
         tile(ui, "Denied outbound", t.denied.to_string(), denied);
     });
+    denials_ui(ui, c, name, state);
     by_version_ui(ui, c, name, window, now);
     let series = c.metrics.series(name, window, now);
     let log = state.monitor.log_scale;
