@@ -93,7 +93,8 @@ fn main() {
         ..RuntimeOptions::default()
     })
     .expect("runtime");
-    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions/dist/http-request.wasm");
+    let module =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions/dist/http-request.wasm");
     let config = FunctionConfig {
         handler: "handler".to_owned(),
         timeout_s: 60,
@@ -129,8 +130,14 @@ fn main() {
     );
     let overhead = guest_each.saturating_sub(direct_each);
     println!("outbound HTTP/1.1 request to a loopback server (new connection each), medians:");
-    println!("  host, directly with hyper (baseline)   {:>8.1} µs", us(direct_each));
-    println!("  guest, through lambdesk.http_*          {:>8.1} µs", us(guest_each));
+    println!(
+        "  host, directly with hyper (baseline)   {:>8.1} µs",
+        us(direct_each)
+    );
+    println!(
+        "  guest, through lambdesk.http_*          {:>8.1} µs",
+        us(guest_each)
+    );
     println!(
         "  overhead per request                    {:>8.1} µs ({:.2}× the baseline; target ≤ 50 µs)",
         us(overhead),

@@ -130,8 +130,7 @@ fn denials_ui(ui: &mut Ui, c: &Controller, name: &str, state: &mut UiState) {
             state.log_filter.function = Some(name.to_owned());
             state.log_filter.level = super::log_store::LevelFilter::Denied;
         }
-        if c
-            .entry(name)
+        if c.entry(name)
             .is_none_or(|e| e.config.role.outbound.is_empty())
         {
             ui.label("The role grants no outbound destination: add them in Configuration, Role.");

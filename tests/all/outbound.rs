@@ -241,6 +241,16 @@ fn call(rt: &Runtime, event: Value) -> (Value, Option<String>, Vec<(LogKind, Str
     (payload, inv.error().map(|e| e.error_type.clone()), lines)
 }
 
+/// `http://127.0.0.1:PORT`, the test server's origin.
+fn local(server: &Server) -> String {
+    format!("http://127.0.0.1:{}", server.port())
+}
+
+/// A GET of `url` through the sample.
+fn get(rt: &Runtime, url: String) -> (Value, Option<String>, Vec<(LogKind, String)>) {
+    call(rt, json!({ "url": url }))
+}
+
 fn denials(lines: &[(LogKind, String)]) -> Vec<&str> {
     lines
         .iter()
@@ -266,11 +276,7 @@ fn granted_request_obeyed() {
         )
     });
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        3,
-    );
+    deploy(&t.runtime, &[local(&server)], 3);
     let (r, err, lines) = call(
         &t.runtime,
         json!({
@@ -326,10 +332,7 @@ fn denied_host_violated() {
     );
     // A grant for another host does not reach this one.
     deploy(&t.runtime, &["https://api.example.com".to_owned()], 3);
-    let (r, err, _) = call(
-        &t.runtime,
-        json!({"url": format!("http://127.0.0.1:{}/", server.port())}),
-    );
+    let (r, err, _) = get(&t.runtime, format!("http://127.0.0.1:{}/", server.port()));
     assert_eq!(err.as_deref(), Some("OutboundDenied"), "{r}");
     assert_eq!(server.stats.connections.load(Ordering::SeqCst), 0);
 }
@@ -343,10 +346,7 @@ fn loopback_named_by_a_grant_obeyed() {
         &[format!("http://localhost:{}", server.port())],
         3,
     );
-    let (r, err, _) = call(
-        &t.runtime,
-        json!({"url": format!("http://localhost:{}/", server.port())}),
-    );
+    let (r, err, _) = get(&t.runtime, format!("http://localhost:{}/", server.port()));
     assert_eq!(err, None, "{r}");
     assert_eq!(r["body"], "local");
 }
@@ -430,15 +430,8 @@ fn redirect_to_a_denied_host_is_not_followed() {
     let loc = location.clone();
     let server = serve(move |_| ok("302 Found", &[("location", &loc)], ""));
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        3,
-    );
-    let (r, err, lines) = call(
-        &t.runtime,
-        json!({"url": format!("http://127.0.0.1:{}/go", server.port())}),
-    );
+    deploy(&t.runtime, &[local(&server)], 3);
+    let (r, err, lines) = get(&t.runtime, format!("http://127.0.0.1:{}/go", server.port()));
     assert_eq!(err, None, "{r}");
     assert_eq!(r["status"], 302);
     assert_eq!(r["headers"]["location"], location.as_str());
@@ -450,15 +443,11 @@ fn redirect_to_a_denied_host_is_not_followed() {
 fn slow_server_hits_the_function_timeout_and_the_request_is_cancelled() {
     let server = serve(|_| Reply::Stall);
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        1,
-    );
+    deploy(&t.runtime, &[local(&server)], 1);
     let started = Instant::now();
-    let (r, err, _) = call(
+    let (r, err, _) = get(
         &t.runtime,
-        json!({"url": format!("http://127.0.0.1:{}/slow", server.port())}),
+        format!("http://127.0.0.1:{}/slow", server.port()),
     );
     let timed_out = Instant::now();
     assert_eq!(err.as_deref(), Some("Sandbox.Timedout"), "{r}");
@@ -479,11 +468,7 @@ fn chunked_large_body_streams_obeyed() {
         total,
     });
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        10,
-    );
+    deploy(&t.runtime, &[local(&server)], 10);
     let (r, err, _) = call(
         &t.runtime,
         json!({"url": format!("http://127.0.0.1:{}/big", server.port()), "discardBody": true}),
@@ -514,20 +499,16 @@ fn oversized_response_violated() {
         }
     });
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        5,
-    );
+    deploy(&t.runtime, &[local(&server)], 5);
     let (r, err, _) = call(
         &t.runtime,
         json!({"url": format!("http://127.0.0.1:{}/big", server.port()), "maxBodyBytes": 1_000_000}),
     );
     assert_eq!(err.as_deref(), Some("ResponseTooLarge"), "{r}");
     assert_eq!(r["errorMessage"], "the response body is over 1000000 bytes");
-    let (r, err, _) = call(
+    let (r, err, _) = get(
         &t.runtime,
-        json!({"url": format!("http://127.0.0.1:{}/headers", server.port())}),
+        format!("http://127.0.0.1:{}/headers", server.port()),
     );
     assert_eq!(err.as_deref(), Some("HttpError"), "{r}");
     assert!(
@@ -586,10 +567,7 @@ fn tls_with_a_test_authority_obeyed() {
         &[format!("https://localhost:{}", server.port())],
         5,
     );
-    let (r, err, _) = call(
-        &t.runtime,
-        json!({"url": format!("https://localhost:{}/", server.port())}),
-    );
+    let (r, err, _) = get(&t.runtime, format!("https://localhost:{}/", server.port()));
     assert_eq!(err, None, "{r}");
     assert_eq!(r["body"], "secure");
 }
@@ -604,10 +582,7 @@ fn tls_with_an_unknown_authority_violated() {
         &[format!("https://localhost:{}", server.port())],
         5,
     );
-    let (r, err, _) = call(
-        &t.runtime,
-        json!({"url": format!("https://localhost:{}/", server.port())}),
-    );
+    let (r, err, _) = get(&t.runtime, format!("https://localhost:{}/", server.port()));
     assert_eq!(err.as_deref(), Some("TlsError"), "{r}");
     assert!(
         r["errorMessage"]
@@ -660,10 +635,7 @@ fn http2_by_alpn_obeyed() {
         ..OutboundOptions::default()
     });
     deploy(&t.runtime, &[format!("https://localhost:{port}")], 5);
-    let (r, err, _) = call(
-        &t.runtime,
-        json!({"url": format!("https://localhost:{port}/h2?x=1")}),
-    );
+    let (r, err, _) = get(&t.runtime, format!("https://localhost:{port}/h2?x=1"));
     assert_eq!(err, None, "{r}");
     assert_eq!(
         r["body"],
@@ -744,11 +716,7 @@ fn malformed_requests_and_pointers_violated() {
     // outside its memory is a trap that names the call.
     let server = serve(|_| ok("200 OK", &[], ""));
     let t = runtime_with(OutboundOptions::default());
-    deploy(
-        &t.runtime,
-        &[format!("http://127.0.0.1:{}", server.port())],
-        3,
-    );
+    deploy(&t.runtime, &[local(&server)], 3);
     for (event, kind, says) in [
         (
             json!({"url": "ftp://x/"}),
