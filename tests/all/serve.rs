@@ -1490,3 +1490,34 @@ fn hostile_function_requests_get_aws_errors_and_leave_nothing_behind() {
     assert!(!s._dir.path().join("escape").exists());
     assert!(!s._dir.path().parent().unwrap().join("escape").exists());
 }
+
+#[test]
+fn serve_grants_outbound_to_the_functions_it_loads() {
+    // `--allow-outbound` reaches the functions `serve` loads; others' hosts stay denied.
+    let target = crate::outbound::serve(|_| crate::outbound::ok("200 OK", &[], "from serve"));
+    let dir = TempDir::new("serve-outbound");
+    let function = format!("http={}", sample("http-request.wasm").display());
+    let grant = format!("http://127.0.0.1:{}", target.port());
+    let (mut child, port) = serve_process(
+        dir.path(),
+        &["--function", &function, "--allow-outbound", &grant],
+    );
+    let invoke = |url: String| {
+        let body = serde_json::json!({ "url": url }).to_string();
+        http(
+            port,
+            "POST",
+            "/2015-03-31/functions/http/invocations",
+            &[],
+            body.as_bytes(),
+        )
+    };
+    let granted = invoke(format!("{grant}/x"));
+    let denied = invoke("https://example.com/".to_owned());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(granted.status, 200);
+    assert_eq!(granted.json()["body"], "from serve", "{:?}", granted.json());
+    assert_eq!(denied.header("x-amz-function-error"), Some("Handled"));
+    assert_eq!(denied.json()["errorType"], "OutboundDenied");
+}
