@@ -82,6 +82,40 @@ pub enum Command {
     /// Create, update, delete or list aliases on a running `serve` or app.
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// State machines (Amazon States Language): validate and run them locally.
+    #[command(subcommand)]
+    States(StatesCommand),
+}
+
+/// `lambdesk states …`
+#[derive(Debug, Subcommand)]
+pub enum StatesCommand {
+    /// Check a definition: every problem, with its JSON pointer.
+    Validate {
+        /// The definition (Amazon States Language JSON).
+        definition: PathBuf,
+    },
+    /// Run a definition once; prints its output (exit status 1 when the
+    /// execution does not succeed, with its error on stderr).
+    Run {
+        /// The definition (Amazon States Language JSON).
+        definition: PathBuf,
+        /// The execution input: JSON text, or a file holding it. Default `{}`.
+        #[arg(long)]
+        input: Option<String>,
+        /// A function the Task states call: NAME=MODULE (repeatable).
+        #[arg(long = "function", value_name = "NAME=MODULE")]
+        functions: Vec<String>,
+        /// Print the event history (as `GetExecutionHistory` returns it) instead of the output.
+        #[arg(long)]
+        history: bool,
+        /// Speed of Wait and Retry: 60 plays a minute in a second.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+        /// Folder for precompiled modules (default: the user cache folder).
+        #[arg(long, env = "LAMBDESK_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// `lambdesk tune …`
@@ -448,6 +482,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
         Command::Versions { function, endpoint } => remote::versions(&function, &endpoint),
         Command::Alias(command) => remote::alias(command),
         Command::Tune(args) => tune(&args),
+        Command::States(cmd) => states(cmd),
         Command::Events(EventsCommand::List) => {
             for t in TEMPLATES {
                 println!("{:<22} {}", t.name, t.description);
@@ -616,6 +651,134 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     // Serve until killed.
     loop {
         std::thread::park();
+    }
+}
+
+fn states(cmd: StatesCommand) -> anyhow::Result<i32> {
+    use crate::model::states::definition;
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    match cmd {
+        StatesCommand::Validate { definition: path } => match definition::parse(&read(&path)?) {
+            Ok(m) => {
+                println!(
+                    "valid: {} states, starting at '{}'",
+                    m.states.len(),
+                    m.start_at
+                );
+                Ok(0)
+            }
+            Err(problems) => {
+                for p in &problems {
+                    println!("{p}");
+                }
+                eprintln!("{} problem(s) in {}", problems.len(), path.display());
+                Ok(1)
+            }
+        },
+        StatesCommand::Run {
+            definition: path,
+            input,
+            functions,
+            history,
+            time_scale,
+            cache_dir,
+        } => {
+            let machine = definition::parse(&read(&path)?).map_err(|problems| {
+                let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                anyhow::anyhow!("the definition is not valid:\n{}", text.join("\n"))
+            })?;
+            let input: serde_json::Value = match input {
+                None => serde_json::json!({}),
+                Some(text) => {
+                    let text = if Path::new(&text).is_file() {
+                        std::fs::read_to_string(&text).with_context(|| format!("reading {text}"))?
+                    } else {
+                        text
+                    };
+                    serde_json::from_str(&text).context("--input is not JSON")?
+                }
+            };
+            let sink: LogSink = Arc::new(|line: crate::runtime::LogLine| {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "[{}] {}", line.function, line.text);
+            });
+            let mut options = RuntimeOptions {
+                log_sink: Some(sink),
+                ..RuntimeOptions::default()
+            };
+            if let Some(dir) = cache_dir {
+                options.cache_dir = Some(dir);
+            }
+            let runtime = Runtime::new(options)?;
+            for f in &functions {
+                let (name, module) = f
+                    .split_once('=')
+                    .with_context(|| format!("--function {f}: expected NAME=MODULE"))?;
+                crate::host::load::deploy_guessing_handler(
+                    &runtime,
+                    name,
+                    Path::new(module),
+                    FunctionConfig::default(),
+                    false,
+                )
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            }
+            let rt = runtime.clone();
+            let invoke: crate::host::states::InvokeFn = Arc::new(move |target, payload, cancel| {
+                // No versions here: `NAME` and `NAME:$LATEST` are the module given.
+                let name = target.strip_suffix(":$LATEST").unwrap_or(target);
+                rt.invoke_with(
+                    name,
+                    payload,
+                    &InvokeOptions {
+                        cancel: Some(cancel.clone()),
+                        ..InvokeOptions::default()
+                    },
+                )
+            });
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "machine".to_owned());
+            let machine_arn = format!(
+                "arn:aws:states:{}:{}:stateMachine:{name}",
+                crate::model::REGION,
+                crate::model::ACCOUNT_ID
+            );
+            let exec = crate::host::states::start(
+                Arc::new(machine),
+                &machine_arn,
+                &uuid::Uuid::new_v4().to_string(),
+                input,
+                crate::host::states::Env {
+                    invoke,
+                    clock: crate::host::async_queue::Clock::new(time_scale),
+                },
+            )?;
+            while !exec.wait(Duration::from_secs(3600)) {}
+            let record = exec.record();
+            if history {
+                let events: Vec<serde_json::Value> =
+                    record.events.iter().map(|e| e.to_json()).collect();
+                println!("{}", serde_json::json!({ "events": events }));
+            } else if let Some(out) = &record.output {
+                println!("{out}");
+            }
+            if record.status == crate::host::states::Status::Succeeded {
+                Ok(0)
+            } else {
+                let err = record
+                    .error
+                    .unwrap_or_else(|| crate::model::states::error::StatesError::new("", ""));
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"status": record.status, "error": err.error, "cause": err.cause})
+                );
+                Ok(1)
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod load;
 pub mod notify;
 pub mod queue;
 pub mod routes;
+pub mod states;
 pub mod stream;
 pub mod tuning;
 pub mod versions;

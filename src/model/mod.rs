@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod outbound;
 pub mod schedule;
+pub mod states;
 pub mod trigger;
 pub mod versions;
 pub mod workspace;

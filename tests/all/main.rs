@@ -14,6 +14,7 @@ mod runtime;
 mod samples;
 mod sandbox;
 mod serve;
+mod states;
 mod triggers;
 mod tuning;
 mod versions;
