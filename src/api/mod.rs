@@ -1,6 +1,7 @@
 //! The HTTP faces of the local AWS services, on one hyper server
 //! ([`http`]): the Lambda API with the local queue and stream endpoints
-//! ([`lambda`]), the API Gateway stand-in for HTTP routes ([`routes`]), and a
+//! ([`lambda`]), the API Gateway stand-in for HTTP routes ([`routes`]), the
+//! Step Functions API ([`states`]), and a
 //! small client for the command line ([`client`]). The host below knows
 //! nothing of HTTP: [`start_host`] hands it these faces.
 
@@ -10,6 +11,7 @@ pub(crate) mod functions;
 pub mod http;
 pub mod lambda;
 pub mod routes;
+pub mod states;
 pub(crate) mod versions;
 
 use std::net::SocketAddr;
@@ -43,6 +45,21 @@ impl Faces for HyperFaces {
         Ok(Box::new(listen(
             addr,
             "lambdesk-api",
+            self.limits.clone(),
+            face,
+        )?))
+    }
+
+    fn states_api(
+        &self,
+        addr: SocketAddr,
+        machines: Arc<crate::host::state_machines::StateMachines>,
+        env: crate::host::states::Env,
+    ) -> anyhow::Result<Box<dyn Listening>> {
+        let face = Arc::new(states::StepFunctionsApi::new(machines, env));
+        Ok(Box::new(listen(
+            addr,
+            "lambdesk-sfn",
             self.limits.clone(),
             face,
         )?))

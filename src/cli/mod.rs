@@ -226,6 +226,14 @@ pub struct ServeArgs {
     /// Port of the HTTP API (API Gateway stand-in) for --route (0 picks a free one).
     #[arg(long, default_value_t = crate::host::HTTP_PORT)]
     pub http_port: u16,
+    /// Port of the Step Functions API (0 picks a free one). Step Functions
+    /// Local's 8083 by default; when it is taken, `serve` runs without it and says so.
+    #[arg(long, default_value_t = crate::host::SFN_PORT)]
+    pub sfn_port: u16,
+    /// A state machine: NAME=DEFINITION.json (repeatable), a STANDARD machine
+    /// whose Task states call the functions served.
+    #[arg(long = "state-machine", value_name = "NAME=DEFINITION")]
+    pub state_machines: Vec<String>,
     /// An HTTP route: 'METHOD /path=FUNCTION' (repeatable); `{param}`, greedy
     /// `{proxy+}`, method ANY; add `@1.0` for the REST API payload format.
     #[arg(long = "route", value_name = "METHOD /path=FUNCTION")]
@@ -605,6 +613,7 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     host_options.host = args.host;
     host_options.lambda_port = args.lambda_port;
     host_options.http_port = args.http_port;
+    host_options.sfn_port = args.sfn_port;
     host_options.time_scale = args.time_scale;
     // With a workspace, local queues and streams keep their messages there.
     host_options.state_dir = opts.workspace.clone();
@@ -623,9 +632,23 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     if !problems.is_empty() {
         bail!("triggers that cannot run: {}", problems.join("; "));
     }
+    for spec in &args.state_machines {
+        let (name, path) = spec
+            .split_once('=')
+            .with_context(|| format!("--state-machine {spec}: expected NAME=DEFINITION.json"))?;
+        let definition = std::fs::read_to_string(path)
+            .with_context(|| format!("--state-machine {spec}: reading {path}"))?;
+        host.state_machines()
+            .create(name, &definition, "STANDARD", "")
+            .map_err(|e| anyhow::anyhow!("--state-machine {spec}: {e}"))?;
+    }
     println!("Lambda API listening on http://{}", host.lambda_addr());
     if let Some(addr) = host.http_addr() {
         println!("HTTP API listening on http://{addr}");
+    }
+    match host.sfn_addr() {
+        Ok(addr) => println!("Step Functions API listening on http://{addr}"),
+        Err(why) => eprintln!("warning: {why} (choose another port with --sfn-port)"),
     }
     for (name, triggers) in &functions {
         for t in triggers.iter().filter(|t| t.enabled) {

@@ -21,6 +21,7 @@ pub mod load;
 pub mod notify;
 pub mod queue;
 pub mod routes;
+pub mod state_machines;
 pub mod states;
 pub mod stream;
 pub mod tuning;
@@ -80,6 +81,13 @@ pub trait Faces: Send + Sync {
     ) -> anyhow::Result<Box<dyn Listening>>;
     /// The HTTP API serving `routes` on `addr`.
     fn http_api(&self, addr: SocketAddr, routes: RouteTable) -> anyhow::Result<Box<dyn Listening>>;
+    /// The Step Functions API serving `machines` on `addr` (`TestState` runs on `env`).
+    fn states_api(
+        &self,
+        addr: SocketAddr,
+        machines: Arc<state_machines::StateMachines>,
+        env: states::Env,
+    ) -> anyhow::Result<Box<dyn Listening>>;
 }
 
 /// The local queues and streams messages and records can be sent to.
@@ -116,6 +124,8 @@ pub const STOP_WAIT: Duration = Duration::from_secs(5);
 pub const LAMBDA_PORT: u16 = 3001;
 /// SAM's port for the HTTP API.
 pub const HTTP_PORT: u16 = 3000;
+/// The Step Functions API's port: Step Functions Local's.
+pub const SFN_PORT: u16 = 8083;
 
 /// Where and how the host listens.
 #[derive(Clone)]
@@ -126,6 +136,8 @@ pub struct HostOptions {
     pub lambda_port: u16,
     /// Port of the HTTP API for routes (0: any free port).
     pub http_port: u16,
+    /// Port of the Step Functions API (0: any free port; Step Functions Local's 8083 by default).
+    pub sfn_port: u16,
     /// Take any free port when the asked one is in use (the app does; `serve` fails).
     pub port_fallback: bool,
     /// Folder of the durable asynchronous queue.
@@ -162,6 +174,7 @@ impl HostOptions {
             host: IpAddr::from([127, 0, 0, 1]),
             lambda_port: LAMBDA_PORT,
             http_port: HTTP_PORT,
+            sfn_port: SFN_PORT,
             port_fallback: false,
             queue_dir,
             state_dir: None,
@@ -204,6 +217,10 @@ pub struct TriggerHost {
     stopping: Mutex<Vec<std::thread::JoinHandle<()>>>,
     versions: Arc<versions::Versions>,
     version_problems: Vec<String>,
+    state_machines: Arc<state_machines::StateMachines>,
+    /// The Step Functions API, or why it could not listen (its port taken):
+    /// the rest of the host runs without it.
+    sfn: Result<Box<dyn Listening>, String>,
 }
 
 /// Binds with `start`, falling back to any free port when asked to.
@@ -260,6 +277,28 @@ impl TriggerHost {
             options.port_fallback,
             |addr| faces.lambda_api(addr, runtime.clone(), services.clone()),
         )?;
+        // Task states invoke through an invoker of their own (source
+        // `states`): aliases resolve, and the app's history shows them.
+        let tasks = invoker.for_source("states", None);
+        let sfn_env = states::Env {
+            invoke: Arc::new(move |target, payload, cancel| {
+                tasks.invoke_with(
+                    target,
+                    payload,
+                    &crate::runtime::InvokeOptions {
+                        cancel: Some(cancel.clone()),
+                        ..Default::default()
+                    },
+                )
+            }),
+            clock: async_queue.clock().clone(),
+        };
+        let state_machines = Arc::new(state_machines::StateMachines::new(sfn_env.clone()));
+        let sfn_addr = SocketAddr::new(options.host, options.sfn_port);
+        let sfn = bind(sfn_addr, options.port_fallback, |addr| {
+            faces.states_api(addr, state_machines.clone(), sfn_env.clone())
+        })
+        .map_err(|e| format!("the Step Functions API cannot listen on {sfn_addr}: {e:#}"));
         Ok(Self {
             invoker,
             options,
@@ -274,7 +313,19 @@ impl TriggerHost {
             stopping: Mutex::default(),
             versions,
             version_problems,
+            state_machines,
+            sfn,
         })
+    }
+
+    /// The state machines and their executions.
+    pub fn state_machines(&self) -> &Arc<state_machines::StateMachines> {
+        &self.state_machines
+    }
+
+    /// The Step Functions API's address, or why it is not listening.
+    pub fn sfn_addr(&self) -> Result<SocketAddr, &str> {
+        self.sfn.as_ref().map(|l| l.addr()).map_err(String::as_str)
     }
 
     /// The runtime it invokes.

@@ -76,6 +76,7 @@ fn host(limits: ServerLimits) -> Host {
         .unwrap();
     let mut options = HostOptions::new(dir.path().join("queue"));
     options.lambda_port = 0;
+    options.sfn_port = 0;
     options.http_port = 0;
     let TestRuntime {
         runtime,

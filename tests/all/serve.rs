@@ -15,6 +15,7 @@ struct Server {
     url: String,
     port: u16,
     http_port: Option<u16>,
+    sfn_port: Option<u16>,
     stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     _dir: TempDir,
 }
@@ -48,7 +49,14 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
     };
     ws.save(&dir.path().join("workspace.json")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(dir.path())
         .arg("--function")
         .arg(format!("hello={}", sample("hello.wasm").display()))
@@ -79,16 +87,24 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         .unwrap_or_else(|| panic!("{line}"))
         .to_owned();
     let port = url.rsplit(':').next().unwrap().parse().unwrap();
-    let mut http_port = None;
-    if extra.iter().any(|a| a == "--route") {
+    let (mut http_port, mut sfn_port) = (None, None);
+    let port_of = |l: &str| l.trim().rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    loop {
         let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let http = line
-            .trim()
-            .strip_prefix("HTTP API listening on ")
-            .unwrap_or_else(|| panic!("{line}"));
-        http_port = Some(http.rsplit(':').next().unwrap().parse().unwrap());
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server ended");
+        if line.starts_with("HTTP API listening on ") {
+            http_port = Some(port_of(&line));
+        } else if line.starts_with("Step Functions API listening on ") {
+            sfn_port = Some(port_of(&line));
+        } else if line.starts_with("functions: ") {
+            break;
+        }
     }
+    assert_eq!(
+        http_port.is_some(),
+        extra.iter().any(|a| a == "--route"),
+        "the HTTP API listens when there is a route"
+    );
     // Keep reading stdout so the server never blocks on a full pipe.
     std::thread::Builder::new()
         .name("serve-stdout".into())
@@ -99,6 +115,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         url,
         port,
         http_port,
+        sfn_port,
         stderr,
         _dir: dir,
     }
@@ -620,7 +637,14 @@ fn wait_for_lines(path: &std::path::Path, n: usize, limit_s: u64) -> Vec<serde_j
 
 fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(dir)
         .args(extra)
         .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
@@ -923,7 +947,14 @@ fn serve_makes_a_new_folder_a_workspace_and_keeps_its_queue_there() {
     let dir = TempDir::new("serve-new-ws");
     let ws = dir.path().join("fresh");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(&ws)
         .arg("--function")
         .arg(format!("hello={}", sample("hello.wasm").display()))
@@ -957,7 +988,14 @@ fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
     let text = r#"{"version": 9, "functions": []}"#;
     std::fs::write(dir.path().join("workspace.json"), text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -985,7 +1023,14 @@ fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
@@ -1021,7 +1066,14 @@ fn queued_messages_survive_a_killed_server() {
     workspace_with(d, vec![behave(None)]);
     let log = d.join("serve.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(d)
         .args(queue)
         .env("LAMBDESK_CACHE_DIR", d.join("cache"))
@@ -1060,7 +1112,14 @@ fn a_second_server_on_the_same_workspace_is_refused() {
     workspace_with(d, vec![entry("sum", "sum.wasm", "_start", |_| {})]);
     let (mut first, _) = serve_process(d, &[]);
     let second = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args(["serve", "--lambda-port", "0", "--workspace"])
+        .args([
+            "serve",
+            "--lambda-port",
+            "0",
+            "--sfn-port",
+            "0",
+            "--workspace",
+        ])
         .arg(d)
         .env("LAMBDESK_CACHE_DIR", d.join("cache"))
         .stdin(Stdio::null())
@@ -1520,4 +1579,132 @@ fn serve_grants_outbound_to_the_functions_it_loads() {
     assert_eq!(granted.json()["body"], "from serve", "{:?}", granted.json());
     assert_eq!(denied.header("x-amz-function-error"), Some("Handled"));
     assert_eq!(denied.json()["errorType"], "OutboundDenied");
+}
+
+#[test]
+fn boto3_drives_step_functions_unchanged() {
+    // boto3's `stepfunctions` client against `serve`'s Step Functions API,
+    // with `inject_host_prefix=False` (boto3 prefixes the host with `sync-`
+    // for StartSyncExecution and TestState, which 127.0.0.1 cannot take).
+    let dir = TempDir::new("sfn");
+    let sum = format!("sum={}", sample("sum.wasm").display());
+    let s = start_with(dir, &["--function".into(), sum]);
+    let url = format!(
+        "http://127.0.0.1:{}",
+        s.sfn_port.expect("the Step Functions API listens")
+    );
+    let script = r#"
+import json, sys, time
+import boto3
+from botocore.config import Config
+sfn = boto3.client("stepfunctions", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="x", aws_secret_access_key="x",
+                   config=Config(inject_host_prefix=False, retries={"max_attempts": 0}))
+def error_of(call, **kw):
+    try:
+        call(**kw)
+    except sfn.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise AssertionError("no error")
+definition = json.dumps({
+    "StartAt": "Add",
+    "States": {
+        "Add": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:sum", "ResultPath": "$.sum", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.sum", "NumericGreaterThan": 10, "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Succeed"},
+        "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "the sum is 10 or less"},
+    },
+})
+role = "arn:aws:iam::123456789012:role/sfn"
+arn = sfn.create_state_machine(name="adder", definition=definition, roleArn=role)["stateMachineArn"]
+assert arn == "arn:aws:states:us-east-1:123456789012:stateMachine:adder", arn
+# The same again is the same machine; another definition under the name is refused.
+assert sfn.create_state_machine(name="adder", definition=definition, roleArn=role)["stateMachineArn"] == arn
+assert error_of(sfn.create_state_machine, name="adder", definition=definition.replace("10", "11"), roleArn=role)[0] == "StateMachineAlreadyExists"
+code, message = error_of(sfn.create_state_machine, name="bad", roleArn=role,
+                         definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nope"}}}))
+assert code == "InvalidDefinition" and "/States/A/Next: 'Nope' is not a state of this machine" in message, message
+d = sfn.describe_state_machine(stateMachineArn=arn)
+assert d["name"] == "adder" and d["type"] == "STANDARD" and d["status"] == "ACTIVE" and d["definition"] == definition
+v = sfn.validate_state_machine_definition(definition=json.dumps({"StartAt": "X", "States": {}}))
+assert v["result"] == "FAIL" and v["diagnostics"][0]["location"] == "/States", v
+assert sfn.validate_state_machine_definition(definition=definition)["result"] == "OK"
+sfn.create_state_machine(name="waiter", roleArn=role,
+                         definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}))
+page = sfn.list_state_machines(maxResults=1)
+assert len(page["stateMachines"]) == 1 and "nextToken" in page
+rest = sfn.list_state_machines(maxResults=1, nextToken=page["nextToken"])
+assert {page["stateMachines"][0]["name"], rest["stateMachines"][0]["name"]} == {"adder", "waiter"}
+
+def finished(execution):
+    for _ in range(500):
+        d = sfn.describe_execution(executionArn=execution)
+        if d["status"] != "RUNNING":
+            return d
+        time.sleep(0.02)
+    raise AssertionError("still running")
+ok = sfn.start_execution(stateMachineArn=arn, name="big", input=json.dumps({"value1": 7, "value2": 5}))
+d = finished(ok["executionArn"])
+assert d["status"] == "SUCCEEDED", d
+assert json.loads(d["output"]) == {"value1": 7, "value2": 5, "sum": 12}
+assert error_of(sfn.start_execution, stateMachineArn=arn, name="big")[0] == "ExecutionAlreadyExists"
+bad = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"value1": 1, "value2": 2}))
+d = finished(bad["executionArn"])
+assert d["status"] == "FAILED" and d["error"] == "TooSmall" and d["cause"] == "the sum is 10 or less", d
+h = sfn.get_execution_history(executionArn=ok["executionArn"])["events"]
+types = [e["type"] for e in h]
+assert types == ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted",
+                 "LambdaFunctionSucceeded", "TaskStateExited", "ChoiceStateEntered", "ChoiceStateExited",
+                 "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"], types
+assert h[2]["lambdaFunctionScheduledEventDetails"]["resource"].endswith(":function:sum")
+first = sfn.get_execution_history(executionArn=ok["executionArn"], maxResults=4, reverseOrder=True)
+assert [e["id"] for e in first["events"]] == [11, 10, 9, 8] and "nextToken" in first
+failed = sfn.list_executions(stateMachineArn=arn, statusFilter="FAILED")["executions"]
+assert [e["executionArn"] for e in failed] == [bad["executionArn"]]
+# Stop a waiting execution.
+w = sfn.start_execution(stateMachineArn=sfn.list_state_machines()["stateMachines"][1]["stateMachineArn"])
+sfn.stop_execution(executionArn=w["executionArn"], error="Operator", cause="stopped by the test")
+d = sfn.describe_execution(executionArn=w["executionArn"])
+assert d["status"] == "ABORTED" and d["cause"] == "stopped by the test", d
+# Errors with AWS's types.
+assert error_of(sfn.describe_state_machine, stateMachineArn="arn:aws:states:us-east-1:123456789012:stateMachine:nope")[0] == "StateMachineDoesNotExist"
+assert error_of(sfn.describe_execution, executionArn="arn:aws:states:us-east-1:123456789012:execution:adder:nope")[0] == "ExecutionDoesNotExist"
+assert error_of(sfn.describe_state_machine, stateMachineArn="arn:aws:lambda:us-east-1:1:function:x")[0] == "InvalidArn"
+# Synchronous executions are for Express machines, as in AWS.
+assert error_of(sfn.start_sync_execution, stateMachineArn=arn)[0] == "StateMachineTypeNotSupported"
+express = sfn.create_state_machine(name="express-adder", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
+r = sfn.start_sync_execution(stateMachineArn=express, input=json.dumps({"value1": 20, "value2": 22}))
+assert r["status"] == "SUCCEEDED" and json.loads(r["output"])["sum"] == 42, r
+# An update changes the next executions' definition.
+u = sfn.update_state_machine(stateMachineArn=arn, definition=definition.replace("10", "100"))
+assert "revisionId" in u
+d = finished(sfn.start_execution(stateMachineArn=arn, input=json.dumps({"value1": 7, "value2": 5}))["executionArn"])
+assert d["status"] == "FAILED", d
+# TestState: one state, its data flow step by step.
+t = sfn.test_state(roleArn=role, inspectionLevel="DEBUG", input=json.dumps({"n": {"value1": 1, "value2": 2}, "keep": True}),
+                   definition=json.dumps({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:sum",
+                                          "InputPath": "$.n", "ResultPath": "$.total", "Next": "Done"}))
+assert t["status"] == "SUCCEEDED" and t["nextState"] == "Done", t
+assert json.loads(t["output"]) == {"n": {"value1": 1, "value2": 2}, "keep": True, "total": 3}, t
+assert json.loads(t["inspectionData"]["afterInputPath"]) == {"value1": 1, "value2": 2}
+assert json.loads(t["inspectionData"]["result"]) == 3
+c = sfn.test_state(roleArn=role, input=json.dumps({"x": 5}),
+                   definition=json.dumps({"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 5, "Next": "Five"}], "Default": "Other"}))
+assert c["nextState"] == "Five", c
+sfn.delete_state_machine(stateMachineArn=arn)
+assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
+print("ok")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -35,6 +35,7 @@ fn host(dir: &TempDir) -> (TriggerHost, Seen, TempDir) {
     let mut options = HostOptions::new(dir.path().join("queue"));
     options.state_dir = Some(dir.path().join("state"));
     options.lambda_port = 0;
+    options.sfn_port = 0;
     options.http_port = 0;
     let s = seen.clone();
     options.observer = Some(Arc::new(move |function, source, _, _| {
@@ -279,6 +280,8 @@ fn serve_starts_the_workspaces_saved_triggers() {
             "--lambda-port",
             "0",
             "--http-port",
+            "0",
+            "--sfn-port",
             "0",
             "--workspace",
         ])

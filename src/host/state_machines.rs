@@ -1,0 +1,573 @@
+//! The state machines a host knows and their executions, as the Step
+//! Functions API sees them: create, update, describe, list and delete
+//! machines; start (and start synchronously), describe, stop and list
+//! executions, read their histories; test one state. Errors carry AWS's
+//! error type and message. Executions run on `host/states.rs`; at most
+//! [`MAX_EXECUTIONS`] are kept, the oldest finished ones dropped first.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::states::{self, Env, Execution, Status};
+use crate::model::states::dataflow::{self, Inspection};
+use crate::model::states::definition::{self, Kind, StateMachine};
+use crate::model::{ACCOUNT_ID, REGION};
+
+/// Executions kept (running ones are never dropped).
+pub const MAX_EXECUTIONS: usize = 1_000;
+
+/// A Step Functions API error: AWS's type, message and HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct SfnError {
+    /// `StateMachineDoesNotExist`, `InvalidDefinition`, …
+    pub kind: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl SfnError {
+    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// A state machine as the API describes it.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// Its name.
+    pub name: String,
+    /// Its ARN.
+    pub arn: String,
+    /// The definition as given.
+    pub definition: String,
+    /// The definition, parsed.
+    pub parsed: Arc<StateMachine>,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    /// The role ARN given (not enforced: functions run with their own roles).
+    pub role_arn: String,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it was last updated.
+    pub updated: DateTime<Utc>,
+    /// A new one at every update.
+    pub revision_id: String,
+}
+
+/// The machines and executions of one host.
+pub struct StateMachines {
+    env: Env,
+    machines: RwLock<BTreeMap<String, Machine>>,
+    executions: Mutex<Vec<Execution>>,
+}
+
+/// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
+pub fn machine_arn(name: &str) -> String {
+    format!("arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}")
+}
+
+/// The machine name in a state machine ARN (any region and account), or a bare name.
+pub fn machine_name(arn: &str) -> Result<&str, SfnError> {
+    match arn.strip_prefix("arn:") {
+        None => Ok(arn),
+        Some(_) => {
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() == 7 && parts[2] == "states" && parts[5] == "stateMachine" {
+                Ok(parts[6])
+            } else {
+                Err(SfnError::new(
+                    "InvalidArn",
+                    format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
+                ))
+            }
+        }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), SfnError> {
+    let ok = (1..=80).contains(&name.chars().count())
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(SfnError::new(
+            "InvalidName",
+            format!("Invalid Name: '{name}'"),
+        ))
+    }
+}
+
+fn parse_definition(text: &str) -> Result<Arc<StateMachine>, SfnError> {
+    definition::parse(text).map(Arc::new).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        SfnError::new(
+            "InvalidDefinition",
+            format!("Invalid State Machine Definition: '{}'", list.join("; ")),
+        )
+    })
+}
+
+impl StateMachines {
+    /// An empty registry whose executions use `env`.
+    pub fn new(env: Env) -> Self {
+        Self {
+            env,
+            machines: RwLock::new(BTreeMap::new()),
+            executions: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn machines(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Machine>> {
+        self.machines.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn executions(&self) -> std::sync::MutexGuard<'_, Vec<Execution>> {
+        self.executions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `CreateStateMachine`. The same name and definition again returns the
+    /// existing machine, as AWS does; a different one is `StateMachineAlreadyExists`.
+    pub fn create(
+        &self,
+        name: &str,
+        definition: &str,
+        kind: &str,
+        role_arn: &str,
+    ) -> Result<Machine, SfnError> {
+        check_name(name)?;
+        if !matches!(kind, "STANDARD" | "EXPRESS") {
+            return Err(SfnError::new(
+                "ValidationException",
+                format!(
+                    "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+                ),
+            ));
+        }
+        let parsed = parse_definition(definition)?;
+        let mut machines = self.machines.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = machines.get(name) {
+            if m.definition == definition && m.kind == kind {
+                return Ok(m.clone());
+            }
+            return Err(SfnError::new(
+                "StateMachineAlreadyExists",
+                format!("State Machine Already Exists: '{}'", m.arn),
+            ));
+        }
+        let now = Utc::now();
+        let m = Machine {
+            name: name.to_owned(),
+            arn: machine_arn(name),
+            definition: definition.to_owned(),
+            parsed,
+            kind: kind.to_owned(),
+            role_arn: role_arn.to_owned(),
+            created: now,
+            updated: now,
+            revision_id: uuid::Uuid::new_v4().to_string(),
+        };
+        machines.insert(name.to_owned(), m.clone());
+        Ok(m)
+    }
+
+    /// `UpdateStateMachine`: a new definition or role; running executions keep theirs.
+    pub fn update(
+        &self,
+        arn: &str,
+        definition: Option<&str>,
+        role_arn: Option<&str>,
+    ) -> Result<Machine, SfnError> {
+        let name = machine_name(arn)?;
+        let parsed = definition.map(parse_definition).transpose()?;
+        let mut machines = self.machines.write().unwrap_or_else(|e| e.into_inner());
+        let m = machines.get_mut(name).ok_or_else(|| does_not_exist(arn))?;
+        if let (Some(p), Some(d)) = (parsed, definition) {
+            m.parsed = p;
+            m.definition = d.to_owned();
+        }
+        if let Some(r) = role_arn {
+            m.role_arn = r.to_owned();
+        }
+        m.updated = Utc::now();
+        m.revision_id = uuid::Uuid::new_v4().to_string();
+        Ok(m.clone())
+    }
+
+    /// `DescribeStateMachine`.
+    pub fn describe(&self, arn: &str) -> Result<Machine, SfnError> {
+        let name = machine_name(arn)?;
+        self.machines()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| does_not_exist(arn))
+    }
+
+    /// `ListStateMachines`, by name.
+    pub fn list(&self) -> Vec<Machine> {
+        self.machines().values().cloned().collect()
+    }
+
+    /// `DeleteStateMachine` (its executions are stopped).
+    pub fn delete(&self, arn: &str) -> Result<(), SfnError> {
+        let name = machine_name(arn)?;
+        let removed = self
+            .machines
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        if let Some(m) = removed {
+            for e in self.executions().iter() {
+                if e.record().machine_arn == m.arn {
+                    e.stop(
+                        Some("States.Aborted".into()),
+                        Some("the state machine was deleted".into()),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `StartExecution`: the execution runs in the background.
+    pub fn start(
+        &self,
+        arn: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<Execution, SfnError> {
+        let machine = self.describe(arn)?;
+        let name = match name {
+            Some(n) => {
+                check_name(n)?;
+                n.to_owned()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let input: Value = match input {
+            None => Value::Object(Default::default()),
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                SfnError::new(
+                    "InvalidExecutionInput",
+                    format!("Invalid execution input: {e}"),
+                )
+            })?,
+        };
+        let mut executions = self.executions();
+        let wanted = format!(
+            "{}:{name}",
+            machine.arn.replace(":stateMachine:", ":execution:")
+        );
+        if executions.iter().any(|e| e.record().arn == wanted) {
+            return Err(SfnError::new(
+                "ExecutionAlreadyExists",
+                format!("Execution Already Exists: '{wanted}'"),
+            ));
+        }
+        let exec = states::start(
+            machine.parsed.clone(),
+            &machine.arn,
+            &name,
+            input,
+            self.env.clone(),
+        )
+        .map_err(|e| {
+            SfnError::new(
+                "ServiceException",
+                format!("cannot start the execution: {e}"),
+            )
+        })?;
+        executions.push(exec.clone());
+        if executions.len() > MAX_EXECUTIONS
+            && let Some(i) = executions
+                .iter()
+                .position(|e| e.record().status != Status::Running)
+        {
+            executions.remove(i);
+        }
+        Ok(exec)
+    }
+
+    /// `StartSyncExecution`: waits for the end (at most 5 minutes, as Express).
+    pub fn start_sync(
+        &self,
+        arn: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<Execution, SfnError> {
+        let exec = self.start(arn, name, input)?;
+        if !exec.wait(Duration::from_secs(300)) {
+            exec.stop(
+                Some("States.Timeout".into()),
+                Some("a synchronous execution runs at most 5 minutes".into()),
+            );
+            exec.wait(Duration::from_secs(5));
+        }
+        Ok(exec)
+    }
+
+    /// The execution with this ARN.
+    pub fn execution(&self, arn: &str) -> Result<Execution, SfnError> {
+        if !arn.starts_with("arn:aws:states:") || !arn.contains(":execution:") {
+            return Err(SfnError::new(
+                "InvalidArn",
+                format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
+            ));
+        }
+        self.executions()
+            .iter()
+            .find(|e| e.record().arn == arn)
+            .cloned()
+            .ok_or_else(|| {
+                SfnError::new(
+                    "ExecutionDoesNotExist",
+                    format!("Execution Does Not Exist: '{arn}'"),
+                )
+            })
+    }
+
+    /// `ListExecutions`: newest first, optionally by status.
+    pub fn list_executions(
+        &self,
+        machine: &str,
+        status: Option<Status>,
+    ) -> Result<Vec<Execution>, SfnError> {
+        let m = self.describe(machine)?;
+        Ok(self
+            .executions()
+            .iter()
+            .rev()
+            .filter(|e| {
+                let r = e.record();
+                r.machine_arn == m.arn && status.is_none_or(|s| s == r.status)
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+fn does_not_exist(arn: &str) -> SfnError {
+    let arn = if arn.starts_with("arn:") {
+        arn.to_owned()
+    } else {
+        machine_arn(arn)
+    };
+    SfnError::new(
+        "StateMachineDoesNotExist",
+        format!("State Machine Does Not Exist: '{arn}'"),
+    )
+}
+
+/// What `TestState` answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestStateResult {
+    /// `SUCCEEDED`, `FAILED` or `CAUGHT_ERROR`.
+    pub status: &'static str,
+    /// The state's output.
+    pub output: Option<Value>,
+    /// The next state.
+    pub next_state: Option<String>,
+    /// The error and cause.
+    pub error: Option<(String, String)>,
+    /// Each data-flow step.
+    pub inspection: Inspection,
+}
+
+/// `TestState`: runs one state (its definition alone) on `input`, calling
+/// functions for a Task, and reports every data-flow step.
+pub fn test_state(
+    state_definition: &str,
+    input: &Value,
+    env: &Env,
+) -> Result<TestStateResult, SfnError> {
+    let state: Value = serde_json::from_str(state_definition).map_err(|e| {
+        SfnError::new(
+            "InvalidDefinition",
+            format!("Invalid State Definition: not JSON: {e}"),
+        )
+    })?;
+    // Validated as the only state of a machine whose Next targets exist.
+    let mut states = serde_json::Map::new();
+    states.insert("Test".into(), state.clone());
+    for field in ["Next", "Default"] {
+        if let Some(n) = state.get(field).and_then(Value::as_str) {
+            states.insert(n.to_owned(), serde_json::json!({"Type": "Succeed"}));
+        }
+    }
+    for list in ["Choices", "Catch"] {
+        for c in state
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(n) = c.get("Next").and_then(Value::as_str) {
+                states.insert(n.to_owned(), serde_json::json!({"Type": "Succeed"}));
+            }
+        }
+    }
+    let machine = definition::parse_value(
+        &serde_json::json!({"StartAt": "Test", "States": states}),
+    )
+    .map_err(|problems| {
+        let list: Vec<String> = problems
+            .iter()
+            .filter(|p| !p.message.contains("cannot be reached"))
+            .map(ToString::to_string)
+            .collect();
+        SfnError::new(
+            "InvalidDefinition",
+            format!("Invalid State Definition: '{}'", list.join("; ")),
+        )
+    });
+    let machine = match machine {
+        Ok(m) => m,
+        Err(e) if e.message.ends_with("''") => {
+            return Err(SfnError::new(
+                "InvalidDefinition",
+                "Invalid State Definition",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(s) = machine.state("Test").cloned() else {
+        return Err(SfnError::new(
+            "InvalidDefinition",
+            "Invalid State Definition",
+        ));
+    };
+    if matches!(s.kind, Kind::Map(_) | Kind::Parallel { .. }) {
+        return Err(SfnError::new(
+            "ValidationException",
+            format!(
+                "TestState does not support {} states (as in AWS): Task, Pass, Wait, Choice, Succeed and Fail",
+                s.kind.type_name()
+            ),
+        ));
+    }
+    let mut ins = Inspection::default();
+    let context = serde_json::json!({"Execution": {"Id": "test-state", "Input": input}, "State": {"Name": "Test"}});
+    let done =
+        |ins: Inspection,
+         out: Result<(Value, Option<String>), crate::model::states::error::StatesError>| {
+            match out {
+                Ok((output, next)) => TestStateResult {
+                    status: "SUCCEEDED",
+                    output: Some(output),
+                    next_state: next,
+                    error: None,
+                    inspection: ins,
+                },
+                Err(e) => TestStateResult {
+                    status: "FAILED",
+                    output: None,
+                    next_state: None,
+                    error: Some((e.error, e.cause)),
+                    inspection: ins,
+                },
+            }
+        };
+    let result = (|| {
+        match &s.kind {
+            Kind::Choice { choices, default } => {
+                let effective = dataflow::effective_input(&s, input, &context, &mut ins)?;
+                for rule in choices {
+                    if rule.condition.eval(&effective, &context)? {
+                        let out = dataflow::filter_output(&s, &effective, &context)?;
+                        return Ok((out, Some(rule.next.clone())));
+                    }
+                }
+                let next = default.clone().ok_or_else(|| {
+                    crate::model::states::error::StatesError::new(
+                        "States.NoChoiceMatched",
+                        "No Matches!",
+                    )
+                })?;
+                Ok((
+                    dataflow::filter_output(&s, &effective, &context)?,
+                    Some(next),
+                ))
+            }
+            _ => {
+                // Run it as a one-state machine and read the data flow from its history.
+                let effective = dataflow::effective_input(&s, input, &context, &mut ins)?;
+                let single = definition::parse_value(
+                    &serde_json::json!({"StartAt": "Test", "States": {"Test": strip(&state)}}),
+                )
+                .map_err(|_| {
+                    crate::model::states::error::StatesError::runtime("the state cannot run alone")
+                })?;
+                let exec = states::start(
+                    Arc::new(single),
+                    &machine_arn("TestState"),
+                    "test-state",
+                    effective,
+                    env.clone(),
+                )
+                .map_err(|e| crate::model::states::error::StatesError::runtime(e.to_string()))?;
+                exec.wait(Duration::from_secs(900));
+                let r = exec.record();
+                let result: Value = match (r.status, r.output, r.error) {
+                    (Status::Succeeded, Some(out), _) => {
+                        serde_json::from_str(&out).unwrap_or(Value::Null)
+                    }
+                    (_, _, Some(e)) => return Err(e),
+                    _ => Value::Null,
+                };
+                let out = dataflow::output(&s, input, result, &context, &mut ins)?;
+                Ok((out, s.next.clone()))
+            }
+        }
+    })();
+    let mut r = done(ins, result);
+    // A Catch that matches turns a failure into CAUGHT_ERROR with its Next.
+    if let Some((error, cause)) = r.error.clone() {
+        let e = crate::model::states::error::StatesError::new(error, cause);
+        if let Some(c) = s.catch.iter().find(|c| e.matches(&c.error_equals)) {
+            r.status = "CAUGHT_ERROR";
+            r.next_state = Some(c.next.clone());
+            r.output = match &c.result_path {
+                None => Some(input.clone()),
+                Some(p) => crate::model::states::paths::set(input.clone(), p, e.to_value()).ok(),
+            };
+        }
+    }
+    Ok(r)
+}
+
+/// A state's work alone: its data-flow fields, Next, Retry and Catch removed
+/// (TestState applies the data flow itself), ending the one-state machine.
+fn strip(state: &Value) -> Value {
+    let mut s = state.clone();
+    if let Some(o) = s.as_object_mut() {
+        for k in [
+            "Next",
+            "InputPath",
+            "Parameters",
+            "ResultSelector",
+            "ResultPath",
+            "OutputPath",
+            "Retry",
+            "Catch",
+            "ItemSelector",
+        ] {
+            o.remove(k);
+        }
+        if !matches!(
+            o.get("Type").and_then(Value::as_str),
+            Some("Succeed" | "Fail" | "Choice")
+        ) {
+            o.insert("End".into(), Value::Bool(true));
+        }
+    }
+    s
+}
