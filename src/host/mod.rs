@@ -293,7 +293,10 @@ impl TriggerHost {
             }),
             clock: async_queue.clock().clone(),
         };
-        let state_machines = Arc::new(state_machines::StateMachines::new(sfn_env.clone()));
+        let state_machines = Arc::new(state_machines::StateMachines::new(
+            sfn_env.clone(),
+            options.on_change.clone(),
+        ));
         let sfn_addr = SocketAddr::new(options.host, options.sfn_port);
         let sfn = bind(sfn_addr, options.port_fallback, |addr| {
             faces.states_api(addr, state_machines.clone(), sfn_env.clone())

@@ -6,6 +6,7 @@
 //! [`MAX_EXECUTIONS`] are kept, the oldest finished ones dropped first.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -67,6 +68,10 @@ pub struct StateMachines {
     env: Env,
     machines: RwLock<BTreeMap<String, Machine>>,
     executions: Mutex<Vec<Execution>>,
+    /// Counts changes to the machines (and executions started), so a viewer
+    /// can tell when to look again.
+    generation: AtomicU64,
+    on_change: Option<super::invoker::Notify>,
 }
 
 /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
@@ -119,12 +124,37 @@ fn parse_definition(text: &str) -> Result<Arc<StateMachine>, SfnError> {
 
 impl StateMachines {
     /// An empty registry whose executions use `env`.
-    pub fn new(env: Env) -> Self {
+    pub fn new(env: Env, on_change: Option<super::invoker::Notify>) -> Self {
         Self {
             env,
             machines: RwLock::new(BTreeMap::new()),
             executions: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            on_change,
         }
+    }
+
+    /// Changes so far to the machines and the executions started.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(n) = &self.on_change {
+            n();
+        }
+    }
+
+    /// The executions of `machine` (a name or ARN), newest first, any status.
+    pub fn executions_of(&self, machine: &str) -> Vec<Execution> {
+        let arn = machine_arn(machine_name(machine).unwrap_or(machine));
+        self.executions()
+            .iter()
+            .rev()
+            .filter(|e| e.machine_arn() == arn)
+            .cloned()
+            .collect()
     }
 
     fn machines(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Machine>> {
@@ -177,6 +207,8 @@ impl StateMachines {
             revision_id: uuid::Uuid::new_v4().to_string(),
         };
         machines.insert(name.to_owned(), m.clone());
+        drop(machines);
+        self.changed();
         Ok(m)
     }
 
@@ -200,7 +232,10 @@ impl StateMachines {
         }
         m.updated = Utc::now();
         m.revision_id = uuid::Uuid::new_v4().to_string();
-        Ok(m.clone())
+        let m = m.clone();
+        drop(machines);
+        self.changed();
+        Ok(m)
     }
 
     /// `DescribeStateMachine`.
@@ -227,13 +262,14 @@ impl StateMachines {
             .remove(name);
         if let Some(m) = removed {
             for e in self.executions().iter() {
-                if e.record().machine_arn == m.arn {
+                if e.machine_arn() == m.arn {
                     e.stop(
                         Some("States.Aborted".into()),
                         Some("the state machine was deleted".into()),
                     );
                 }
             }
+            self.changed();
         }
         Ok(())
     }
@@ -267,7 +303,7 @@ impl StateMachines {
             "{}:{name}",
             machine.arn.replace(":stateMachine:", ":execution:")
         );
-        if executions.iter().any(|e| e.record().arn == wanted) {
+        if executions.iter().any(|e| e.arn() == wanted) {
             return Err(SfnError::new(
                 "ExecutionAlreadyExists",
                 format!("Execution Already Exists: '{wanted}'"),
@@ -290,10 +326,12 @@ impl StateMachines {
         if executions.len() > MAX_EXECUTIONS
             && let Some(i) = executions
                 .iter()
-                .position(|e| e.record().status != Status::Running)
+                .position(|e| e.status() != Status::Running)
         {
             executions.remove(i);
         }
+        drop(executions);
+        self.changed();
         Ok(exec)
     }
 
@@ -325,7 +363,7 @@ impl StateMachines {
         }
         self.executions()
             .iter()
-            .find(|e| e.record().arn == arn)
+            .find(|e| e.arn() == arn)
             .cloned()
             .ok_or_else(|| {
                 SfnError::new(

@@ -128,6 +128,21 @@ impl Execution {
         self.lock().clone()
     }
 
+    /// Its state machine's ARN (without copying the history).
+    pub fn machine_arn(&self) -> String {
+        self.lock().machine_arn.clone()
+    }
+
+    /// Its ARN.
+    pub fn arn(&self) -> String {
+        self.lock().arn.clone()
+    }
+
+    /// Its status now.
+    pub fn status(&self) -> Status {
+        self.lock().status
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -382,13 +397,17 @@ impl Runner<'_> {
     ) -> Result<Value, StatesError> {
         let mut name = m.start_at.clone();
         let mut data = input;
+        // One copy of the context per run of a machine (branch, iteration);
+        // each state only rewrites its `State` part.
+        let mut ctx = context.clone();
         loop {
             self.check()?;
             let state = m.state(&name).ok_or_else(|| {
                 StatesError::runtime(format!("'{name}' is not a state of this machine"))
             })?;
             self.exec.lock().transitions += 1;
-            match self.run_state(state, data, context, last)? {
+            Self::set_state(&mut ctx, state, 0);
+            match self.run_state(state, data, &mut ctx, last)? {
                 Flow::Next(n, out) => {
                     name = n;
                     data = out;
@@ -421,24 +440,27 @@ impl Runner<'_> {
         }
     }
 
-    fn state_context(context: &Value, state: &State, retry: u32) -> Value {
-        let mut c = context.clone();
-        c["State"] = json!({"Name": state.name, "EnteredTime": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "RetryCount": retry});
-        c
+    /// The context object's `State`: this state's name, when it was
+    /// entered and its retries so far.
+    fn set_state(ctx: &mut Value, state: &State, retry: u32) {
+        if retry > 0 {
+            ctx["State"]["RetryCount"] = json!(retry);
+            return;
+        }
+        ctx["State"] = json!({"Name": state.name, "EnteredTime": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "RetryCount": 0});
     }
 
     fn run_state(
         &self,
         state: &State,
         input: Value,
-        context: &Value,
+        ctx: &mut Value,
         last: &mut u64,
     ) -> Result<Flow, StatesError> {
         self.entered(state, &input, last);
-        let ctx = Self::state_context(context, state, 0);
         match &state.kind {
             Kind::Succeed => {
-                let out = dataflow::filter_output(state, &input, &ctx)?;
+                let out = dataflow::filter_output(state, &input, ctx)?;
                 self.exited(state, &out, last);
                 Ok(Flow::End(out))
             }
@@ -448,13 +470,13 @@ impl Runner<'_> {
                         None => String::new(),
                         Some(Text::Literal(s)) => s.clone(),
                         Some(Text::Path(p)) if intrinsics::is_call(p) => {
-                            match intrinsics::evaluate(p, &input, &ctx)? {
+                            match intrinsics::evaluate(p, &input, ctx)? {
                                 Value::String(s) => s,
                                 other => other.to_string(),
                             }
                         }
                         Some(Text::Path(p)) => {
-                            match paths::select_field(&input, &ctx, p, "ErrorPath")? {
+                            match paths::select_field(&input, ctx, p, "ErrorPath")? {
                                 Value::String(s) => s,
                                 other => other.to_string(),
                             }
@@ -466,11 +488,11 @@ impl Runner<'_> {
             Kind::Choice { choices, default } => {
                 let effective = match &state.input_path {
                     None => json!({}),
-                    Some(p) => paths::select_field(&input, &ctx, p, "InputPath")?,
+                    Some(p) => paths::select_field(&input, ctx, p, "InputPath")?,
                 };
                 let mut next = None;
                 for rule in choices {
-                    if rule.condition.eval(&effective, &ctx)? {
+                    if rule.condition.eval(&effective, ctx)? {
                         next = Some(rule.next.clone());
                         break;
                     }
@@ -481,14 +503,14 @@ impl Runner<'_> {
                         format!("No Matches! (state '{}')", state.name),
                     )
                 })?;
-                let out = dataflow::filter_output(state, &effective, &ctx)?;
+                let out = dataflow::filter_output(state, &effective, ctx)?;
                 self.exited(state, &out, last);
                 Ok(Flow::Next(next, out))
             }
             Kind::Wait(w) => {
                 let effective = match &state.input_path {
                     None => json!({}),
-                    Some(p) => paths::select_field(&input, &ctx, p, "InputPath")?,
+                    Some(p) => paths::select_field(&input, ctx, p, "InputPath")?,
                 };
                 let until = |t: &str| -> Result<chrono::Duration, StatesError> {
                     let at = DateTime::parse_from_rfc3339(t).map_err(|_| {
@@ -501,7 +523,7 @@ impl Runner<'_> {
                     WaitFor::Seconds(s) => chrono::Duration::seconds(*s as i64),
                     WaitFor::Timestamp(t) => until(t)?,
                     WaitFor::SecondsPath(p) => {
-                        let v = paths::select_field(&effective, &ctx, p, "SecondsPath")?;
+                        let v = paths::select_field(&effective, ctx, p, "SecondsPath")?;
                         let s = v.as_f64().filter(|s| *s >= 0.0).ok_or_else(|| {
                             StatesError::runtime(format!(
                                 "SecondsPath '{p}' gives {v}, not a number of seconds ≥ 0"
@@ -510,25 +532,25 @@ impl Runner<'_> {
                         chrono::Duration::milliseconds((s * 1000.0) as i64)
                     }
                     WaitFor::TimestampPath(p) => {
-                        let v = paths::select_field(&effective, &ctx, p, "TimestampPath")?;
+                        let v = paths::select_field(&effective, ctx, p, "TimestampPath")?;
                         until(v.as_str().unwrap_or_default())?
                     }
                 };
                 self.sleep(d)?;
-                let out = dataflow::filter_output(state, &effective, &ctx)?;
+                let out = dataflow::filter_output(state, &effective, ctx)?;
                 self.exited(state, &out, last);
                 Ok(Self::go(state, out))
             }
             Kind::Pass { result } => {
                 let mut ins = Inspection::default();
-                let effective = dataflow::effective_input(state, &input, &ctx, &mut ins)?;
+                let effective = dataflow::effective_input(state, &input, ctx, &mut ins)?;
                 let res = result.clone().unwrap_or(effective);
-                let out = dataflow::output(state, &input, res, &ctx, &mut ins)?;
+                let out = dataflow::output(state, &input, res, ctx, &mut ins)?;
                 self.exited(state, &out, last);
                 Ok(Self::go(state, out))
             }
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map(_) => {
-                self.run_with_retries(state, input, context, last)
+                self.run_with_retries(state, input, ctx, last)
             }
         }
     }
@@ -538,20 +560,21 @@ impl Runner<'_> {
         &self,
         state: &State,
         input: Value,
-        context: &Value,
+        ctx: &mut Value,
         last: &mut u64,
     ) -> Result<Flow, StatesError> {
         let mut attempts = vec![0u32; state.retry.len()];
         let mut retry_count = 0;
         loop {
-            let ctx = Self::state_context(context, state, retry_count);
+            Self::set_state(ctx, state, retry_count);
+            let ctx = &*ctx;
             let attempt = (|| {
                 let mut ins = Inspection::default();
                 let result = match &state.kind {
                     // A Map's ItemSelector applies to each item, not here.
-                    Kind::Map(map) => self.map(state, map, &input, &ctx, last)?,
+                    Kind::Map(map) => self.map(state, map, &input, ctx, last)?,
                     kind => {
-                        let effective = dataflow::effective_input(state, &input, &ctx, &mut ins)?;
+                        let effective = dataflow::effective_input(state, &input, ctx, &mut ins)?;
                         match kind {
                             Kind::Task {
                                 resource, timeout, ..
@@ -565,13 +588,13 @@ impl Runner<'_> {
                                 last,
                             )?,
                             Kind::Parallel { branches } => {
-                                self.parallel(branches, effective, &ctx, last)?
+                                self.parallel(branches, effective, ctx, last)?
                             }
                             _ => effective,
                         }
                     }
                 };
-                dataflow::output(state, &input, result, &ctx, &mut ins)
+                dataflow::output(state, &input, result, ctx, &mut ins)
             })();
             match attempt {
                 Ok(out) => {

@@ -21,6 +21,26 @@ pub struct Workspace {
     pub functions: Vec<FunctionEntry>,
     /// CPU in proportion to memory (`lambda`, the default) or full speed (`off`).
     pub cpu_share: super::config::CpuShare,
+    /// State machines (Amazon States Language), in the order the user sees them.
+    pub state_machines: Vec<StateMachineEntry>,
+}
+
+/// One state machine: its definition as written (kept even while invalid,
+/// as an editor's draft), its type and its saved execution inputs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StateMachineEntry {
+    /// Its name.
+    pub name: String,
+    /// The definition's JSON text.
+    pub definition: String,
+    /// `STANDARD` (the default) or `EXPRESS`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Saved execution inputs.
+    pub inputs: Vec<TestEvent>,
+    /// The input selected.
+    pub selected_input: usize,
 }
 
 /// One function: where its code lives, its settings and its test events.

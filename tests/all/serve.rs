@@ -35,6 +35,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
     // A workspace with a throttled function, plus functions from the command line.
     let ws = lambdesk::model::Workspace {
         version: 1,
+        state_machines: Vec::new(),
         cpu_share: Default::default(),
         functions: vec![lambdesk::model::FunctionEntry {
             name: "throttled".into(),

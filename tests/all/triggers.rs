@@ -264,6 +264,7 @@ fn serve_starts_the_workspaces_saved_triggers() {
     });
     let ws = lambdesk::model::Workspace {
         version: 1,
+        state_machines: Vec::new(),
         cpu_share: Default::default(),
         functions: vec![lambdesk::model::FunctionEntry {
             name: "hello".into(),

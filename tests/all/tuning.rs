@@ -185,6 +185,7 @@ fn the_command_line_tunes_a_workspace_function_with_its_event_and_prices() {
     let dir = TempDir::new("tune-ws");
     let ws = lambdesk::model::Workspace {
         version: 1,
+        state_machines: Vec::new(),
         cpu_share: Default::default(),
         functions: vec![lambdesk::model::FunctionEntry {
             name: "behave".into(),
