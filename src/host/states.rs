@@ -584,7 +584,7 @@ impl Runner<'_> {
                                 timeout.as_ref(),
                                 effective,
                                 &input,
-                                &ctx,
+                                ctx,
                                 last,
                             )?,
                             Kind::Parallel { branches } => {

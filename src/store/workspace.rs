@@ -134,6 +134,7 @@ mod tests {
         let path = dir.join(WORKSPACE_FILE);
         assert!(Workspace::load(&path).unwrap().is_none());
         let ws = Workspace {
+            state_machines: Vec::new(),
             version: 1,
             cpu_share: Default::default(),
             functions: vec![FunctionEntry {
