@@ -12,6 +12,8 @@ pub mod log_view;
 pub mod metrics;
 mod monitor_tab;
 pub mod state;
+pub mod states_graph;
+pub mod states_view;
 pub mod test_tab;
 pub mod theme;
 pub mod triggers_tab;
@@ -469,6 +471,22 @@ impl LambdeskApp {
                             parallel: 1,
                         });
                     }
+                    // LAMBDESK_SMOKE_MACHINE=BLUEPRINT photographs a state machine
+                    // made from that blueprint (an execution of it with
+                    // LAMBDESK_SMOKE_TAB=executions).
+                    if let Ok(b) = std::env::var("LAMBDESK_SMOKE_MACHINE")
+                        && let Some(i) = crate::model::states::blueprints::BLUEPRINTS
+                            .iter()
+                            .position(|x| x.name == b)
+                    {
+                        self.controller.handle(Command::NewMachine(i));
+                        if std::env::var("LAMBDESK_SMOKE_TAB").as_deref() == Ok("executions")
+                            && let Some(name) = self.controller.selected_machine.clone()
+                        {
+                            self.controller.handle(Command::StartExecution(name));
+                            self.ui.live.states.tab = states_view::MachineTab::Executions;
+                        }
+                    }
                     // LAMBDESK_SMOKE_DIALOG=1 photographs the Add function dialog.
                     if std::env::var("LAMBDESK_SMOKE_DIALOG").as_deref() == Ok("1") {
                         self.controller.handle(Command::AddFunctionDialog);
@@ -566,7 +584,17 @@ impl eframe::App for LambdeskApp {
             .resizable(true)
             .default_size(230.0)
             .show(ui, |ui| {
-                views::functions_ui(ui, &self.controller, &mut cmds);
+                // Functions above, state machines below, each scrolling.
+                let half = (ui.available_height() * 0.6).max(160.0);
+                ui.allocate_ui(egui::vec2(ui.available_width(), half), |ui| {
+                    views::functions_ui(ui, &self.controller, &mut cmds);
+                });
+                ui.add_space(8.0);
+                egui::ScrollArea::vertical()
+                    .id_salt("machines")
+                    .show(ui, |ui| {
+                        states_view::machines_list_ui(ui, &self.controller, &mut cmds);
+                    });
             });
         let logs_height = (ui.available_height() * 0.3).clamp(140.0, 320.0);
         egui::Panel::bottom("logs")
@@ -591,7 +619,17 @@ impl eframe::App for LambdeskApp {
                 );
             });
         egui::CentralPanel::default().show(ui, |ui| {
-            views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds);
+            match self.controller.selected_machine.clone() {
+                Some(name) => states_view::machine_ui(
+                    ui,
+                    &self.controller,
+                    &name,
+                    &mut self.ui.live.states,
+                    &mut self.ui.live.request_view,
+                    &mut cmds,
+                ),
+                None => views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds),
+            }
         });
         self.help_ui(ui.ctx());
         self.notices_ui(ui.ctx(), &mut cmds);

@@ -76,6 +76,8 @@ pub struct Drafts {
     pub request_view: Option<String>,
     /// The Versions tab's forms.
     pub versions: super::versions_tab::VersionsForm,
+    /// The state machine view's selections and cached graph.
+    pub states: super::states_view::StatesForm,
 }
 
 /// The Monitor tab's settings.

@@ -64,6 +64,10 @@ pub struct Event {
     /// The details object's key (`stateEnteredEventDetails`…) and value.
     #[serde(skip)]
     pub details: Option<(&'static str, Value)>,
+    /// The invocation's request id, on a task's succeeded or failed event
+    /// (not in AWS's shape: the app links to the invocation's logs).
+    #[serde(skip)]
+    pub request_id: Option<String>,
 }
 
 impl Event {
@@ -194,9 +198,18 @@ impl Execution {
                 timestamp: Utc::now(),
                 kind: kind.to_owned(),
                 details,
+                request_id: None,
             });
         }
         id
+    }
+
+    /// Notes the invocation behind the last event pushed as `id`.
+    fn note_request(&self, id: u64, request_id: &str) {
+        let mut r = self.lock();
+        if let Some(e) = r.events.iter_mut().rev().find(|e| e.id == id) {
+            e.request_id = Some(request_id.to_owned());
+        }
     }
 
     fn stopped(&self) -> bool {
@@ -822,6 +835,7 @@ impl Runner<'_> {
                     value
                 };
                 *last = self.exec.push(*last, succeeded, Some((detail_key(succeeded), with(json!({"output": result.to_string(), "outputDetails": {"truncated": false}})))));
+                self.exec.note_request(*last, &inv.request_id);
                 Ok(result)
             }
             Outcome::Error(fe) => {
@@ -835,7 +849,9 @@ impl Runner<'_> {
                     fe.error_type.clone(),
                     String::from_utf8_lossy(&fe.to_json()).into_owned(),
                 );
-                Err(fail(last, err))
+                let err = fail(last, err);
+                self.exec.note_request(*last, &inv.request_id);
+                Err(err)
             }
         }
     }

@@ -1114,3 +1114,96 @@ fn outbound_grants_are_edited_and_denials_are_listed_and_filtered() {
     h.step();
     assert!(has_label(&h, "DENIED"));
 }
+
+#[test]
+fn a_state_machine_from_a_blueprint_validates_runs_and_colours_its_graph() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    let choice = lambdesk::model::states::blueprints::BLUEPRINTS
+        .iter()
+        .position(|b| b.name == "choice")
+        .unwrap();
+    h.state_mut().controller.handle(Command::NewMachine(choice));
+    h.step();
+    assert!(has_label(&h, "Definition: valid"));
+    // The graph has the blueprint's states (each a clickable box).
+    for state in ["Add", "Big or small?", "Big", "Small"] {
+        assert!(has_label(&h, state), "{state} on the graph");
+    }
+    // A broken definition lists its problem at its line; the last valid one stays.
+    let text = h
+        .state()
+        .controller
+        .machine("choice")
+        .unwrap()
+        .definition
+        .clone();
+    h.state_mut().controller.handle(Command::EditDefinition(
+        "choice".into(),
+        text.replace("\"Default\": \"Small\"", "\"Default\": \"Nowhere\""),
+    ));
+    h.step();
+    h.step();
+    assert!(
+        has_label(
+            &h,
+            "/States/Big or small?/Default: 'Nowhere' is not a state of this machine"
+        ),
+        "the problem is listed"
+    );
+    assert!(has_label(&h, "line "), "with its line");
+    h.state_mut()
+        .controller
+        .handle(Command::EditDefinition("choice".into(), text));
+    h.step();
+    // Run it: 70 + 50 is big.
+    h.get_by_role_and_label(Role::Button, "Start execution")
+        .click();
+    h.step();
+    step_until(&mut h, "the execution", Duration::from_secs(30), |h| {
+        let c = &h.state().controller;
+        c.triggers.as_ref().is_some_and(|t| {
+            t.state_machines()
+                .executions_of("choice")
+                .first()
+                .is_some_and(|e| e.status() == lambdesk::host::states::Status::Succeeded)
+        })
+    });
+    h.step();
+    h.step();
+    assert!(has_label(&h, "SUCCEEDED"));
+    assert!(
+        has_label(&h, "Log output"),
+        "a task links to its invocation's logs"
+    );
+    // The task's invocation is in the function's history, by `states`.
+    step_until(&mut h, "the history record", Duration::from_secs(10), |h| {
+        h.state()
+            .controller
+            .records
+            .iter()
+            .any(|r| r.function == "sum" && r.source.as_deref() == Some("states"))
+    });
+    let progress = {
+        let c = &h.state().controller;
+        let e = c
+            .triggers
+            .as_ref()
+            .unwrap()
+            .state_machines()
+            .executions_of("choice")[0]
+            .record();
+        lambdesk::app::states_graph::progress(&e.events)
+    };
+    use lambdesk::app::states_graph::Progress;
+    assert_eq!(progress.get("Add"), Some(&Progress::Succeeded));
+    assert_eq!(progress.get("Big"), Some(&Progress::Succeeded));
+    assert_eq!(progress.get("Small"), None);
+    // Saved with the workspace.
+    h.state_mut().controller.save_now().unwrap();
+    let saved = std::fs::read_to_string(dir.path().join("workspace.json")).unwrap();
+    assert!(saved.contains("\"state_machines\""), "{saved}");
+}

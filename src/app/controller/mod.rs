@@ -33,6 +33,7 @@ mod events;
 mod functions;
 mod invocations;
 mod jobs;
+mod states;
 mod triggers;
 mod tuning;
 mod versions;
@@ -163,6 +164,24 @@ pub enum Command {
     ClearLogs,
     /// The in-app file browser's answer (`None`: cancelled).
     DialogPicked(DialogKind, Option<Vec<PathBuf>>),
+    /// Show a state machine (the function list's selection stays).
+    SelectMachine(String),
+    /// Show the selected function again.
+    CloseMachine,
+    /// A new state machine from a blueprint (by index).
+    NewMachine(usize),
+    /// A state machine's definition as edited.
+    EditDefinition(String, String),
+    /// A state machine's selected input as edited.
+    EditMachineInput(String, String),
+    /// Remove a state machine.
+    DeleteMachine(String),
+    /// Start an execution of a state machine with its selected input.
+    StartExecution(String),
+    /// Show an execution of a state machine: (machine, execution ARN).
+    ShowExecution(String, String),
+    /// Stop an execution (by ARN).
+    StopExecution(String),
     /// The log store keeps `cap` lines and indexes those passing `filter`.
     SetLogView {
         /// Most lines kept.
@@ -341,6 +360,12 @@ pub struct Controller {
     pub status: BTreeMap<String, FunctionStatus>,
     /// Selected function.
     pub selected: Option<String>,
+    /// The state machine shown instead of the function, if any.
+    pub selected_machine: Option<String>,
+    /// The execution shown per state machine (its ARN).
+    pub shown_execution: BTreeMap<String, String>,
+    /// The registry's change count last taken into the workspace.
+    machines_seen: u64,
     /// Finished invocations, oldest first.
     pub records: Vec<Record>,
     /// CloudWatch-like metrics of every invocation this session (bounded).
@@ -527,6 +552,9 @@ impl Controller {
             workspace_dir: dir.clone(),
             status: BTreeMap::new(),
             selected: None,
+            selected_machine: None,
+            shown_execution: BTreeMap::new(),
+            machines_seen: 0,
             records: Vec::new(),
             metrics: super::metrics::Metrics::default(),
             test_notes: BTreeMap::new(),
@@ -607,6 +635,9 @@ impl Controller {
         };
         self.runtime.set_cpu_share(self.workspace.cpu_share);
         self.selected = self.workspace.functions.first().map(|f| f.name.clone());
+        self.selected_machine = None;
+        self.shown_execution.clear();
+        self.machines_seen = 0;
         for name in self.function_names() {
             self.deploy(&name);
         }
@@ -696,6 +727,7 @@ impl Controller {
             }
         }
         self.refresh_versions();
+        self.sync_machines();
     }
 
     /// Whether background work is under way (the UI keeps repainting).
@@ -758,7 +790,21 @@ impl Controller {
     pub fn handle(&mut self, command: Command) {
         match command {
             // Functions.
-            Command::Select(name) => self.selected = Some(name),
+            Command::Select(name) => {
+                self.selected = Some(name);
+                self.selected_machine = None;
+            }
+            Command::SelectMachine(name) => self.selected_machine = Some(name),
+            Command::CloseMachine => self.selected_machine = None,
+            Command::NewMachine(i) => self.new_machine(i),
+            Command::EditDefinition(name, text) => self.edit_definition(&name, text),
+            Command::EditMachineInput(name, text) => self.edit_machine_input(&name, text),
+            Command::DeleteMachine(name) => self.delete_machine(&name),
+            Command::StartExecution(name) => self.start_execution(&name),
+            Command::ShowExecution(name, arn) => {
+                self.shown_execution.insert(name, arn);
+            }
+            Command::StopExecution(arn) => self.stop_execution(&arn),
             Command::AddFunctionDialog => self.open_dialog(DialogKind::AddFunctions),
             Command::AddFunctions(paths) => {
                 for path in paths {

@@ -41,6 +41,7 @@ impl Controller {
         match result {
             Ok(host) => {
                 self.triggers = Some(host);
+                self.register_machines();
                 // The queue may have brought back events from disk.
                 self.host_changed
                     .store(true, std::sync::atomic::Ordering::Release);

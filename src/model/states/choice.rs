@@ -241,6 +241,62 @@ impl Condition {
         found
     }
 
+    /// The condition for a person: `$.sum > 100`, `$.x is present`, `a and b`.
+    pub fn describe(&self) -> String {
+        let join = |list: &[Condition], word: &str| {
+            list.iter()
+                .map(|c| match c {
+                    Self::And(_) | Self::Or(_) => format!("({})", c.describe()),
+                    _ => c.describe(),
+                })
+                .collect::<Vec<_>>()
+                .join(word)
+        };
+        match self {
+            Self::And(all) => join(all, " and "),
+            Self::Or(any) => join(any, " or "),
+            Self::Not(c) => format!("not ({})", c.describe()),
+            Self::Test {
+                variable,
+                op,
+                operand,
+            } => {
+                let o = match operand {
+                    Operand::Value(v) => v.to_string(),
+                    Operand::Path(p) => p.clone(),
+                };
+                let yes = operand == &Operand::Value(Value::Bool(true));
+                let is =
+                    |what: &str| format!("{variable} is {}{what}", if yes { "" } else { "not " });
+                match op {
+                    Op::StringEquals
+                    | Op::NumericEquals
+                    | Op::BooleanEquals
+                    | Op::TimestampEquals => format!("{variable} == {o}"),
+                    Op::StringLessThan | Op::NumericLessThan | Op::TimestampLessThan => {
+                        format!("{variable} < {o}")
+                    }
+                    Op::StringGreaterThan | Op::NumericGreaterThan | Op::TimestampGreaterThan => {
+                        format!("{variable} > {o}")
+                    }
+                    Op::StringLessThanEquals
+                    | Op::NumericLessThanEquals
+                    | Op::TimestampLessThanEquals => format!("{variable} <= {o}"),
+                    Op::StringGreaterThanEquals
+                    | Op::NumericGreaterThanEquals
+                    | Op::TimestampGreaterThanEquals => format!("{variable} >= {o}"),
+                    Op::StringMatches => format!("{variable} matches {o}"),
+                    Op::IsNull => is("null"),
+                    Op::IsPresent => is("present"),
+                    Op::IsNumeric => is("numeric"),
+                    Op::IsString => is("a string"),
+                    Op::IsBoolean => is("a boolean"),
+                    Op::IsTimestamp => is("a timestamp"),
+                }
+            }
+        }
+    }
+
     /// Whether the condition holds for `input`.
     pub fn eval(&self, input: &Value, context: &Value) -> Result<bool, StatesError> {
         match self {
