@@ -42,10 +42,12 @@ fn check_shape(bytes: &[u8]) -> Result<Workspace, String> {
     let Some(object) = value.as_object() else {
         return Err("it is not a JSON object".to_owned());
     };
-    if let Some(unknown) = object
-        .keys()
-        .find(|k| !matches!(k.as_str(), "version" | "functions" | "cpu_share"))
-    {
+    if let Some(unknown) = object.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "version" | "functions" | "cpu_share" | "state_machines"
+        )
+    }) {
         return Err(format!("unknown field `{unknown}`"));
     }
     match object.get("version") {

@@ -1204,6 +1204,8 @@ fn a_state_machine_from_a_blueprint_validates_runs_and_colours_its_graph() {
     assert_eq!(progress.get("Small"), None);
     // Saved with the workspace.
     h.state_mut().controller.save_now().unwrap();
-    let saved = std::fs::read_to_string(dir.path().join("workspace.json")).unwrap();
-    assert!(saved.contains("\"state_machines\""), "{saved}");
+    let saved = lambdesk::model::Workspace::load(&dir.path().join("workspace.json"))
+        .expect("the saved workspace loads back")
+        .unwrap();
+    assert_eq!(saved.state_machines[0].name, "choice");
 }
