@@ -659,7 +659,7 @@ fn execution_ui(
             form.selected_state = Some(s);
         }
     }
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .id_salt("execution-details")
         .show(ui, |ui| {
             states_table_ui(ui, r, &progress, form, request_view);
