@@ -49,16 +49,7 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         }],
     };
     ws.save(&dir.path().join("workspace.json")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(dir.path())
+    let mut child = serve_command(dir.path())
         .arg("--function")
         .arg(format!("hello={}", sample("hello.wasm").display()))
         .arg("--function")
@@ -120,6 +111,21 @@ fn start_with(dir: TempDir, extra: &[String]) -> Server {
         stderr,
         _dir: dir,
     }
+}
+
+/// `lambdesk serve` on any free ports for the workspace folder `ws`.
+fn serve_command(ws: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lambdesk"));
+    c.args([
+        "serve",
+        "--lambda-port",
+        "0",
+        "--sfn-port",
+        "0",
+        "--workspace",
+    ])
+    .arg(ws);
+    c
 }
 
 /// Reads stdout lines until one starts with `prefix`; returns it.
@@ -637,16 +643,7 @@ fn wait_for_lines(path: &std::path::Path, n: usize, limit_s: u64) -> Vec<serde_j
 }
 
 fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(dir)
+    let mut child = serve_command(dir)
         .args(extra)
         .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
         .stdout(Stdio::piped())
@@ -947,16 +944,7 @@ fn stream_events_have_aws_shapes() {
 fn serve_makes_a_new_folder_a_workspace_and_keeps_its_queue_there() {
     let dir = TempDir::new("serve-new-ws");
     let ws = dir.path().join("fresh");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(&ws)
+    let mut child = serve_command(&ws)
         .arg("--function")
         .arg(format!("hello={}", sample("hello.wasm").display()))
         .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
@@ -988,18 +976,7 @@ fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
     let dir = TempDir::new("serve-future-ws");
     let text = r#"{"version": 9, "functions": []}"#;
     std::fs::write(dir.path().join("workspace.json"), text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = serve_command(dir.path()).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -1023,18 +1000,7 @@ fn a_workspace_of_an_unknown_version_is_refused_and_kept() {
         r#"{"version": 1, "fnctions": []}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = serve_command(dir.path()).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `fnctions`"));
 }
 
@@ -1066,16 +1032,7 @@ fn queued_messages_survive_a_killed_server() {
     // Restarted, no longer throttled: all three arrive (in one batch or more).
     workspace_with(d, vec![behave(None)]);
     let log = d.join("serve.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(d)
+    let mut child = serve_command(d)
         .args(queue)
         .env("LAMBDESK_CACHE_DIR", d.join("cache"))
         .stdout(Stdio::null())
@@ -1112,16 +1069,7 @@ fn a_second_server_on_the_same_workspace_is_refused() {
     let d = dir.path();
     workspace_with(d, vec![entry("sum", "sum.wasm", "_start", |_| {})]);
     let (mut first, _) = serve_process(d, &[]);
-    let second = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
-        .args([
-            "serve",
-            "--lambda-port",
-            "0",
-            "--sfn-port",
-            "0",
-            "--workspace",
-        ])
-        .arg(d)
+    let second = serve_command(d)
         .env("LAMBDESK_CACHE_DIR", d.join("cache"))
         .stdin(Stdio::null())
         .output()

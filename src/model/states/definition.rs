@@ -552,6 +552,25 @@ impl Parser {
         }
     }
 
+    /// A retrier or catcher with `States.ALL` must be the last of its list.
+    fn all_last<'a>(
+        &mut self,
+        lists: impl ExactSizeIterator<Item = &'a Vec<String>>,
+        at: &str,
+        what: &str,
+    ) {
+        let len = lists.len();
+        let mut lists = lists;
+        if let Some(pos) = lists.position(|l| l.iter().any(|e| e == super::error::names::ALL))
+            && pos + 1 != len
+        {
+            self.problem(
+                &format!("{at}/{pos}"),
+                format!("a {what} with States.ALL must be the last"),
+            );
+        }
+    }
+
     fn errors_list(&mut self, v: Option<&Value>, at: &str) -> Vec<String> {
         let Some(list) = v.and_then(Value::as_array).filter(|a| !a.is_empty()) else {
             self.problem(
@@ -718,16 +737,11 @@ impl Parser {
                     full_jitter,
                 });
             }
-            if let Some(pos) = retry
-                .iter()
-                .position(|r| r.error_equals.iter().any(|e| e == super::error::names::ALL))
-                && pos + 1 != retry.len()
-            {
-                self.problem(
-                    &format!("{at}/Retry/{pos}"),
-                    "a retrier with States.ALL must be the last",
-                );
-            }
+            self.all_last(
+                retry.iter().map(|r| &r.error_equals),
+                &format!("{at}/Retry"),
+                "retrier",
+            );
         }
         let mut catch = Vec::new();
         if let Some(list) = obj.get("Catch") {
@@ -761,16 +775,11 @@ impl Parser {
                     next,
                 });
             }
-            if let Some(pos) = catch
-                .iter()
-                .position(|c| c.error_equals.iter().any(|e| e == super::error::names::ALL))
-                && pos + 1 != catch.len()
-            {
-                self.problem(
-                    &format!("{at}/Catch/{pos}"),
-                    "a catcher with States.ALL must be the last",
-                );
-            }
+            self.all_last(
+                catch.iter().map(|c| &c.error_equals),
+                &format!("{at}/Catch"),
+                "catcher",
+            );
         }
         let text = |p: &mut Self, lit: &str, path: &str| -> Option<Text> {
             match (obj.get(lit), obj.get(path)) {
