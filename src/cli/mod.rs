@@ -116,6 +116,21 @@ pub enum StatesCommand {
         #[arg(long, env = "LAMBDESK_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
     },
+    /// Run one state (as the `TestState` API): prints its status, output,
+    /// next state and each data-flow step as JSON.
+    TestState {
+        /// The state's definition (one state's JSON, as in `States`).
+        state: PathBuf,
+        /// The state's input: JSON text, or a file holding it. Default `{}`.
+        #[arg(long)]
+        input: Option<String>,
+        /// A function a Task calls: NAME=MODULE (repeatable).
+        #[arg(long = "function", value_name = "NAME=MODULE")]
+        functions: Vec<String>,
+        /// Folder for precompiled modules (default: the user cache folder).
+        #[arg(long, env = "LAMBDESK_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// `lambdesk tune …`
@@ -632,6 +647,25 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     if !problems.is_empty() {
         bail!("triggers that cannot run: {}", problems.join("; "));
     }
+    // The workspace's state machines (the app's), then the flags'.
+    if let Some(dir) = &opts.workspace
+        && let Ok(Some(ws)) =
+            crate::model::Workspace::load(&dir.join(crate::model::workspace::WORKSPACE_FILE))
+    {
+        for m in &ws.state_machines {
+            let kind = if m.kind.is_empty() {
+                "STANDARD"
+            } else {
+                &m.kind
+            };
+            if let Err(e) = host
+                .state_machines()
+                .create(&m.name, &m.definition, kind, "")
+            {
+                eprintln!("warning: state machine {} is not served: {e}", m.name);
+            }
+        }
+    }
     for spec in &args.state_machines {
         let (name, path) = spec
             .split_once('=')
@@ -677,12 +711,104 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     }
 }
 
+/// A JSON value given as text or as a file holding it (`{}` when not given).
+fn json_arg(text: Option<String>, what: &str) -> anyhow::Result<serde_json::Value> {
+    let Some(text) = text else {
+        return Ok(serde_json::json!({}));
+    };
+    let text = if Path::new(&text).is_file() {
+        std::fs::read_to_string(&text).with_context(|| format!("reading {text}"))?
+    } else {
+        text
+    };
+    serde_json::from_str(&text).with_context(|| format!("{what} is not JSON"))
+}
+
+/// A runtime for state machines' tasks: the `--function`s deployed, their
+/// log lines on stderr; and how the tasks invoke them.
+fn task_runtime(
+    functions: &[String],
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<(Runtime, crate::host::states::InvokeFn)> {
+    let sink: LogSink = Arc::new(|line: crate::runtime::LogLine| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{}] {}", line.function, line.text);
+    });
+    let mut options = RuntimeOptions {
+        log_sink: Some(sink),
+        ..RuntimeOptions::default()
+    };
+    if let Some(dir) = cache_dir {
+        options.cache_dir = Some(dir);
+    }
+    let runtime = Runtime::new(options)?;
+    for f in functions {
+        let (name, module) = f
+            .split_once('=')
+            .with_context(|| format!("--function {f}: expected NAME=MODULE"))?;
+        crate::host::load::deploy_guessing_handler(
+            &runtime,
+            name,
+            Path::new(module),
+            FunctionConfig::default(),
+            false,
+        )
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    }
+    let rt = runtime.clone();
+    let invoke: crate::host::states::InvokeFn = Arc::new(move |target, payload, cancel| {
+        // No versions here: `NAME` and `NAME:$LATEST` are the module given.
+        let name = target.strip_suffix(":$LATEST").unwrap_or(target);
+        rt.invoke_with(
+            name,
+            payload,
+            &InvokeOptions {
+                cancel: Some(cancel.clone()),
+                ..InvokeOptions::default()
+            },
+        )
+    });
+    Ok((runtime, invoke))
+}
+
 fn states(cmd: StatesCommand) -> anyhow::Result<i32> {
     use crate::model::states::definition;
     let read = |path: &PathBuf| {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
     };
     match cmd {
+        StatesCommand::TestState {
+            state,
+            input,
+            functions,
+            cache_dir,
+        } => {
+            let text = read(&state)?;
+            let input = json_arg(input, "--input")?;
+            let (_runtime, invoke) = task_runtime(&functions, cache_dir)?;
+            let env = crate::host::states::Env {
+                invoke,
+                clock: crate::host::async_queue::Clock::new(1.0),
+            };
+            let r = crate::host::state_machines::test_state(&text, &input, &env)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = serde_json::json!({
+                "status": r.status,
+                "inspectionData": r.inspection,
+            });
+            if let Some(o) = &r.output {
+                out["output"] = o.clone();
+            }
+            if let Some(n) = &r.next_state {
+                out["nextState"] = serde_json::json!(n);
+            }
+            if let Some((e, c)) = &r.error {
+                out["error"] = serde_json::json!(e);
+                out["cause"] = serde_json::json!(c);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(if r.status == "FAILED" { 1 } else { 0 })
+        }
         StatesCommand::Validate { definition: path } => match definition::parse(&read(&path)?) {
             Ok(m) => {
                 println!(
@@ -712,55 +838,8 @@ fn states(cmd: StatesCommand) -> anyhow::Result<i32> {
                 let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
                 anyhow::anyhow!("the definition is not valid:\n{}", text.join("\n"))
             })?;
-            let input: serde_json::Value = match input {
-                None => serde_json::json!({}),
-                Some(text) => {
-                    let text = if Path::new(&text).is_file() {
-                        std::fs::read_to_string(&text).with_context(|| format!("reading {text}"))?
-                    } else {
-                        text
-                    };
-                    serde_json::from_str(&text).context("--input is not JSON")?
-                }
-            };
-            let sink: LogSink = Arc::new(|line: crate::runtime::LogLine| {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "[{}] {}", line.function, line.text);
-            });
-            let mut options = RuntimeOptions {
-                log_sink: Some(sink),
-                ..RuntimeOptions::default()
-            };
-            if let Some(dir) = cache_dir {
-                options.cache_dir = Some(dir);
-            }
-            let runtime = Runtime::new(options)?;
-            for f in &functions {
-                let (name, module) = f
-                    .split_once('=')
-                    .with_context(|| format!("--function {f}: expected NAME=MODULE"))?;
-                crate::host::load::deploy_guessing_handler(
-                    &runtime,
-                    name,
-                    Path::new(module),
-                    FunctionConfig::default(),
-                    false,
-                )
-                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-            }
-            let rt = runtime.clone();
-            let invoke: crate::host::states::InvokeFn = Arc::new(move |target, payload, cancel| {
-                // No versions here: `NAME` and `NAME:$LATEST` are the module given.
-                let name = target.strip_suffix(":$LATEST").unwrap_or(target);
-                rt.invoke_with(
-                    name,
-                    payload,
-                    &InvokeOptions {
-                        cancel: Some(cancel.clone()),
-                        ..InvokeOptions::default()
-                    },
-                )
-            });
+            let input = json_arg(input, "--input")?;
+            let (_runtime, invoke) = task_runtime(&functions, cache_dir)?;
             let name = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

@@ -1657,3 +1657,50 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn serve_loads_the_workspaces_state_machines() {
+    let dir = TempDir::new("serve-sfn-ws");
+    let ws = lambdesk::model::Workspace {
+        version: 1,
+        state_machines: vec![lambdesk::model::workspace::StateMachineEntry {
+            name: "saved".into(),
+            definition: r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#
+                .into(),
+            kind: "STANDARD".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    ws.save(&dir.path().join("workspace.json")).unwrap();
+    let mut child = serve_command(dir.path())
+        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = read_until(&mut out, "Step Functions API listening on ");
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let body =
+        br#"{"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:saved"}"#;
+    let reply = http(
+        port,
+        "POST",
+        "/",
+        &[
+            ("X-Amz-Target", "AWSStepFunctions.DescribeStateMachine"),
+            ("Content-Type", "application/x-amz-json-1.0"),
+        ],
+        body,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json()["name"], "saved");
+}

@@ -477,3 +477,46 @@ fn the_command_line_validates_and_runs() {
     assert_eq!(last["type"], "ExecutionFailed");
     assert_eq!(last["executionFailedEventDetails"]["error"], "InvalidInput");
 }
+
+#[test]
+fn the_command_line_tests_one_state() {
+    let dir = crate::common::TempDir::new("test-state");
+    let state = dir.path().join("state.json");
+    std::fs::write(
+        &state,
+        json!({"Type": "Task", "Resource": SUM, "InputPath": "$.pair", "ResultPath": "$.sum", "Next": "Done"}).to_string(),
+    )
+    .unwrap();
+    let function = format!("sum={}", sample("sum.wasm").display());
+    let out = lambdesk(&[
+        "states",
+        "test-state",
+        state.to_str().unwrap(),
+        "--function",
+        &function,
+        "--input",
+        r#"{"pair": {"value1": 4, "value2": 5}}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status"], "SUCCEEDED");
+    assert_eq!(r["nextState"], "Done");
+    assert_eq!(r["output"]["sum"], 9);
+    assert_eq!(
+        r["inspectionData"]["afterInputPath"],
+        json!({"value1": 4, "value2": 5})
+    );
+    assert_eq!(r["inspectionData"]["result"], 9);
+    // A Parallel state cannot be tested alone, as in AWS.
+    std::fs::write(
+        &state,
+        r#"{"Type": "Parallel", "End": true, "Branches": []}"#,
+    )
+    .unwrap();
+    let out = lambdesk(&["states", "test-state", state.to_str().unwrap()]);
+    assert!(!out.status.success());
+}
