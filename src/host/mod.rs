@@ -159,6 +159,8 @@ pub struct HostOptions {
     pub versions_dir: PathBuf,
     /// Folder of the code of functions created through the API.
     pub functions_dir: PathBuf,
+    /// Folder of the state machines' executions (one file each).
+    pub executions_dir: PathBuf,
     /// Told of every function created, changed or deleted through the API
     /// (the workspace's owner saves it).
     pub on_function_change: Option<functions::FunctionsSink>,
@@ -170,6 +172,7 @@ impl HostOptions {
         Self {
             versions_dir: queue_dir.with_file_name("versions"),
             functions_dir: queue_dir.with_file_name("functions"),
+            executions_dir: queue_dir.with_file_name("executions"),
             on_function_change: None,
             host: IpAddr::from([127, 0, 0, 1]),
             lambda_port: LAMBDA_PORT,
@@ -293,10 +296,13 @@ impl TriggerHost {
             }),
             clock: async_queue.clock().clone(),
         };
-        let state_machines = Arc::new(state_machines::StateMachines::new(
-            sfn_env.clone(),
-            options.on_change.clone(),
-        ));
+        let (state_machines, execution_problems) =
+            state_machines::StateMachines::new(sfn_env.clone(), options.on_change.clone())
+                .with_store(options.executions_dir.clone());
+        for p in execution_problems {
+            eprintln!("lambdesk: {p}");
+        }
+        let state_machines = Arc::new(state_machines);
         let sfn_addr = SocketAddr::new(options.host, options.sfn_port);
         let sfn = bind(sfn_addr, options.port_fallback, |addr| {
             faces.states_api(addr, state_machines.clone(), sfn_env.clone())

@@ -72,6 +72,27 @@ pub struct StateMachines {
     /// can tell when to look again.
     generation: AtomicU64,
     on_change: Option<super::invoker::Notify>,
+    /// Where executions are saved (one file each), if anywhere.
+    dir: Option<std::path::PathBuf>,
+}
+
+/// The error of an execution that was running when the process ended.
+pub const HOST_STOPPED: &str = "Lambdesk.HostStopped";
+
+fn execution_file(dir: &std::path::Path, arn: &str) -> std::path::PathBuf {
+    // `…:execution:MACHINE:NAME`; both are names without `/` or `:`.
+    let mut parts = arn.rsplit(':');
+    let name = parts.next().unwrap_or_default();
+    let machine = parts.next().unwrap_or_default();
+    dir.join(format!("{machine}--{name}.json"))
+}
+
+fn save_record(dir: &std::path::Path, r: &states::Record) {
+    let path = execution_file(dir, &r.arn);
+    let bytes = serde_json::to_vec(&r.to_json()).unwrap_or_default();
+    if let Err(e) = crate::store::atomic::write_atomic(&path, &bytes) {
+        eprintln!("lambdesk: saving execution {}: {e}", r.arn);
+    }
 }
 
 /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`.
@@ -131,7 +152,67 @@ impl StateMachines {
             executions: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             on_change,
+            dir: None,
         }
+    }
+
+    /// Keeps executions in `dir` (one file each, at most [`MAX_EXECUTIONS`],
+    /// oldest dropped first) and reads back the ones saved there. One that was
+    /// running when the process ended is reported as failed with
+    /// [`HOST_STOPPED`] (never silently lost). Returns files that could not
+    /// be read, and why.
+    pub fn with_store(mut self, dir: std::path::PathBuf) -> (Self, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut loaded = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let record = std::fs::read(&path)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| states::Record::from_json(&v));
+                match record {
+                    Some(mut r) => {
+                        if r.status == Status::Running {
+                            let cause = "Lambdesk stopped (it was closed or killed) while this execution ran; it was not resumed";
+                            let previous = r.events.last().map_or(0, |e| e.id);
+                            r.events.push(states::Event {
+                                id: previous + 1,
+                                previous_event_id: previous,
+                                timestamp: Utc::now(),
+                                kind: "ExecutionFailed".to_owned(),
+                                details: Some((
+                                    "executionFailedEventDetails",
+                                    serde_json::json!({"error": HOST_STOPPED, "cause": cause}),
+                                )),
+                                request_id: None,
+                            });
+                            r.status = Status::Failed;
+                            r.stop = Some(Utc::now());
+                            r.error = Some(crate::model::states::error::StatesError::new(
+                                HOST_STOPPED,
+                                cause,
+                            ));
+                            save_record(&dir, &r);
+                        }
+                        loaded.push(r);
+                    }
+                    None => problems.push(format!("{}: not a saved execution", path.display())),
+                }
+            }
+        }
+        loaded.sort_by_key(|r| r.start);
+        let excess = loaded.len().saturating_sub(MAX_EXECUTIONS);
+        for r in loaded.drain(..excess) {
+            let _ = std::fs::remove_file(execution_file(&dir, &r.arn));
+        }
+        *self.executions.get_mut().unwrap_or_else(|e| e.into_inner()) =
+            loaded.into_iter().map(Execution::ended).collect();
+        self.dir = Some(dir);
+        (self, problems)
     }
 
     /// Changes so far to the machines and the executions started.
@@ -309,12 +390,31 @@ impl StateMachines {
                 format!("Execution Already Exists: '{wanted}'"),
             ));
         }
-        let exec = states::start(
+        // Saved when it ends, and (below) as running now, so a kill leaves
+        // a record that says so.
+        // One lock orders the two saves: the final one always wins.
+        let ended = Arc::new(Mutex::new(false));
+        let on_end: Option<states::OnEnd> = self.dir.clone().map(|dir| {
+            let ended = ended.clone();
+            let f: states::OnEnd = Box::new(move |r: &states::Record| {
+                let mut ended = ended.lock().unwrap_or_else(|e| e.into_inner());
+                save_record(&dir, r);
+                *ended = true;
+            });
+            f
+        });
+        let exec = states::start_with_end(
             machine.parsed.clone(),
             &machine.arn,
             &name,
             input,
             self.env.clone(),
+            on_end,
+            self.dir.clone().map(|dir| {
+                let f: states::OnProgress =
+                    Arc::new(move |r: &states::Record| save_record(&dir, r));
+                f
+            }),
         )
         .map_err(|e| {
             SfnError::new(
@@ -322,13 +422,22 @@ impl StateMachines {
                 format!("cannot start the execution: {e}"),
             )
         })?;
+        if let Some(dir) = &self.dir {
+            let ended = ended.lock().unwrap_or_else(|e| e.into_inner());
+            if !*ended {
+                save_record(dir, &exec.record());
+            }
+        }
         executions.push(exec.clone());
         if executions.len() > MAX_EXECUTIONS
             && let Some(i) = executions
                 .iter()
                 .position(|e| e.status() != Status::Running)
         {
-            executions.remove(i);
+            let gone = executions.remove(i);
+            if let Some(dir) = &self.dir {
+                let _ = std::fs::remove_file(execution_file(dir, &gone.arn()));
+            }
         }
         drop(executions);
         self.changed();

@@ -234,6 +234,26 @@ pub fn start(
     input: Value,
     env: Env,
 ) -> std::io::Result<Execution> {
+    start_with_end(machine, machine_arn, name, input, env, None, None)
+}
+
+/// Called with the final record when an execution ends (to save it).
+pub type OnEnd = Box<dyn FnOnce(&Record) + Send>;
+
+/// Called with the record as it stands now and then while it runs (before a
+/// wait, at most once a second otherwise), so a kill loses little.
+pub type OnProgress = Arc<dyn Fn(&Record) + Send + Sync>;
+
+/// [`start`], calling `on_end` with the final record (before waiters wake).
+pub fn start_with_end(
+    machine: Arc<StateMachine>,
+    machine_arn: &str,
+    name: &str,
+    input: Value,
+    env: Env,
+    on_end: Option<OnEnd>,
+    on_progress: Option<OnProgress>,
+) -> std::io::Result<Execution> {
     let machine_name = machine_arn
         .rsplit(':')
         .next()
@@ -272,8 +292,131 @@ pub fn start(
     let e = exec.clone();
     std::thread::Builder::new()
         .name("lambdesk-execution".into())
-        .spawn(move || run_execution(&machine, input, context, &env, &e))?;
+        .spawn(move || {
+            run_execution(&machine, input, context, &env, &e, on_progress);
+            if let Some(f) = on_end {
+                f(&e.record());
+            }
+            let (lock, cv) = &*e.done;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            cv.notify_all();
+        })?;
     Ok(exec)
+}
+
+impl Execution {
+    /// An execution that already ended (read back from disk).
+    pub fn ended(record: Record) -> Self {
+        let next = record.events.last().map_or(0, |e| e.id);
+        Self {
+            record: Arc::new(Mutex::new(record)),
+            done: Arc::new((Mutex::new(true), Condvar::new())),
+            stop: Arc::new(AtomicBool::new(false)),
+            cancels: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(next)),
+        }
+    }
+}
+
+/// The details keys an event can have.
+const DETAIL_KEYS: &[&str] = &[
+    "executionStartedEventDetails",
+    "executionSucceededEventDetails",
+    "executionFailedEventDetails",
+    "executionAbortedEventDetails",
+    "executionTimedOutEventDetails",
+    "stateEnteredEventDetails",
+    "stateExitedEventDetails",
+    "lambdaFunctionScheduledEventDetails",
+    "lambdaFunctionSucceededEventDetails",
+    "lambdaFunctionFailedEventDetails",
+    "taskScheduledEventDetails",
+    "taskStartedEventDetails",
+    "taskSucceededEventDetails",
+    "taskFailedEventDetails",
+    "mapStateStartedEventDetails",
+    "mapIterationStartedEventDetails",
+    "mapIterationSucceededEventDetails",
+    "mapIterationFailedEventDetails",
+    "details",
+];
+
+impl Event {
+    /// Reads back what [`Event::to_json`] wrote (with the request id, if any).
+    pub fn from_json(v: &Value) -> Option<Self> {
+        let details = DETAIL_KEYS
+            .iter()
+            .find_map(|k| v.get(*k).map(|d| (*k, d.clone())));
+        Some(Self {
+            id: v.get("id")?.as_u64()?,
+            previous_event_id: v.get("previousEventId")?.as_u64()?,
+            timestamp: DateTime::from_timestamp_millis(
+                (v.get("timestamp")?.as_f64()? * 1000.0) as i64,
+            )?,
+            kind: v.get("type")?.as_str()?.to_owned(),
+            details,
+            request_id: v
+                .get("lambdeskRequestId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
+}
+
+impl Record {
+    /// The record as saved on disk: its fields and its history in AWS's shape.
+    pub fn to_json(&self) -> Value {
+        let events: Vec<Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                let mut v = e.to_json();
+                if let Some(r) = &e.request_id {
+                    v["lambdeskRequestId"] = json!(r);
+                }
+                v
+            })
+            .collect();
+        json!({
+            "name": self.name, "arn": self.arn, "machineArn": self.machine_arn,
+            "status": self.status, "input": self.input, "output": self.output,
+            "error": self.error.as_ref().map(|e| &e.error), "cause": self.error.as_ref().map(|e| &e.cause),
+            "start": self.start, "stop": self.stop, "transitions": self.transitions,
+            "eventsDropped": self.events_dropped, "events": events,
+        })
+    }
+
+    /// Reads a saved record; `None` when it is not one.
+    pub fn from_json(v: &Value) -> Option<Self> {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let error = match (s("error"), s("cause")) {
+            (None, None) => None,
+            (e, c) => Some(StatesError::new(
+                e.unwrap_or_default(),
+                c.unwrap_or_default(),
+            )),
+        };
+        Some(Self {
+            name: s("name")?,
+            arn: s("arn")?,
+            machine_arn: s("machineArn")?,
+            status: serde_json::from_value(v.get("status")?.clone()).ok()?,
+            input: s("input").unwrap_or_default(),
+            output: s("output"),
+            error,
+            start: serde_json::from_value(v.get("start")?.clone()).ok()?,
+            stop: v
+                .get("stop")
+                .and_then(|t| serde_json::from_value(t.clone()).ok()),
+            transitions: v.get("transitions").and_then(Value::as_u64).unwrap_or(0),
+            events_dropped: v.get("eventsDropped").and_then(Value::as_u64).unwrap_or(0),
+            events: v
+                .get("events")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Event::from_json).collect())
+                .unwrap_or_default(),
+        })
+    }
 }
 
 fn run_execution(
@@ -282,6 +425,7 @@ fn run_execution(
     context: Value,
     env: &Env,
     exec: &Execution,
+    on_progress: Option<OnProgress>,
 ) {
     let first = exec.push(
         0,
@@ -298,6 +442,8 @@ fn run_execution(
         env,
         exec,
         deadline,
+        on_progress,
+        checkpoint: Mutex::new(Instant::now()),
     };
     let mut last = first;
     let result = runner.run_machine(machine, input, &context, &mut last);
@@ -348,15 +494,15 @@ fn run_execution(
             _ => {}
         }
     }
-    let (lock, cv) = &*exec.done;
-    *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-    cv.notify_all();
 }
 
 struct Runner<'a> {
     env: &'a Env,
     exec: &'a Execution,
     deadline: Option<Instant>,
+    on_progress: Option<OnProgress>,
+    /// When progress was last reported.
+    checkpoint: Mutex<Instant>,
 }
 
 /// Where a state goes after it ran.
@@ -366,6 +512,19 @@ enum Flow {
 }
 
 impl Runner<'_> {
+    /// Reports progress: now when `now`, else at most once a second.
+    fn progress(&self, now: bool) {
+        let Some(f) = &self.on_progress else { return };
+        {
+            let mut last = self.checkpoint.lock().unwrap_or_else(|e| e.into_inner());
+            if !now && last.elapsed() < Duration::from_secs(1) {
+                return;
+            }
+            *last = Instant::now();
+        }
+        f(&self.exec.record());
+    }
+
     fn timed_out(&self) -> bool {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
@@ -419,6 +578,7 @@ impl Runner<'_> {
                 StatesError::runtime(format!("'{name}' is not a state of this machine"))
             })?;
             self.exec.lock().transitions += 1;
+            self.progress(false);
             Self::set_state(&mut ctx, state, 0);
             match self.run_state(state, data, &mut ctx, last)? {
                 Flow::Next(n, out) => {
@@ -549,6 +709,7 @@ impl Runner<'_> {
                         until(v.as_str().unwrap_or_default())?
                     }
                 };
+                self.progress(true);
                 self.sleep(d)?;
                 let out = dataflow::filter_output(state, &effective, ctx)?;
                 self.exited(state, &out, last);

@@ -1704,3 +1704,140 @@ fn serve_loads_the_workspaces_state_machines() {
     );
     assert_eq!(reply.json()["name"], "saved");
 }
+
+/// Starts `serve` on the workspace `dir`; returns it and its Step Functions port.
+fn serve_sfn(dir: &std::path::Path) -> (Child, u16) {
+    let mut child = serve_command(dir)
+        .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let line = read_until(&mut out, "Step Functions API listening on ");
+    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    std::thread::Builder::new()
+        .name("serve-stdout".into())
+        .spawn(move || std::io::copy(&mut out, &mut std::io::sink()))
+        .unwrap();
+    (child, port)
+}
+
+fn sfn(port: u16, op: &str, body: serde_json::Value) -> serde_json::Value {
+    let reply = http(
+        port,
+        "POST",
+        "/",
+        &[
+            ("X-Amz-Target", &format!("AWSStepFunctions.{op}")),
+            ("Content-Type", "application/x-amz-json-1.0"),
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(
+        reply.status,
+        200,
+        "{op}: {}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()
+}
+
+#[test]
+fn executions_survive_a_restart_and_a_killed_one_says_so() {
+    let dir = TempDir::new("sfn-kill");
+    let ws = lambdesk::model::Workspace {
+        version: 1,
+        state_machines: vec![
+            lambdesk::model::workspace::StateMachineEntry {
+                name: "quick".into(),
+                definition: r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": 42, "End": true}}}"#.into(),
+                ..Default::default()
+            },
+            lambdesk::model::workspace::StateMachineEntry {
+                name: "slow".into(),
+                definition: r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}"#.into(),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    ws.save(&dir.path().join("workspace.json")).unwrap();
+    let (mut child, port) = serve_sfn(dir.path());
+    let arn = |m: &str| format!("arn:aws:states:us-east-1:123456789012:stateMachine:{m}");
+    let quick = sfn(
+        port,
+        "StartExecution",
+        serde_json::json!({"stateMachineArn": arn("quick"), "name": "q1"}),
+    );
+    let slow = sfn(
+        port,
+        "StartExecution",
+        serde_json::json!({"stateMachineArn": arn("slow"), "name": "s1"}),
+    );
+    // The quick one ends; the slow one waits when the server is killed.
+    for _ in 0..200 {
+        let d = sfn(
+            port,
+            "DescribeExecution",
+            serde_json::json!({"executionArn": quick["executionArn"]}),
+        );
+        if d["status"] == "SUCCEEDED" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Killed once the slow one waits (its progress is saved before a wait).
+    for _ in 0..200 {
+        let h = sfn(
+            port,
+            "GetExecutionHistory",
+            serde_json::json!({"executionArn": slow["executionArn"]}),
+        );
+        if h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "WaitStateEntered")
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, port) = serve_sfn(dir.path());
+    let q = sfn(
+        port,
+        "DescribeExecution",
+        serde_json::json!({"executionArn": quick["executionArn"]}),
+    );
+    let s = sfn(
+        port,
+        "DescribeExecution",
+        serde_json::json!({"executionArn": slow["executionArn"]}),
+    );
+    let h = sfn(
+        port,
+        "GetExecutionHistory",
+        serde_json::json!({"executionArn": slow["executionArn"]}),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(q["status"], "SUCCEEDED", "{q}");
+    assert_eq!(q["output"], "42");
+    assert_eq!(s["status"], "FAILED", "{s}");
+    assert_eq!(s["error"], "Lambdesk.HostStopped");
+    let types: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"],
+        "{h}"
+    );
+}
