@@ -19,7 +19,7 @@ use crate::model::states::definition::{
     Kind, MapState, Seconds, State, StateMachine, Text, WaitFor,
 };
 use crate::model::states::error::{StatesError, names};
-use crate::model::states::{intrinsics, paths};
+use crate::model::states::{intrinsics, jsonata, paths};
 use crate::runtime::{CancelToken, Invocation, InvokeError, Outcome};
 
 /// Most Map iterations running at once (an inline Map's limit in AWS).
@@ -654,6 +654,14 @@ impl Runner<'_> {
                                 other => other.to_string(),
                             }
                         }
+                        Some(Text::Jsonata(e)) => {
+                            let states = json!({"input": input, "context": ctx});
+                            match jsonata::evaluate(e, &states)? {
+                                Some(Value::String(s)) => s,
+                                Some(other) => other.to_string(),
+                                None => String::new(),
+                            }
+                        }
                     })
                 };
                 Err(StatesError::new(text(error)?, text(cause)?))
@@ -707,6 +715,23 @@ impl Runner<'_> {
                     WaitFor::TimestampPath(p) => {
                         let v = paths::select_field(&effective, ctx, p, "TimestampPath")?;
                         until(v.as_str().unwrap_or_default())?
+                    }
+                    WaitFor::SecondsExpr(e) => {
+                        let v = jsonata::evaluate(e, &json!({"input": input, "context": ctx}))?;
+                        let s = v
+                            .as_ref()
+                            .and_then(Value::as_f64)
+                            .filter(|s| *s >= 0.0)
+                            .ok_or_else(|| {
+                                StatesError::runtime(format!(
+                                    "Seconds {{% {e} %}} gives {v:?}, not a number of seconds ≥ 0"
+                                ))
+                            })?;
+                        chrono::Duration::milliseconds((s * 1000.0) as i64)
+                    }
+                    WaitFor::TimestampExpr(e) => {
+                        let v = jsonata::evaluate(e, &json!({"input": input, "context": ctx}))?;
+                        until(v.as_ref().and_then(Value::as_str).unwrap_or_default())?
                     }
                 };
                 self.progress(true);
@@ -797,9 +822,18 @@ impl Runner<'_> {
                         }
                     }
                     if let Some(c) = state.catch.iter().find(|c| e.matches(&c.error_equals)) {
-                        let out = match &c.result_path {
-                            None => input.clone(),
-                            Some(p) => paths::set(input.clone(), p, e.to_value())?,
+                        let out = if state.jsonata {
+                            // JSONata: Output (default: the error output).
+                            let states = json!({"input": input, "errorOutput": e.to_value(), "context": ctx});
+                            match &c.output {
+                                Some(t) => jsonata::template(t, &states)?,
+                                None => e.to_value(),
+                            }
+                        } else {
+                            match &c.result_path {
+                                None => input.clone(),
+                                Some(p) => paths::set(input.clone(), p, e.to_value())?,
+                            }
                         };
                         return Ok(Flow::Next(c.next.clone(), out));
                     }
@@ -1079,7 +1113,15 @@ impl Runner<'_> {
             None => json!({}),
             Some(p) => paths::select_field(input, ctx, p, "InputPath")?,
         };
-        let items = paths::select_field(&after_input, ctx, &map.items_path, "ItemsPath")?;
+        let items = if state.jsonata {
+            let states = json!({"input": input, "context": ctx});
+            match &map.items {
+                Some(t) => jsonata::template(t, &states)?,
+                None => input.clone(),
+            }
+        } else {
+            paths::select_field(&after_input, ctx, &map.items_path, "ItemsPath")?
+        };
         let Value::Array(items) = items else {
             return Err(StatesError::runtime(format!(
                 "Item list at ItemsPath '{}' is not an array: {items}",
@@ -1138,6 +1180,10 @@ impl Runner<'_> {
                                 )),
                             );
                             let r = match &state.parameters {
+                                Some(t) if state.jsonata => jsonata::template(
+                                    t,
+                                    &json!({"input": after_input, "context": ictx}),
+                                ),
                                 Some(t) => dataflow::payload(
                                     t,
                                     &after_input,

@@ -520,3 +520,115 @@ fn the_command_line_tests_one_state() {
     let out = lambdesk(&["states", "test-state", state.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn jsonata_states_run_with_arguments_output_conditions_and_items() {
+    let t = functions();
+    let r = run(
+        &t,
+        json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Add",
+            "States": {
+                "Add": {
+                    "Type": "Task", "Resource": SUM,
+                    "Arguments": {"value1": "{% $states.input.a %}", "value2": "{% $states.input.b %}"},
+                    "Output": {"total": "{% $states.result %}", "list": "{% $states.input.list %}"},
+                    "Next": "Big?"
+                },
+                "Big?": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.total > 10 %}", "Next": "Each"}], "Default": "Small"},
+                "Each": {
+                    "Type": "Map", "Items": "{% $states.input.list %}",
+                    "ItemSelector": {"value1": "{% $states.context.Map.Item.Value %}", "value2": "{% $states.context.Map.Item.Index %}"},
+                    "ItemProcessor": {"StartAt": "AddOne", "States": {"AddOne": {"Type": "Task", "Resource": SUM, "End": true}}},
+                    "Output": "{% $sum($states.result) %}",
+                    "Next": "Pause"
+                },
+                "Pause": {"Type": "Wait", "Seconds": "{% 0 %}", "Next": "Done"},
+                "Done": {"Type": "Pass", "Output": {"sumOfSums": "{% $states.input %}", "id": "{% $length($uuid()) %}"}, "End": true},
+                "Small": {"Type": "Fail", "Error": "Small", "Cause": "{% 'only ' & $string($states.input.total) %}"}
+            }
+        }),
+        json!({"a": 7, "b": 5, "list": [10, 20, 30]}),
+    );
+    // (10+0) + (20+1) + (30+2) = 63
+    assert_eq!(output(&r), json!({"sumOfSums": 63, "id": 36}));
+    let r = run(
+        &t,
+        json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Add",
+            "States": {
+                "Add": {"Type": "Task", "Resource": SUM, "Output": {"total": "{% $states.result %}"}, "Next": "Big?"},
+                "Big?": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.total > 10 %}", "Next": "Big"}], "Default": "Small"},
+                "Big": {"Type": "Succeed"},
+                "Small": {"Type": "Fail", "Error": "Small", "Cause": "{% 'only ' & $string($states.input.total) %}"}
+            }
+        }),
+        json!({"value1": 1, "value2": 2}),
+    );
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.error.as_ref().unwrap().error, "Small");
+    assert_eq!(r.error.as_ref().unwrap().cause, "only 3");
+}
+
+#[test]
+fn jsonata_catch_output_and_query_errors() {
+    let t = functions();
+    let r = run(
+        &t,
+        json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Fails",
+            "States": {
+                "Fails": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:behave",
+                    "Arguments": {"action": "error"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Output": {"caught": "{% $states.errorOutput.Error %}", "was": "{% $states.input.tag %}"}, "Next": "After"}],
+                    "End": true
+                },
+                "After": {"Type": "Pass", "End": true}
+            }
+        }),
+        json!({"tag": "t1"}),
+    );
+    assert_eq!(output(&r), json!({"caught": "BehaveError", "was": "t1"}));
+    let r = run(
+        &t,
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% $partition($states.input, 0) %}", "End": true}}}),
+        json!([1, 2]),
+    );
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        r.error.as_ref().unwrap().error,
+        "States.QueryEvaluationError"
+    );
+}
+
+#[test]
+fn jsonata_and_jsonpath_fields_do_not_mix() {
+    let problems = definition::parse_value(&json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "InputPath": "$.x", "Output": "{% $states.input.( %}", "Next": "B"},
+            "B": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "C"}], "Default": "C"},
+            "C": {"Type": "Pass", "QueryLanguage": "JSONPath", "Arguments": {}, "End": true}
+        }
+    }))
+    .unwrap_err();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "/States/A/InputPath: 'InputPath' is a JSONPath field; a JSONata state uses Arguments and Output",
+        "/States/B/Choices/0: a JSONata choice rule has a Condition ({% … %}) and Next",
+        "/States/C/QueryLanguage: a JSONPath state cannot be inside a JSONata machine (the other way round is allowed)",
+        "/States/C/Arguments: 'Arguments' is a JSONata field; set QueryLanguage: JSONata to use it",
+    ] {
+        assert!(text.iter().any(|t| t == want), "missing {want}\n{text:#?}");
+    }
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("/States/A/Output: the JSONata expression is not valid")),
+        "{text:#?}"
+    );
+}

@@ -84,6 +84,8 @@ pub enum Condition {
     Or(Vec<Condition>),
     /// It does not hold.
     Not(Box<Condition>),
+    /// JSONata: a `Condition` expression (without `{% %}`) that must give `true`.
+    Jsonata(String),
     /// `Variable` `op` operand.
     Test {
         /// The path of the value tested.
@@ -256,6 +258,7 @@ impl Condition {
             Self::And(all) => join(all, " and "),
             Self::Or(any) => join(any, " or "),
             Self::Not(c) => format!("not ({})", c.describe()),
+            Self::Jsonata(e) => e.clone(),
             Self::Test {
                 variable,
                 op,
@@ -317,6 +320,10 @@ impl Condition {
                 Ok(false)
             }
             Self::Not(c) => Ok(!c.eval(input, context)?),
+            Self::Jsonata(e) => {
+                let states = serde_json::json!({ "input": input, "context": context });
+                Ok(super::jsonata::evaluate(e, &states)? == Some(Value::Bool(true)))
+            }
             Self::Test {
                 variable,
                 op,
@@ -433,6 +440,55 @@ fn wildcard(s: &str, pattern: &str) -> bool {
 }
 
 impl ChoiceRule {
+    /// Reads a JSONata rule: `Condition` (a `{% %}` expression) and `Next`.
+    pub fn parse_jsonata(
+        v: &Value,
+        pointer: &str,
+        problems: &mut Vec<(String, String)>,
+    ) -> Option<Self> {
+        let next = v.get("Next").and_then(Value::as_str).map(str::to_owned);
+        if next.is_none() {
+            problems.push((
+                format!("{pointer}/Next"),
+                "a choice rule needs Next (a state name)".to_owned(),
+            ));
+        }
+        let condition = match v
+            .get("Condition")
+            .and_then(Value::as_str)
+            .map(|c| (c, super::jsonata::expression(c)))
+        {
+            Some((_, Some(e))) => {
+                if let Err(m) = super::jsonata::check(e) {
+                    problems.push((
+                        format!("{pointer}/Condition"),
+                        format!("the JSONata expression is not valid: {m}"),
+                    ));
+                }
+                e.to_owned()
+            }
+            Some((c, None)) => {
+                problems.push((
+                    format!("{pointer}/Condition"),
+                    format!("'{c}' is not a JSONata expression ({{% … %}})"),
+                ));
+                return None;
+            }
+            None => {
+                problems.push((
+                    pointer.to_owned(),
+                    "a JSONata choice rule has a Condition ({% … %}) and Next".to_owned(),
+                ));
+                return None;
+            }
+        };
+        Some(Self {
+            text: condition.clone(),
+            condition: Condition::Jsonata(condition),
+            next: next?,
+        })
+    }
+
     /// Reads a top-level rule (with `Next`).
     pub fn parse(v: &Value, pointer: &str, problems: &mut Vec<(String, String)>) -> Option<Self> {
         let next = v.get("Next").and_then(Value::as_str).map(str::to_owned);

@@ -5,7 +5,7 @@
 //! Each step's value is kept in an [`Inspection`], as `TestState`'s
 //! `inspectionData` shows it.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::definition::State;
 use super::error::{StatesError, names};
@@ -85,6 +85,16 @@ pub fn effective_input(
     ins: &mut Inspection,
 ) -> Result<Value, StatesError> {
     ins.input = input.clone();
+    if state.jsonata {
+        // JSONata: `Arguments` (default: the input).
+        ins.after_input_path = input.clone();
+        let args = match &state.arguments {
+            Some(t) => super::jsonata::template(t, &json!({"input": input, "context": context}))?,
+            None => input.clone(),
+        };
+        ins.after_parameters = args.clone();
+        return Ok(args);
+    }
     let after_input = match &state.input_path {
         None => Value::Object(Map::new()),
         Some(p) => paths::select_field(input, context, p, "InputPath")?,
@@ -108,6 +118,20 @@ pub fn output(
     ins: &mut Inspection,
 ) -> Result<Value, StatesError> {
     ins.result = result.clone();
+    if state.jsonata {
+        // JSONata: `Output` (default: the result).
+        let out = match &state.output {
+            Some(t) => super::jsonata::template(
+                t,
+                &json!({"input": input, "result": result, "context": context}),
+            )?,
+            None => result,
+        };
+        ins.after_result_selector = out.clone();
+        ins.after_result_path = out.clone();
+        ins.output = out.clone();
+        return Ok(out);
+    }
     let selected = match &state.result_selector {
         Some(t) => payload(t, &result, context, names::RUNTIME)?,
         None => result,
@@ -125,6 +149,12 @@ pub fn output(
 
 /// `OutputPath` alone (for states without a result: Choice, Wait, Succeed).
 pub fn filter_output(state: &State, value: &Value, context: &Value) -> Result<Value, StatesError> {
+    if state.jsonata {
+        return match &state.output {
+            Some(t) => super::jsonata::template(t, &json!({"input": value, "context": context})),
+            None => Ok(value.clone()),
+        };
+    }
     match &state.output_path {
         None => Ok(Value::Object(Map::new())),
         Some(p) => paths::select_field(value, context, p, "OutputPath"),

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::choice::ChoiceRule;
-use super::{intrinsics, paths};
+use super::{intrinsics, jsonata, paths};
 
 /// Most characters in a state's name, as AWS allows.
 pub const MAX_STATE_NAME: usize = 80;
@@ -78,6 +78,12 @@ pub struct State {
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
+    /// Its query language is JSONata (`Arguments`, `Output`, `{% %}`).
+    pub jsonata: bool,
+    /// JSONata: `Arguments`.
+    pub arguments: Option<Value>,
+    /// JSONata: `Output`.
+    pub output: Option<Value>,
 }
 
 /// The type of a state, with its own fields.
@@ -147,6 +153,8 @@ pub struct MapState {
     pub processor: StateMachine,
     /// `ItemsPath` (default `$`).
     pub items_path: String,
+    /// JSONata: `Items` (an array, or an expression giving one).
+    pub items: Option<Value>,
     /// `MaxConcurrency` (0: as many as there are items).
     pub max_concurrency: u32,
     /// `ToleratedFailurePercentage`.
@@ -173,6 +181,8 @@ pub enum Text {
     Literal(String),
     /// A path or an intrinsic call.
     Path(String),
+    /// A JSONata expression (without `{% %}`).
+    Jsonata(String),
 }
 
 /// What a Wait state waits for.
@@ -186,6 +196,10 @@ pub enum WaitFor {
     SecondsPath(String),
     /// `TimestampPath`.
     TimestampPath(String),
+    /// JSONata: `Seconds` as an expression.
+    SecondsExpr(String),
+    /// JSONata: `Timestamp` as an expression.
+    TimestampExpr(String),
 }
 
 /// One `Retry` entry.
@@ -214,6 +228,8 @@ pub struct Catcher {
     pub result_path: Option<String>,
     /// `Next`.
     pub next: String,
+    /// JSONata: `Output` (default `$states.errorOutput`).
+    pub output: Option<Value>,
 }
 
 /// Parses and validates a definition's JSON text.
@@ -245,7 +261,21 @@ pub fn parse_value(value: &Value) -> Result<StateMachine, Vec<Problem>> {
 #[derive(Default)]
 struct Parser {
     problems: Vec<Problem>,
+    /// The machine's query language is JSONata (states inherit it).
+    jsonata: bool,
 }
+
+/// Fields of the JSONPath query language, refused in JSONata states.
+const JSONPATH_FIELDS: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "ItemsPath",
+];
+/// Fields of JSONata, refused in JSONPath states.
+const JSONATA_FIELDS: &[&str] = &["Arguments", "Output", "Items"];
 
 fn esc(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
@@ -354,14 +384,22 @@ impl Parser {
             );
             return None;
         };
-        if let Some(q) = obj.get("QueryLanguage").and_then(Value::as_str)
-            && q != "JSONPath"
-        {
-            self.problem(
+        let outer = self.jsonata;
+        match obj.get("QueryLanguage").map(|q| q.as_str()) {
+            None => {}
+            Some(Some("JSONPath")) => self.jsonata = false,
+            Some(Some("JSONata")) => self.jsonata = true,
+            Some(_) => self.problem(
                 &format!("{at}/QueryLanguage"),
-                format!("'{q}': only JSONPath is supported here yet (JSONata is not)"),
-            );
+                "QueryLanguage is JSONPath or JSONata",
+            ),
         }
+        let m = self.machine_body(obj, at);
+        self.jsonata = outer;
+        m
+    }
+
+    fn machine_body(&mut self, obj: &Map<String, Value>, at: &str) -> Option<StateMachine> {
         for k in obj.keys() {
             if ![
                 "StartAt",
@@ -617,22 +655,57 @@ impl Parser {
             return None;
         }
         for k in obj.keys() {
-            if !COMMON.contains(&k.as_str()) && !fields.contains(&k.as_str()) {
+            if !COMMON.contains(&k.as_str())
+                && !fields.contains(&k.as_str())
+                && !JSONATA_FIELDS.contains(&k.as_str())
+            {
                 self.problem(
                     &format!("{at}/{}", esc(k)),
                     format!("'{k}' is not a field of a {type_name} state"),
                 );
             }
         }
-        if obj
-            .get("QueryLanguage")
-            .and_then(Value::as_str)
-            .is_some_and(|q| q != "JSONPath")
-        {
+        let jsonata = match obj.get("QueryLanguage").map(|q| q.as_str()) {
+            None => self.jsonata,
+            Some(Some("JSONPath")) => false,
+            Some(Some("JSONata")) => true,
+            Some(_) => {
+                self.problem(
+                    &format!("{at}/QueryLanguage"),
+                    "QueryLanguage is JSONPath or JSONata",
+                );
+                self.jsonata
+            }
+        };
+        if !jsonata && self.jsonata {
             self.problem(
                 &format!("{at}/QueryLanguage"),
-                "only JSONPath is supported here yet (JSONata is not)",
+                "a JSONPath state cannot be inside a JSONata machine (the other way round is allowed)",
             );
+        }
+        let (wrong, other) = if jsonata {
+            (JSONPATH_FIELDS, "Arguments and Output")
+        } else {
+            (JSONATA_FIELDS, "QueryLanguage: JSONata")
+        };
+        for k in wrong {
+            if obj.contains_key(*k) {
+                let msg = if jsonata {
+                    format!("'{k}' is a JSONPath field; a JSONata state uses {other}")
+                } else {
+                    format!("'{k}' is a JSONata field; set {other} to use it")
+                };
+                self.problem(&format!("{at}/{k}"), msg);
+            }
+        }
+        let mut jsonata_problems = Vec::new();
+        for k in ["Arguments", "Output", "Items"] {
+            if let Some(v) = obj.get(k) {
+                jsonata::check_template(v, &format!("{at}/{k}"), &mut jsonata_problems);
+            }
+        }
+        for (pointer, message) in jsonata_problems {
+            self.problem(&pointer, message);
         }
         if obj.contains_key("Assign") {
             self.problem(
@@ -773,6 +846,7 @@ impl Parser {
                     error_equals,
                     result_path,
                     next,
+                    output: c.get("Output").cloned(),
                 });
             }
             self.all_last(
@@ -867,7 +941,12 @@ impl Parser {
                         for (i, c) in list.iter().enumerate() {
                             let cat = format!("{at}/Choices/{i}");
                             let mut raw = Vec::new();
-                            if let Some(rule) = ChoiceRule::parse(c, &cat, &mut raw) {
+                            let rule = if jsonata {
+                                ChoiceRule::parse_jsonata(c, &cat, &mut raw)
+                            } else {
+                                ChoiceRule::parse(c, &cat, &mut raw)
+                            };
+                            if let Some(rule) = rule {
                                 if !names.contains(rule.next.as_str()) {
                                     self.problem(
                                         &format!("{cat}/Next"),
@@ -911,7 +990,14 @@ impl Parser {
                     return None;
                 }
                 let v = &obj[given[0]];
+                let expr = v.as_str().and_then(jsonata::expression).filter(|_| jsonata);
                 match given[0] {
+                    "Seconds" if expr.is_some() => {
+                        Kind::Wait(WaitFor::SecondsExpr(expr.unwrap_or_default().to_owned()))
+                    }
+                    "Timestamp" if expr.is_some() => {
+                        Kind::Wait(WaitFor::TimestampExpr(expr.unwrap_or_default().to_owned()))
+                    }
                     "Seconds" => match v.as_u64().filter(|n| *n <= 99_999_999) {
                         Some(n) => Kind::Wait(WaitFor::Seconds(n)),
                         None => {
@@ -950,10 +1036,19 @@ impl Parser {
                 }
             }
             "Succeed" => Kind::Succeed,
-            "Fail" => Kind::Fail {
-                error: text(self, "Error", "ErrorPath"),
-                cause: text(self, "Cause", "CausePath"),
-            },
+            "Fail" => {
+                let expr = |t: Option<Text>| match t {
+                    Some(Text::Literal(s)) if jsonata => match jsonata::expression(&s) {
+                        Some(e) => Some(Text::Jsonata(e.to_owned())),
+                        None => Some(Text::Literal(s)),
+                    },
+                    other => other,
+                };
+                Kind::Fail {
+                    error: expr(text(self, "Error", "ErrorPath")),
+                    cause: expr(text(self, "Cause", "CausePath")),
+                }
+            }
             "Parallel" => {
                 let mut branches = Vec::new();
                 match obj
@@ -1048,6 +1143,7 @@ impl Parser {
                 Kind::Map(Box::new(MapState {
                     processor,
                     items_path,
+                    items: obj.get("Items").cloned(),
                     max_concurrency,
                     tolerated_percentage,
                     tolerated_count,
@@ -1067,6 +1163,9 @@ impl Parser {
             result_selector,
             retry,
             catch,
+            jsonata,
+            arguments: obj.get("Arguments").cloned(),
+            output: obj.get("Output").cloned(),
         })
     }
 }

@@ -12,5 +12,6 @@ pub mod dataflow;
 pub mod definition;
 pub mod error;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod locate;
 pub mod paths;

@@ -1,0 +1,292 @@
+//! JSONata in state machines (`QueryLanguage: JSONata`): `{% … %}`
+//! expressions in `Arguments`, `Output`, `Condition`, `Items`, a Wait's
+//! `Seconds`/`Timestamp` and a Fail's `Error`/`Cause`, evaluated by
+//! `jsonata-rs` with `$states` (`input`, `result`, `errorOutput`,
+//! `context`) bound, and Step Functions' own functions added: `$partition`,
+//! `$range`, `$hash`, `$uuid`, `$parse` (`$random()` is JSONata's own; its
+//! seeded form `$random(seed)` is not there). A failure is
+//! `States.QueryEvaluationError`, as in AWS.
+
+use std::collections::HashMap;
+
+use bumpalo::Bump;
+use jsonata_rs::{ArrayFlags, FunctionContext, JsonAta, Value as JValue};
+use serde_json::{Map, Value};
+
+use super::error::StatesError;
+
+/// The error a JSONata expression raises when it fails.
+pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+
+/// The expression inside `{% … %}`, when `s` is one.
+pub fn expression(s: &str) -> Option<&str> {
+    let t = s.trim();
+    t.strip_prefix("{%")
+        .and_then(|r| r.strip_suffix("%}"))
+        .map(str::trim)
+}
+
+/// Whether `expr` parses (for validation); the parser's message otherwise.
+pub fn check(expr: &str) -> Result<(), String> {
+    let arena = Bump::new();
+    JsonAta::new(expr, &arena)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Checks every `{% %}` string of a template; problems as (pointer, message).
+pub fn check_template(v: &Value, at: &str, problems: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) => {
+            if let Some(e) = expression(s)
+                && let Err(m) = check(e)
+            {
+                problems.push((
+                    at.to_owned(),
+                    format!("the JSONata expression is not valid: {m}"),
+                ));
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                check_template(x, &format!("{at}/{i}"), problems);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                check_template(
+                    x,
+                    &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    problems,
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn to_json<'a>(v: &'a JValue<'a>) -> Option<Value> {
+    if v.is_undefined() {
+        return None;
+    }
+    let text = v.serialize(false);
+    serde_json::from_str(&text).ok()
+}
+
+fn from_json<'a>(arena: &'a Bump, v: &Value) -> &'a JValue<'a> {
+    match v {
+        Value::Null => JValue::null(arena),
+        Value::Bool(b) => JValue::bool(*b),
+        Value::Number(n) => JValue::number(arena, n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => JValue::string(arena, s),
+        Value::Array(a) => {
+            let out = JValue::array_with_capacity(arena, a.len(), ArrayFlags::empty());
+            for x in a {
+                out.push(from_json(arena, x));
+            }
+            out
+        }
+        Value::Object(o) => {
+            let out = JValue::object_with_capacity(arena, o.len());
+            for (k, x) in o {
+                out.insert(k, from_json(arena, x));
+            }
+            out
+        }
+    }
+}
+
+type Native = for<'a, 'e> fn(
+    FunctionContext<'a, 'e>,
+    &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>>;
+
+/// Runs one of the `States.*` intrinsics with JSONata arguments.
+fn intrinsic<'a>(
+    ctx: &FunctionContext<'a, '_>,
+    name: &str,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let json: Vec<Value> = args
+        .iter()
+        .map(|a| to_json(a).unwrap_or(Value::Null))
+        .collect();
+    let input = Value::Array(json);
+    let call = format!(
+        "{name}({})",
+        (0..args.len())
+            .map(|i| format!("$[{i}]"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match super::intrinsics::evaluate(&call, &input, &Value::Null) {
+        Ok(v) => Ok(from_json(ctx.arena, &v)),
+        Err(e) => Err(jsonata_rs::Error::D3137Error(format!(
+            "${}: {}",
+            ctx.name, e.cause
+        ))),
+    }
+}
+
+fn fn_partition<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    intrinsic(&ctx, "States.ArrayPartition", args)
+}
+
+fn fn_range<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    intrinsic(&ctx, "States.ArrayRange", args)
+}
+
+fn fn_hash<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    intrinsic(&ctx, "States.Hash", args)
+}
+
+fn fn_uuid<'a>(
+    ctx: FunctionContext<'a, '_>,
+    _args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    Ok(JValue::string(ctx.arena, &uuid::Uuid::new_v4().to_string()))
+}
+
+fn fn_parse<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let text = args
+        .first()
+        .and_then(|a| to_json(a))
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let Some(text) = text else {
+        return Err(jsonata_rs::Error::D3137Error(
+            "$parse takes a string of JSON".to_owned(),
+        ));
+    };
+    let v: Value = serde_json::from_str(&text)
+        .map_err(|e| jsonata_rs::Error::D3137Error(format!("$parse: not JSON: {e}")))?;
+    Ok(from_json(ctx.arena, &v))
+}
+
+const FUNCTIONS: &[(&str, usize, Native)] = &[
+    ("partition", 2, fn_partition),
+    ("range", 3, fn_range),
+    ("hash", 2, fn_hash),
+    ("uuid", 0, fn_uuid),
+    ("parse", 1, fn_parse),
+];
+
+/// Evaluates `expr` with `$states` bound to `states`; `None` for JSONata's
+/// "undefined" (no value).
+pub fn evaluate(expr: &str, states: &Value) -> Result<Option<Value>, StatesError> {
+    let fail =
+        |m: String| StatesError::new(QUERY_EVALUATION_ERROR, format!("{m} (in {{% {expr} %}})"));
+    let arena = Bump::new();
+    let j = JsonAta::new(expr, &arena).map_err(|e| fail(e.to_string()))?;
+    for (name, arity, f) in FUNCTIONS {
+        j.register_function(name, *arity, *f);
+    }
+    let mut bindings: HashMap<&str, &Value> = HashMap::new();
+    bindings.insert("states", states);
+    let result = j
+        .evaluate(None, Some(&bindings))
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(to_json(result))
+}
+
+/// Fills a template: every `{% %}` string becomes its value (a field whose
+/// expression has no value is left out); everything else stays.
+pub fn template(v: &Value, states: &Value) -> Result<Value, StatesError> {
+    Ok(fill(v, states)?.unwrap_or(Value::Null))
+}
+
+fn fill(v: &Value, states: &Value) -> Result<Option<Value>, StatesError> {
+    Ok(match v {
+        Value::String(s) => match expression(s) {
+            Some(e) => evaluate(e, states)?,
+            None => Some(v.clone()),
+        },
+        Value::Array(a) => {
+            let mut out = Vec::with_capacity(a.len());
+            for x in a {
+                if let Some(x) = fill(x, states)? {
+                    out.push(x);
+                }
+            }
+            Some(Value::Array(out))
+        }
+        Value::Object(o) => {
+            let mut out = Map::with_capacity(o.len());
+            for (k, x) in o {
+                if let Some(x) = fill(x, states)? {
+                    out.insert(k.clone(), x);
+                }
+            }
+            Some(Value::Object(out))
+        }
+        other => Some(other.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn expressions_see_states_and_step_functions_functions() {
+        let states = json!({"input": {"order": {"items": [{"price": 5, "qty": 2}, {"price": 1, "qty": 10}]}, "name": "Ada"}, "context": {"Execution": {"Name": "run-1"}}});
+        assert_eq!(
+            evaluate("$sum($states.input.order.items.(price * qty))", &states).unwrap(),
+            Some(json!(20))
+        );
+        assert_eq!(
+            template(&json!({"greeting": "{% 'Hello ' & $states.input.name %}", "run": "{% $states.context.Execution.Name %}", "fixed": 1, "gone": "{% $states.input.nothing %}"}), &states).unwrap(),
+            json!({"greeting": "Hello Ada", "run": "run-1", "fixed": 1})
+        );
+        assert_eq!(
+            evaluate("$partition([1,2,3,4,5], 2)", &states).unwrap(),
+            Some(json!([[1, 2], [3, 4], [5]]))
+        );
+        assert_eq!(
+            evaluate("$range(0, 10, 5)", &states).unwrap(),
+            Some(json!([0, 5, 10]))
+        );
+        assert_eq!(
+            evaluate("$hash('input data', 'SHA-1')", &states).unwrap(),
+            Some(json!("aaff4a450a104cd177d28d18d74485e8cae074b7"))
+        );
+        assert_eq!(
+            evaluate("$parse('{\"a\": [1]}').a[0]", &states).unwrap(),
+            Some(json!(1))
+        );
+        assert_eq!(
+            evaluate("$length($uuid())", &states).unwrap(),
+            Some(json!(36))
+        );
+        let r = evaluate("$random()", &states)
+            .unwrap()
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        assert!((0.0..1.0).contains(&r));
+    }
+
+    #[test]
+    fn failures_are_query_evaluation_errors() {
+        let e = evaluate("$states.input.(", &json!({})).unwrap_err();
+        assert_eq!(e.error, "States.QueryEvaluationError");
+        let e = evaluate("$partition([1], 0)", &json!({})).unwrap_err();
+        assert!(e.cause.contains("chunk size"), "{}", e.cause);
+        assert!(check("1 +").is_err());
+        assert!(check("$states.input.x").is_ok());
+        assert_eq!(expression(" {% $x %} "), Some("$x"));
+        assert_eq!(expression("plain"), None);
+    }
+}
