@@ -76,6 +76,17 @@ pub struct StateMachines {
     dir: Option<std::path::PathBuf>,
 }
 
+/// What was last written of one execution.
+#[derive(Default)]
+struct SaveState {
+    /// The final record is written.
+    ended: bool,
+    /// Something was written.
+    any: bool,
+    /// Events in the last record written.
+    events: usize,
+}
+
 /// The error of an execution that was running when the process ended.
 pub const HOST_STOPPED: &str = "Lambdesk.HostStopped";
 
@@ -392,14 +403,28 @@ impl StateMachines {
         }
         // Saved when it ends, and (below) as running now, so a kill leaves
         // a record that says so.
-        // One lock orders the two saves: the final one always wins.
-        let ended = Arc::new(Mutex::new(false));
+        // Every save of this execution happens under one lock and writes
+        // only a newer record than the last written (more events), so a slow
+        // writer never puts an older one back; the final one always wins.
+        let saved: Arc<Mutex<SaveState>> = Arc::default();
         let on_end: Option<states::OnEnd> = self.dir.clone().map(|dir| {
-            let ended = ended.clone();
+            let saved = saved.clone();
             let f: states::OnEnd = Box::new(move |r: &states::Record| {
-                let mut ended = ended.lock().unwrap_or_else(|e| e.into_inner());
+                let mut s = saved.lock().unwrap_or_else(|e| e.into_inner());
                 save_record(&dir, r);
-                *ended = true;
+                s.ended = true;
+            });
+            f
+        });
+        let on_progress: Option<states::OnProgress> = self.dir.clone().map(|dir| {
+            let saved = saved.clone();
+            let f: states::OnProgress = Arc::new(move |r: &states::Record| {
+                let mut s = saved.lock().unwrap_or_else(|e| e.into_inner());
+                if !s.ended && (r.events.len() > s.events || !s.any) {
+                    save_record(&dir, r);
+                    s.events = r.events.len();
+                    s.any = true;
+                }
             });
             f
         });
@@ -410,11 +435,7 @@ impl StateMachines {
             input,
             self.env.clone(),
             on_end,
-            self.dir.clone().map(|dir| {
-                let f: states::OnProgress =
-                    Arc::new(move |r: &states::Record| save_record(&dir, r));
-                f
-            }),
+            on_progress.clone(),
         )
         .map_err(|e| {
             SfnError::new(
@@ -422,11 +443,9 @@ impl StateMachines {
                 format!("cannot start the execution: {e}"),
             )
         })?;
-        if let Some(dir) = &self.dir {
-            let ended = ended.lock().unwrap_or_else(|e| e.into_inner());
-            if !*ended {
-                save_record(dir, &exec.record());
-            }
+        // Saved as running now (unless it got further already).
+        if let Some(f) = &on_progress {
+            f(&exec.record());
         }
         executions.push(exec.clone());
         if executions.len() > MAX_EXECUTIONS
