@@ -787,13 +787,14 @@ fn keep_or_adopt<T>(
     old: Option<Arc<T>>,
     fresh: T,
     same: fn(&T, &T) -> bool,
-    adopt: fn(&T, &T),
+    adopt: fn(&Arc<T>, &T),
 ) -> Arc<T> {
     match old {
         Some(old) if same(&old, &fresh) => old,
         Some(old) => {
+            let fresh = Arc::new(fresh);
             adopt(&fresh, &old);
-            Arc::new(fresh)
+            fresh
         }
         None => Arc::new(fresh),
     }

@@ -59,6 +59,9 @@ pub struct LocalQueue {
     arrived: Condvar,
     store: Option<FileStore>,
     notify: super::invoker::Notifier,
+    /// The queue that took this one's messages (new settings): a batch this
+    /// one's last poller still held goes back there, not here.
+    successor: Mutex<Option<std::sync::Arc<LocalQueue>>>,
 }
 
 fn now_ms() -> u64 {
@@ -95,6 +98,7 @@ impl LocalQueue {
             visibility: Duration::from_secs(u64::from(*visibility_timeout_s)),
             max_receive: *max_receive,
             messages: Mutex::new(VecDeque::new()),
+            successor: Mutex::new(None),
             arrived: Condvar::new(),
             store: None,
             notify: super::invoker::Notifier::default(),
@@ -157,10 +161,19 @@ impl LocalQueue {
     }
 
     /// Takes over the messages of `old` (the same queue with other settings).
-    pub fn adopt(&self, old: &LocalQueue) {
+    pub fn adopt(self: &std::sync::Arc<Self>, old: &LocalQueue) {
+        // Messages the old queue's poller holds now come here when it lets go.
+        *old.successor.lock().unwrap_or_else(|e| e.into_inner()) = Some(self.clone());
         let taken: Vec<Message> = old.lock().drain(..).collect();
         self.lock().extend(taken);
         self.arrived.notify_all();
+    }
+
+    fn successor(&self) -> Option<std::sync::Arc<LocalQueue>> {
+        self.successor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Message>> {
@@ -285,6 +298,9 @@ impl LocalQueue {
 
     /// Puts a batch back at the front as if it had not been received.
     fn unreceive(&self, batch: Vec<Message>) {
+        if let Some(next) = self.successor() {
+            return next.unreceive(batch);
+        }
         let mut q = self.lock();
         for mut m in batch.into_iter().rev() {
             m.receive_count = m.receive_count.saturating_sub(1);
@@ -300,6 +316,9 @@ impl LocalQueue {
     /// Hands messages back after a failure (invisible for the visibility
     /// timeout), dropping those received too often.
     fn give_back(&self, failed: Vec<Message>) {
+        if let Some(next) = self.successor() {
+            return next.give_back(failed);
+        }
         let visible_at = Instant::now() + self.visibility;
         let mut q = self.lock();
         for mut m in failed {

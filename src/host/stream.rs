@@ -166,7 +166,7 @@ impl LocalStream {
 
     /// Takes over the records of `old` (the same stream with other settings),
     /// each into the shard its partition key picks now, in order.
-    pub fn adopt(&self, old: &LocalStream) {
+    pub fn adopt(self: &std::sync::Arc<Self>, old: &LocalStream) {
         for shard in &old.shards {
             let taken: Vec<Record> = shard
                 .records
