@@ -643,6 +643,12 @@ fn wait_for_lines(path: &std::path::Path, n: usize, limit_s: u64) -> Vec<serde_j
 }
 
 fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
+    serve_listening(dir, extra, "Lambda API listening on ")
+}
+
+/// `serve` on the workspace `dir` with `extra` flags; the port of the line
+/// starting with `prefix` (stdout is drained after it).
+fn serve_listening(dir: &std::path::Path, extra: &[&str], prefix: &str) -> (Child, u16) {
     let mut child = serve_command(dir)
         .args(extra)
         .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
@@ -651,7 +657,7 @@ fn serve_process(dir: &std::path::Path, extra: &[&str]) -> (Child, u16) {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = read_until(&mut out, "Lambda API listening on ");
+    let line = read_until(&mut out, prefix);
     let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
     std::thread::Builder::new()
         .name("serve-stdout".into())
@@ -1707,20 +1713,7 @@ fn serve_loads_the_workspaces_state_machines() {
 
 /// Starts `serve` on the workspace `dir`; returns it and its Step Functions port.
 fn serve_sfn(dir: &std::path::Path) -> (Child, u16) {
-    let mut child = serve_command(dir)
-        .env("LAMBDESK_CACHE_DIR", dir.join("cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = read_until(&mut out, "Step Functions API listening on ");
-    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    std::thread::Builder::new()
-        .name("serve-stdout".into())
-        .spawn(move || std::io::copy(&mut out, &mut std::io::sink()))
-        .unwrap();
-    (child, port)
+    serve_listening(dir, &[], "Step Functions API listening on ")
 }
 
 fn sfn(port: u16, op: &str, body: serde_json::Value) -> serde_json::Value {
