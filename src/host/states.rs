@@ -189,7 +189,8 @@ impl Execution {
     fn push(&self, previous: u64, kind: &str, details: Option<(&'static str, Value)>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::AcqRel) + 1;
         let mut r = self.lock();
-        if r.events.len() >= MAX_EVENTS {
+        // The execution's own last event always has room.
+        if r.events.len() >= MAX_EVENTS && !kind.starts_with("Execution") {
             r.events_dropped += 1;
         } else {
             r.events.push(Event {
@@ -541,6 +542,13 @@ impl Runner<'_> {
                 names::TIMEOUT,
                 "the execution ran past the state machine's TimeoutSeconds",
             ));
+        }
+        // A loop with no end fails at AWS's history limit instead of
+        // running (and burning a CPU) forever.
+        if self.exec.lock().events_dropped > 0 {
+            return Err(StatesError::runtime(format!(
+                "The execution reached the maximum number of history events ({MAX_EVENTS})."
+            )));
         }
         Ok(())
     }

@@ -834,4 +834,30 @@ fn cli_allow_outbound_violated() {
         stderr.contains("role.outbound: `ftp://example.com`: the scheme must be http, https or *"),
         "{stderr}"
     );
+    // A name override without an address, or a CA file with no certificate,
+    // fails before anything runs.
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    for (flag, value, says) in [
+        (
+            "--resolve",
+            "api.example.test",
+            "--resolve api.example.test: expected HOST=ADDRESS",
+        ),
+        (
+            "--resolve",
+            "api.example.test=not-an-ip",
+            "is not an IP address",
+        ),
+        (
+            "--extra-ca-certs",
+            not_pem.to_str().unwrap(),
+            "holds no PEM certificate",
+        ),
+    ] {
+        let out = lambdesk(&["invoke", module.to_str().unwrap(), flag, value]);
+        assert!(!out.status.success(), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{flag} {value}: {stderr}");
+    }
 }

@@ -1667,48 +1667,46 @@ print("ok")
 #[test]
 fn serve_loads_the_workspaces_state_machines() {
     let dir = TempDir::new("serve-sfn-ws");
+    let pass = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#;
+    let entry =
+        |name: &str, definition: &str, kind: &str| lambdesk::model::workspace::StateMachineEntry {
+            name: name.into(),
+            definition: definition.into(),
+            kind: kind.into(),
+            ..Default::default()
+        };
     let ws = lambdesk::model::Workspace {
         version: 1,
-        state_machines: vec![lambdesk::model::workspace::StateMachineEntry {
-            name: "saved".into(),
-            definition: r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}"#
-                .into(),
-            kind: "STANDARD".into(),
-            ..Default::default()
-        }],
+        state_machines: vec![
+            entry("saved", pass, "STANDARD"),
+            // A draft the app kept while it was invalid, and a hand-edited
+            // type: not served (serve says so) while the rest is.
+            entry("draft", r#"{"StartAt": "Nowhere", "States": {}}"#, ""),
+            entry("odd", pass, "TURBO"),
+        ],
         ..Default::default()
     };
     ws.save(&dir.path().join("workspace.json")).unwrap();
-    let mut child = serve_command(dir.path())
-        .env("LAMBDESK_CACHE_DIR", dir.path().join("cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let line = read_until(&mut out, "Step Functions API listening on ");
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    let body =
-        br#"{"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:saved"}"#;
-    let reply = http(
+    // A damaged saved execution is reported and left alone.
+    std::fs::create_dir_all(dir.path().join("executions")).unwrap();
+    std::fs::write(dir.path().join("executions/junk--x.json"), b"{not json").unwrap();
+    let (mut child, port) = serve_sfn(dir.path());
+    let arn = |m: &str| format!("arn:aws:states:us-east-1:123456789012:stateMachine:{m}");
+    let saved = sfn(
         port,
-        "POST",
-        "/",
-        &[
-            ("X-Amz-Target", "AWSStepFunctions.DescribeStateMachine"),
-            ("Content-Type", "application/x-amz-json-1.0"),
-        ],
-        body,
+        "DescribeStateMachine",
+        serde_json::json!({"stateMachineArn": arn("saved")}),
     );
+    let listed = sfn(port, "ListStateMachines", serde_json::json!({}));
     let _ = child.kill();
     let _ = child.wait();
+    assert_eq!(saved["name"], "saved");
     assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
+        listed["stateMachines"].as_array().unwrap().len(),
+        1,
+        "{listed}"
     );
-    assert_eq!(reply.json()["name"], "saved");
+    assert!(dir.path().join("executions/junk--x.json").exists());
 }
 
 /// Starts `serve` on the workspace `dir`; returns it and its Step Functions port.
@@ -1824,4 +1822,96 @@ fn executions_survive_a_restart_and_a_killed_one_says_so() {
         ["ExecutionStarted", "WaitStateEntered", "ExecutionFailed"],
         "{h}"
     );
+}
+
+#[test]
+fn hostile_step_functions_requests_get_awss_errors() {
+    // Each bad request next to what it breaks: the answer is AWS's error
+    // type with a 4xx status, and the server goes on serving.
+    let s = start_with(TempDir::new("sfn-hostile"), &[]);
+    let port = s.sfn_port.unwrap();
+    let call = |target: Option<&str>, body: &[u8]| {
+        let mut headers = vec![("Content-Type", "application/x-amz-json-1.0")];
+        if let Some(t) = target {
+            headers.push(("X-Amz-Target", t));
+        }
+        http(port, "POST", "/", &headers, body)
+    };
+    let kind = |r: &Reply| r.header("x-amzn-ErrorType").unwrap_or_default().to_owned();
+    let r = call(Some("AWSStepFunctions.ListStateMachines"), b"not json");
+    assert_eq!((r.status, kind(&r)), (400, "SerializationException".into()));
+    let r = call(Some("AWSStepFunctions.ListStateMachines"), b"[1, 2]");
+    assert_eq!((r.status, kind(&r)), (400, "SerializationException".into()));
+    let r = call(None, b"{}");
+    assert_eq!(
+        (r.status, kind(&r)),
+        (400, "UnknownOperationException".into())
+    );
+    let r = call(Some("AWSStepFunctions.DropAllTables"), b"{}");
+    assert_eq!(
+        (r.status, kind(&r)),
+        (400, "UnknownOperationException".into())
+    );
+    let r = call(
+        Some("AWSStepFunctions.ListStateMachines"),
+        br#"{"nextToken": "../../etc"}"#,
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidToken".into()));
+    let r = call(
+        Some("AWSStepFunctions.ListStateMachines"),
+        br#"{"maxResults": 100000}"#,
+    );
+    assert_eq!((r.status, kind(&r)), (400, "ValidationException".into()));
+    let definition =
+        r#"{\"StartAt\": \"P\", \"States\": {\"P\": {\"Type\": \"Pass\", \"End\": true}}}"#;
+    let r = call(
+        Some("AWSStepFunctions.CreateStateMachine"),
+        format!(r#"{{"name": "../evil", "definition": "{definition}"}}"#).as_bytes(),
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidName".into()));
+    let r = call(
+        Some("AWSStepFunctions.CreateStateMachine"),
+        br#"{"name": "m"}"#,
+    );
+    assert_eq!((r.status, kind(&r)), (400, "ValidationException".into()));
+    // A definition nested past serde_json's limit is a located problem, not a crash.
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let r = call(
+        Some("AWSStepFunctions.CreateStateMachine"),
+        serde_json::json!({"name": "deep", "definition": deep})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidDefinition".into()));
+    let r = call(
+        Some("AWSStepFunctions.CreateStateMachine"),
+        format!(r#"{{"name": "m", "definition": "{definition}"}}"#).as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:m";
+    let big = "x".repeat(300 * 1024);
+    let r = call(
+        Some("AWSStepFunctions.StartExecution"),
+        serde_json::json!({"stateMachineArn": arn, "input": format!("\"{big}\"")})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidExecutionInput".into()));
+    let r = call(
+        Some("AWSStepFunctions.StartExecution"),
+        serde_json::json!({"stateMachineArn": arn, "input": "{not json"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidExecutionInput".into()));
+    // A body declared over the limit is refused before it is read.
+    let mut raw = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    raw.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSStepFunctions.ListStateMachines\r\nContent-Length: 99999999999\r\n\r\n")
+        .unwrap();
+    let mut head = [0u8; 12];
+    raw.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 413");
+    // Still serving.
+    let r = call(Some("AWSStepFunctions.ListStateMachines"), b"{}");
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }

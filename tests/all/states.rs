@@ -632,3 +632,26 @@ fn jsonata_and_jsonpath_fields_do_not_mix() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn an_endless_loop_fails_at_the_history_limit() {
+    let started = Instant::now();
+    let r = run(
+        &functions(),
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "Next": "A"}
+        }}),
+        json!({}),
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.error.as_ref().unwrap().error, "States.Runtime");
+    assert!(
+        r.error.as_ref().unwrap().cause.contains("25000"),
+        "{:?}",
+        r.error
+    );
+    assert_eq!(r.events.len(), 25_001, "the limit, and the failure itself");
+    assert_eq!(kinds(&r).last(), Some(&"ExecutionFailed"));
+}

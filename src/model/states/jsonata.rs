@@ -7,8 +7,6 @@
 //! seeded form `$random(seed)` is not there). A failure is
 //! `States.QueryEvaluationError`, as in AWS.
 
-use std::collections::HashMap;
-
 use bumpalo::Bump;
 use jsonata_rs::{ArrayFlags, FunctionContext, JsonAta, Value as JValue};
 use serde_json::{Map, Value};
@@ -17,6 +15,32 @@ use super::error::StatesError;
 
 /// The error a JSONata expression raises when it fails.
 pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+
+/// Deepest evaluation (function calls within calls) an expression may reach:
+/// a runaway recursion in a definition fails, it does not take the process down.
+pub const MAX_DEPTH: usize = 200;
+/// Longest one expression may evaluate, in milliseconds.
+pub const TIME_LIMIT_MS: usize = 5_000;
+/// Deepest bracket nesting in an expression's text (the parser recurses on it).
+pub const MAX_NESTING: usize = 100;
+
+/// Refuses text nested deeper than [`MAX_NESTING`] before the parser sees it.
+fn nesting_ok(expr: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    for c in expr.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(format!("nested deeper than {MAX_NESTING} brackets"));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// The expression inside `{% … %}`, when `s` is one.
 pub fn expression(s: &str) -> Option<&str> {
@@ -28,6 +52,7 @@ pub fn expression(s: &str) -> Option<&str> {
 
 /// Whether `expr` parses (for validation); the parser's message otherwise.
 pub fn check(expr: &str) -> Result<(), String> {
+    nesting_ok(expr)?;
     let arena = Bump::new();
     JsonAta::new(expr, &arena)
         .map(|_| ())
@@ -187,15 +212,16 @@ const FUNCTIONS: &[(&str, usize, Native)] = &[
 pub fn evaluate(expr: &str, states: &Value) -> Result<Option<Value>, StatesError> {
     let fail =
         |m: String| StatesError::new(QUERY_EVALUATION_ERROR, format!("{m} (in {{% {expr} %}})"));
+    nesting_ok(expr).map_err(fail)?;
     let arena = Bump::new();
     let j = JsonAta::new(expr, &arena).map_err(|e| fail(e.to_string()))?;
     for (name, arity, f) in FUNCTIONS {
         j.register_function(name, *arity, *f);
     }
-    let mut bindings: HashMap<&str, &Value> = HashMap::new();
-    bindings.insert("states", states);
+    j.assign_var("states", from_json(&arena, states));
+    // Bounded: a definition's expression may recurse or loop forever.
     let result = j
-        .evaluate(None, Some(&bindings))
+        .evaluate_timeboxed(None, Some(MAX_DEPTH), Some(TIME_LIMIT_MS))
         .map_err(|e| fail(e.to_string()))?;
     Ok(to_json(result))
 }
@@ -287,6 +313,17 @@ mod tests {
         assert!(check("1 +").is_err());
         assert!(check("$states.input.x").is_ok());
         assert_eq!(expression(" {% $x %} "), Some("$x"));
+        // Hostile expressions end in an error, not a crash or a hang.
+        let e = evaluate("($f := function($n){ $f($n + 1) }; $f(0))", &json!({})).unwrap_err();
+        assert_eq!(e.error, "States.QueryEvaluationError");
+        let deep = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        assert!(
+            evaluate(&deep, &json!({}))
+                .unwrap_err()
+                .cause
+                .contains("nested deeper")
+        );
+        assert!(check(&deep).is_err());
         assert_eq!(expression("plain"), None);
     }
 }
