@@ -117,16 +117,12 @@ pub fn machines_list_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
                 }
             });
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let running = c.triggers.as_ref().map_or(0, |h| {
-                    h.state_machines()
-                        .executions_of(&m.name)
-                        .iter()
-                        .filter(|e| e.status() == Status::Running)
-                        .count()
-                });
-                if running > 0 {
-                    ui.label(RichText::new(format!("{running} running")).color(theme::ok(dark)));
-                } else if definition::parse(&m.definition).is_err() {
+                let status = c.machine_status.get(&m.name).copied().unwrap_or_default();
+                if status.running > 0 {
+                    ui.label(
+                        RichText::new(format!("{} running", status.running)).color(theme::ok(dark)),
+                    );
+                } else if status.problems > 0 {
                     ui.label(RichText::new("invalid").color(theme::error(dark)));
                 } else {
                     ui.label(RichText::new(m.kind.to_lowercase()).weak());
@@ -510,8 +506,9 @@ fn executions_ui(
         egui::ScrollArea::vertical()
             .id_salt("executions-list")
             .show(ui, |ui| {
-                for e in &executions {
-                    let r = e.record();
+                // Summaries: a list row needs no history.
+                for e in executions.iter().take(200) {
+                    let r = e.summary();
                     let color = status_color(r.status, dark);
                     let is_shown = shown.as_ref().is_some_and(|s| s.arn == r.arn);
                     let duration = r

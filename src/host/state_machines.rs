@@ -70,7 +70,7 @@ pub struct StateMachines {
     executions: Mutex<Vec<Execution>>,
     /// Counts changes to the machines (and executions started), so a viewer
     /// can tell when to look again.
-    generation: AtomicU64,
+    generation: Arc<AtomicU64>,
     on_change: Option<super::invoker::Notify>,
     /// Where executions are saved (one file each), if anywhere.
     dir: Option<std::path::PathBuf>,
@@ -161,7 +161,7 @@ impl StateMachines {
             env,
             machines: RwLock::new(BTreeMap::new()),
             executions: Mutex::new(Vec::new()),
-            generation: AtomicU64::new(0),
+            generation: Arc::default(),
             on_change,
             dir: None,
         }
@@ -226,7 +226,7 @@ impl StateMachines {
         (self, problems)
     }
 
-    /// Changes so far to the machines and the executions started.
+    /// Changes so far to the machines, and executions started and ended.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
@@ -236,6 +236,21 @@ impl StateMachines {
         if let Some(n) = &self.on_change {
             n();
         }
+    }
+
+    /// Running executions per machine name (one pass over the executions).
+    pub fn running(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for e in self
+            .executions()
+            .iter()
+            .filter(|e| e.status() == Status::Running)
+        {
+            let arn = e.machine_arn();
+            let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+            *out.entry(name).or_default() += 1;
+        }
+        out
     }
 
     /// The executions of `machine` (a name or ARN), newest first, any status.
@@ -407,15 +422,22 @@ impl StateMachines {
         // only a newer record than the last written (more events), so a slow
         // writer never puts an older one back; the final one always wins.
         let saved: Arc<Mutex<SaveState>> = Arc::default();
-        let on_end: Option<states::OnEnd> = self.dir.clone().map(|dir| {
-            let saved = saved.clone();
-            let f: states::OnEnd = Box::new(move |r: &states::Record| {
-                let mut s = saved.lock().unwrap_or_else(|e| e.into_inner());
-                save_record(&dir, r);
-                s.ended = true;
-            });
-            f
-        });
+        // At the end: saved, and viewers told (an execution ended).
+        let on_end: Option<states::OnEnd> = {
+            let (dir, saved) = (self.dir.clone(), saved.clone());
+            let (generation, notify) = (self.generation.clone(), self.on_change.clone());
+            Some(Box::new(move |r: &states::Record| {
+                if let Some(dir) = &dir {
+                    let mut s = saved.lock().unwrap_or_else(|e| e.into_inner());
+                    save_record(dir, r);
+                    s.ended = true;
+                }
+                generation.fetch_add(1, Ordering::AcqRel);
+                if let Some(n) = &notify {
+                    n();
+                }
+            }))
+        };
         let on_progress: Option<states::OnProgress> = self.dir.clone().map(|dir| {
             let saved = saved.clone();
             let f: states::OnProgress = Arc::new(move |r: &states::Record| {

@@ -147,6 +147,25 @@ impl Execution {
         self.lock().status
     }
 
+    /// The record without its history (cheap: for lists).
+    pub fn summary(&self) -> Record {
+        let r = self.lock();
+        Record {
+            name: r.name.clone(),
+            arn: r.arn.clone(),
+            machine_arn: r.machine_arn.clone(),
+            status: r.status,
+            input: String::new(),
+            output: None,
+            error: r.error.clone(),
+            start: r.start,
+            stop: r.stop,
+            events: Vec::new(),
+            transitions: r.transitions,
+            events_dropped: r.events_dropped,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
         self.record.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -1157,6 +1157,9 @@ fn a_state_machine_from_a_blueprint_validates_runs_and_colours_its_graph() {
         "the problem is listed"
     );
     assert!(has_label(&h, "line "), "with its line");
+    // The missing target, and "Small" no longer reachable.
+    assert_eq!(h.state().controller.machine_status["choice"].problems, 2);
+    assert!(has_label(&h, "invalid"), "the list says so");
     h.state_mut()
         .controller
         .handle(Command::EditDefinition("choice".into(), text));
@@ -1177,6 +1180,12 @@ fn a_state_machine_from_a_blueprint_validates_runs_and_colours_its_graph() {
     h.step();
     h.step();
     assert!(has_label(&h, "SUCCEEDED"));
+    let status = h.state().controller.machine_status["choice"];
+    assert_eq!(
+        (status.problems, status.running),
+        (0, 0),
+        "recounted when it ended"
+    );
     assert!(
         has_label(&h, "Log output"),
         "a task links to its invocation's logs"

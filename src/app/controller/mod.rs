@@ -33,7 +33,7 @@ mod events;
 mod functions;
 mod invocations;
 mod jobs;
-mod states;
+pub mod states;
 mod triggers;
 mod tuning;
 mod versions;
@@ -366,6 +366,8 @@ pub struct Controller {
     pub shown_execution: BTreeMap<String, String>,
     /// The registry's change count last taken into the workspace.
     machines_seen: u64,
+    /// Each state machine's problems and running executions, for the list.
+    pub machine_status: BTreeMap<String, states::MachineStatus>,
     /// Finished invocations, oldest first.
     pub records: Vec<Record>,
     /// CloudWatch-like metrics of every invocation this session (bounded).
@@ -555,6 +557,7 @@ impl Controller {
             selected_machine: None,
             shown_execution: BTreeMap::new(),
             machines_seen: 0,
+            machine_status: BTreeMap::new(),
             records: Vec::new(),
             metrics: super::metrics::Metrics::default(),
             test_notes: BTreeMap::new(),
@@ -638,6 +641,7 @@ impl Controller {
         self.selected_machine = None;
         self.shown_execution.clear();
         self.machines_seen = 0;
+        self.refresh_machine_status();
         for name in self.function_names() {
             self.deploy(&name);
         }

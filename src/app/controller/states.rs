@@ -10,7 +10,38 @@ use crate::model::workspace::StateMachineEntry;
 
 use super::Controller;
 
+/// What the state machine list shows of one machine, worked out when
+/// something changes (never in a frame).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MachineStatus {
+    /// Problems in its definition (0: valid).
+    pub problems: usize,
+    /// Its executions running now.
+    pub running: usize,
+}
+
 impl Controller {
+    /// Recounts every machine's problems and running executions.
+    pub(super) fn refresh_machine_status(&mut self) {
+        let running = self
+            .triggers
+            .as_ref()
+            .map(|h| h.state_machines().running())
+            .unwrap_or_default();
+        self.machine_status = self
+            .workspace
+            .state_machines
+            .iter()
+            .map(|m| {
+                let problems = crate::model::states::definition::parse(&m.definition)
+                    .err()
+                    .map_or(0, |p| p.len());
+                let running = running.get(&m.name).copied().unwrap_or(0);
+                (m.name.clone(), MachineStatus { problems, running })
+            })
+            .collect();
+    }
+
     /// The state machine entry called `name`.
     pub fn machine(&self, name: &str) -> Option<&StateMachineEntry> {
         self.workspace
@@ -48,6 +79,7 @@ impl Controller {
         self.dirty = true;
         self.register_machine(&name);
         self.selected_machine = Some(name);
+        self.refresh_machine_status();
     }
 
     /// Hands a valid definition to the host's registry (created or updated).
@@ -86,6 +118,7 @@ impl Controller {
             self.dirty = true;
         }
         self.register_machine(name);
+        self.refresh_machine_status();
     }
 
     pub(super) fn edit_machine_input(&mut self, name: &str, text: String) {
@@ -113,6 +146,7 @@ impl Controller {
             self.selected_machine = None;
         }
         self.dirty = true;
+        self.refresh_machine_status();
     }
 
     /// Starts an execution with the selected input; it becomes the one shown.
@@ -195,6 +229,9 @@ impl Controller {
                 }
             }
         }
+        // Executions started or ended, machines made or changed: recounted
+        // here, once, not in every frame.
+        self.refresh_machine_status();
     }
 
     /// Registers every valid machine of the workspace (when the host starts).
@@ -208,5 +245,6 @@ impl Controller {
         for name in names {
             self.register_machine(&name);
         }
+        self.refresh_machine_status();
     }
 }
