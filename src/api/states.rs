@@ -315,8 +315,26 @@ impl StepFunctionsApi {
                         ),
                     ));
                 }
-                let r = state_machines::test_state(string(body, "definition")?, &input, &self.env)
-                    .map_err(|e| sfn_error(&e))?;
+                let variables = match optional(body, "variables")? {
+                    None => Map::new(),
+                    Some(t) => match serde_json::from_str::<Value>(t) {
+                        Ok(Value::Object(o)) => o,
+                        _ => {
+                            return Err(error(
+                                400,
+                                "ValidationException",
+                                "variables must be a JSON object of variable names and values",
+                            ));
+                        }
+                    },
+                };
+                let r = state_machines::test_state(
+                    string(body, "definition")?,
+                    &input,
+                    variables,
+                    &self.env,
+                )
+                .map_err(|e| sfn_error(&e))?;
                 let mut v = json!({"status": r.status});
                 if let Some(o) = &r.output {
                     v["output"] = json!(o.to_string());
@@ -337,6 +355,7 @@ impl StepFunctionsApi {
                         "result": i.result.to_string(),
                         "afterResultSelector": i.after_result_selector.to_string(),
                         "afterResultPath": i.after_result_path.to_string(),
+                        "variables": r.variables.to_string(),
                     });
                 }
                 Ok(v)

@@ -124,6 +124,10 @@ pub enum StatesCommand {
         /// The state's input: JSON text, or a file holding it. Default `{}`.
         #[arg(long)]
         input: Option<String>,
+        /// Workflow variables the state can read (`$name`): a JSON object, or
+        /// a file holding one.
+        #[arg(long)]
+        variables: Option<String>,
         /// A function a Task calls: NAME=MODULE (repeatable).
         #[arg(long = "function", value_name = "NAME=MODULE")]
         functions: Vec<String>,
@@ -780,6 +784,7 @@ fn states(cmd: StatesCommand) -> anyhow::Result<i32> {
         StatesCommand::TestState {
             state,
             input,
+            variables,
             functions,
             cache_dir,
         } => {
@@ -790,11 +795,16 @@ fn states(cmd: StatesCommand) -> anyhow::Result<i32> {
                 invoke,
                 clock: crate::host::async_queue::Clock::new(1.0),
             };
-            let r = crate::host::state_machines::test_state(&text, &input, &env)
+            let variables = match json_arg(variables, "--variables")? {
+                serde_json::Value::Object(o) => o,
+                _ => anyhow::bail!("--variables must be a JSON object of names and values"),
+            };
+            let r = crate::host::state_machines::test_state(&text, &input, variables, &env)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut out = serde_json::json!({
                 "status": r.status,
                 "inspectionData": r.inspection,
+                "variables": r.variables,
             });
             if let Some(o) = &r.output {
                 out["output"] = o.clone();

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::states::{self, Env, Execution, Status};
 use crate::model::states::dataflow::{self, Inspection};
 use crate::model::states::definition::{self, Kind, StateMachine};
+use crate::model::states::variables as vars;
 use crate::model::{ACCOUNT_ID, REGION};
 
 /// Executions kept (running ones are never dropped).
@@ -568,6 +569,8 @@ pub struct TestStateResult {
     pub error: Option<(String, String)>,
     /// Each data-flow step.
     pub inspection: Inspection,
+    /// The workflow variables after the state (those given, and its `Assign`).
+    pub variables: Value,
 }
 
 /// `TestState`: runs one state (its definition alone) on `input`, calling
@@ -575,6 +578,7 @@ pub struct TestStateResult {
 pub fn test_state(
     state_definition: &str,
     input: &Value,
+    variables: serde_json::Map<String, Value>,
     env: &Env,
 ) -> Result<TestStateResult, SfnError> {
     let state: Value = serde_json::from_str(state_definition).map_err(|e| {
@@ -643,47 +647,62 @@ pub fn test_state(
         ));
     }
     let mut ins = Inspection::default();
-    let context = serde_json::json!({"Execution": {"Id": "test-state", "Input": input}, "State": {"Name": "Test"}});
-    let done =
-        |ins: Inspection,
-         out: Result<(Value, Option<String>), crate::model::states::error::StatesError>| {
-            match out {
-                Ok((output, next)) => TestStateResult {
-                    status: "SUCCEEDED",
-                    output: Some(output),
-                    next_state: next,
-                    error: None,
-                    inspection: ins,
-                },
-                Err(e) => TestStateResult {
-                    status: "FAILED",
-                    output: None,
-                    next_state: None,
-                    error: Some((e.error, e.cause)),
-                    inspection: ins,
-                },
-            }
-        };
+    let mut context = serde_json::json!({"Execution": {"Id": "test-state", "Input": input}, "State": {"Name": "Test"}});
+    vars::preset(&mut context, variables);
+    let done = |ins: Inspection,
+                out: Result<(Value, Option<String>), crate::model::states::error::StatesError>,
+                variables: Value| {
+        match out {
+            Ok((output, next)) => TestStateResult {
+                status: "SUCCEEDED",
+                output: Some(output),
+                next_state: next,
+                error: None,
+                inspection: ins,
+                variables,
+            },
+            Err(e) => TestStateResult {
+                status: "FAILED",
+                output: None,
+                next_state: None,
+                error: Some((e.error, e.cause)),
+                inspection: ins,
+                variables,
+            },
+        }
+    };
     let result = (|| {
         match &s.kind {
             Kind::Choice { choices, default } => {
                 let effective = dataflow::effective_input(&s, input, &context, &mut ins)?;
+                let mut taken = None;
                 for rule in choices {
                     if rule.condition.eval(&effective, &context)? {
-                        let out = dataflow::filter_output(&s, &effective, &context)?;
-                        return Ok((out, Some(rule.next.clone())));
+                        taken = Some((rule.next.clone(), rule.assign.as_ref()));
+                        break;
                     }
                 }
-                let next = default.clone().ok_or_else(|| {
-                    crate::model::states::error::StatesError::new(
-                        "States.NoChoiceMatched",
-                        "No Matches!",
-                    )
-                })?;
-                Ok((
-                    dataflow::filter_output(&s, &effective, &context)?,
-                    Some(next),
-                ))
+                let (next, assign) = match taken {
+                    Some(t) => t,
+                    None => (
+                        default.clone().ok_or_else(|| {
+                            crate::model::states::error::StatesError::new(
+                                "States.NoChoiceMatched",
+                                "No Matches!",
+                            )
+                        })?,
+                        s.assign.as_ref(),
+                    ),
+                };
+                let out = dataflow::filter_output(&s, &effective, &context)?;
+                run_assign(
+                    &s,
+                    assign,
+                    &effective,
+                    json!({"input": input}),
+                    &mut context,
+                )?;
+                Ok((out, Some(next)))
             }
             _ => {
                 // Run it as a one-state machine and read the data flow from its history.
@@ -712,11 +731,18 @@ pub fn test_state(
                     _ => Value::Null,
                 };
                 let out = dataflow::output(&s, input, result, &context, &mut ins)?;
+                run_assign(
+                    &s,
+                    s.assign.as_ref(),
+                    &ins.after_result_selector,
+                    json!({"input": input, "result": ins.result}),
+                    &mut context,
+                )?;
                 Ok((out, s.next.clone()))
             }
         }
     })();
-    let mut r = done(ins, result);
+    let mut r = done(ins, result, vars::all(&context));
     // A Catch that matches turns a failure into CAUGHT_ERROR with its Next.
     if let Some((error, cause)) = r.error.clone() {
         let e = crate::model::states::error::StatesError::new(error, cause);
@@ -727,9 +753,35 @@ pub fn test_state(
                 None => Some(input.clone()),
                 Some(p) => crate::model::states::paths::set(input.clone(), p, e.to_value()).ok(),
             };
+            let error_output = e.to_value();
+            let states = json!({"input": input, "errorOutput": error_output});
+            if let Err(e) = run_assign(&s, c.assign.as_ref(), &error_output, states, &mut context) {
+                r.status = "FAILED";
+                r.output = None;
+                r.next_state = None;
+                r.error = Some((e.error, e.cause));
+            }
+            r.variables = vars::all(&context);
         }
     }
     Ok(r)
+}
+
+/// Runs an `Assign` (if any) of a state tested alone.
+fn run_assign(
+    s: &definition::State,
+    assign: Option<&Value>,
+    dollar: &Value,
+    states: Value,
+    context: &mut Value,
+) -> Result<(), crate::model::states::error::StatesError> {
+    let Some(a) = assign else { return Ok(()) };
+    let source = if s.jsonata {
+        vars::Source::Jsonata(states)
+    } else {
+        vars::Source::Path(dollar)
+    };
+    vars::assign(a, source, context)
 }
 
 /// A state's work alone: its data-flow fields, Next, Retry and Catch removed
@@ -747,6 +799,7 @@ fn strip(state: &Value) -> Value {
             "Retry",
             "Catch",
             "ItemSelector",
+            "Assign",
         ] {
             o.remove(k);
         }

@@ -19,7 +19,7 @@ use crate::model::states::definition::{
     Kind, MapState, Seconds, State, StateMachine, Text, WaitFor,
 };
 use crate::model::states::error::{StatesError, names};
-use crate::model::states::{intrinsics, jsonata, paths};
+use crate::model::states::{intrinsics, jsonata, paths, variables};
 use crate::runtime::{CancelToken, Invocation, InvokeError, Outcome};
 
 /// Most Map iterations running at once (an inline Map's limit in AWS).
@@ -626,11 +626,74 @@ impl Runner<'_> {
     }
 
     fn exited(&self, state: &State, output: &Value, last: &mut u64) {
+        self.exited_assigning(state, output, None, last);
+    }
+
+    /// The exit event, with the variables the state assigned (as AWS's
+    /// `assignedVariables`: names and JSON text).
+    fn exited_assigning(
+        &self,
+        state: &State,
+        output: &Value,
+        assigned: Option<&Value>,
+        last: &mut u64,
+    ) {
+        let mut details = json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}});
+        if let Some(Value::Object(a)) = assigned {
+            let shown: serde_json::Map<String, Value> = a
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+                .collect();
+            details["assignedVariables"] = Value::Object(shown);
+            details["assignedVariablesDetails"] = json!({"truncated": false});
+        }
         *last = self.exec.push(
             *last,
             &format!("{}StateExited", state.kind.type_name()),
-            Some(("stateExitedEventDetails", json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}))),
+            Some(("stateExitedEventDetails", details)),
         );
+    }
+
+    /// Runs an `Assign` (if any) and exits the state: the variables change
+    /// after everything else the state worked out.
+    #[allow(clippy::too_many_arguments)]
+    fn assign_and_exit(
+        &self,
+        state: &State,
+        assign: Option<&Value>,
+        dollar: &Value,
+        states: impl FnOnce() -> Value,
+        ctx: &mut Value,
+        output: &Value,
+        last: &mut u64,
+    ) -> Result<(), StatesError> {
+        let assigned = match assign {
+            Some(a) => {
+                let source = if state.jsonata {
+                    variables::Source::Jsonata(states())
+                } else {
+                    variables::Source::Path(dollar)
+                };
+                variables::assign(a, source, ctx)?;
+                // What changed, for the history.
+                let after = variables::all(ctx);
+                let names: Vec<&String> = match a.as_object() {
+                    Some(o) => o.keys().collect(),
+                    None => Vec::new(),
+                };
+                let mut shown = serde_json::Map::new();
+                for k in names {
+                    let name = k.strip_suffix(".$").unwrap_or(k);
+                    if let Some(v) = after.get(name) {
+                        shown.insert(name.to_owned(), v.clone());
+                    }
+                }
+                Some(Value::Object(shown))
+            }
+            None => None,
+        };
+        self.exited_assigning(state, output, assigned.as_ref(), last);
+        Ok(())
     }
 
     fn go(state: &State, out: Value) -> Flow {
@@ -701,18 +764,28 @@ impl Runner<'_> {
                 let mut next = None;
                 for rule in choices {
                     if rule.condition.eval(&effective, ctx)? {
-                        next = Some(rule.next.clone());
+                        next = Some((rule.next.clone(), rule.assign.as_ref()));
                         break;
                     }
                 }
-                let next = next.or_else(|| default.clone()).ok_or_else(|| {
-                    StatesError::new(
-                        names::NO_CHOICE_MATCHED,
-                        format!("No Matches! (state '{}')", state.name),
-                    )
-                })?;
+                let (next, assign) = next
+                    .or_else(|| default.clone().map(|d| (d, state.assign.as_ref())))
+                    .ok_or_else(|| {
+                        StatesError::new(
+                            names::NO_CHOICE_MATCHED,
+                            format!("No Matches! (state '{}')", state.name),
+                        )
+                    })?;
                 let out = dataflow::filter_output(state, &effective, ctx)?;
-                self.exited(state, &out, last);
+                self.assign_and_exit(
+                    state,
+                    assign,
+                    &effective,
+                    || json!({"input": input}),
+                    ctx,
+                    &out,
+                    last,
+                )?;
                 Ok(Flow::Next(next, out))
             }
             Kind::Wait(w) => {
@@ -764,7 +837,15 @@ impl Runner<'_> {
                 self.progress(true);
                 self.sleep(d)?;
                 let out = dataflow::filter_output(state, &effective, ctx)?;
-                self.exited(state, &out, last);
+                self.assign_and_exit(
+                    state,
+                    state.assign.as_ref(),
+                    &effective,
+                    || json!({"input": input}),
+                    ctx,
+                    &out,
+                    last,
+                )?;
                 Ok(Self::go(state, out))
             }
             Kind::Pass { result } => {
@@ -772,7 +853,15 @@ impl Runner<'_> {
                 let effective = dataflow::effective_input(state, &input, ctx, &mut ins)?;
                 let res = result.clone().unwrap_or(effective);
                 let out = dataflow::output(state, &input, res, ctx, &mut ins)?;
-                self.exited(state, &out, last);
+                self.assign_and_exit(
+                    state,
+                    state.assign.as_ref(),
+                    &ins.after_result_selector,
+                    || json!({"input": input}),
+                    ctx,
+                    &out,
+                    last,
+                )?;
                 Ok(Self::go(state, out))
             }
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map(_) => {
@@ -793,8 +882,9 @@ impl Runner<'_> {
         let mut retry_count = 0;
         loop {
             Self::set_state(ctx, state, retry_count);
-            let ctx = &*ctx;
-            let attempt = (|| {
+            let ctx_now = &*ctx;
+            let attempt = (|| -> Result<(Value, Inspection), StatesError> {
+                let ctx = ctx_now;
                 let mut ins = Inspection::default();
                 let result = match &state.kind {
                     // A Map's ItemSelector applies to each item, not here.
@@ -820,11 +910,20 @@ impl Runner<'_> {
                         }
                     }
                 };
-                dataflow::output(state, &input, result, ctx, &mut ins)
+                let out = dataflow::output(state, &input, result, ctx, &mut ins)?;
+                Ok((out, ins))
             })();
             match attempt {
-                Ok(out) => {
-                    self.exited(state, &out, last);
+                Ok((out, ins)) => {
+                    self.assign_and_exit(
+                        state,
+                        state.assign.as_ref(),
+                        &ins.after_result_selector,
+                        || json!({"input": input, "result": ins.result}),
+                        ctx,
+                        &out,
+                        last,
+                    )?;
                     return Ok(Self::go(state, out));
                 }
                 Err(e) => {
@@ -862,6 +961,19 @@ impl Runner<'_> {
                                 Some(p) => paths::set(input.clone(), p, e.to_value())?,
                             }
                         };
+                        // The catcher's variables, from those before the state (the
+                        // output above was worked out from them too).
+                        if let Some(a) = &c.assign {
+                            let error_output = e.to_value();
+                            let source = if state.jsonata {
+                                variables::Source::Jsonata(
+                                    json!({"input": input, "errorOutput": error_output}),
+                                )
+                            } else {
+                                variables::Source::Path(&error_output)
+                            };
+                            variables::assign(a, source, ctx)?;
+                        }
                         return Ok(Flow::Next(c.next.clone(), out));
                     }
                     return Err(e);

@@ -1646,6 +1646,12 @@ assert json.loads(t["inspectionData"]["result"]) == 3
 c = sfn.test_state(roleArn=role, input=json.dumps({"x": 5}),
                    definition=json.dumps({"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 5, "Next": "Five"}], "Default": "Other"}))
 assert c["nextState"] == "Five", c
+# Workflow variables in and out.
+v = sfn.test_state(roleArn=role, inspectionLevel="DEBUG", input=json.dumps({"x": 1}), variables=json.dumps({"base": 40}),
+                   definition=json.dumps({"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($base, 2)"},
+                                          "Assign": {"answer.$": "$.sum"}, "End": True}))
+assert json.loads(v["output"]) == {"sum": 42}, v
+assert json.loads(v["inspectionData"]["variables"]) == {"base": 40, "answer": 42}, v
 sfn.delete_state_machine(stateMachineArn=arn)
 assert error_of(sfn.describe_state_machine, stateMachineArn=arn)[0] == "StateMachineDoesNotExist"
 print("ok")

@@ -655,3 +655,132 @@ fn an_endless_loop_fails_at_the_history_limit() {
     assert_eq!(r.events.len(), 25_001, "the limit, and the failure itself");
     assert_eq!(kinds(&r).last(), Some(&"ExecutionFailed"));
 }
+
+#[test]
+fn variables_are_assigned_from_results_and_read_by_later_states() {
+    let t = functions();
+    let r = run(
+        &t,
+        json!({
+            "StartAt": "Remember",
+            "States": {
+                "Remember": {"Type": "Pass", "Parameters": {"order.$": "$.order"}, "ResultPath": null,
+                             "Assign": {"order.$": "$.order", "greeting": "hi", "a": 1, "b": 2}, "Next": "Add"},
+                "Add": {"Type": "Task", "Resource": SUM, "Parameters": {"value1.$": "$order.qty", "value2.$": "$b"},
+                        "ResultSelector": {"total.$": "$"},
+                        "Assign": {"total.$": "$.total", "a.$": "$b", "b.$": "$a", "count.$": "States.MathAdd($a, 100)"},
+                        "OutputPath": "$.total", "Next": "Check"},
+                "Check": {"Type": "Choice",
+                          "Choices": [{"Variable": "$total", "NumericGreaterThan": 5, "Assign": {"size": "big"}, "Next": "Done"}],
+                          "Default": "Done", "Assign": {"size": "small"}},
+                "Done": {"Type": "Pass", "Parameters": {"order.$": "$order.id", "total.$": "$total", "a.$": "$a", "b.$": "$b",
+                                                         "count.$": "$count", "size.$": "$size", "hello.$": "States.Format('{} #{}', $greeting, $order.id)"},
+                         "End": true}
+            }
+        }),
+        json!({"order": {"id": "o-1", "qty": 4}}),
+    );
+    // `a` and `b` swap: every value is worked out from the variables before the state.
+    assert_eq!(
+        output(&r),
+        json!({"order": "o-1", "total": 6, "a": 2, "b": 1, "count": 101, "size": "big", "hello": "hi #o-1"})
+    );
+    // The history names what each state assigned, as AWS's `assignedVariables`.
+    let exited: Vec<Value> = r
+        .events
+        .iter()
+        .filter(|e| e.kind == "TaskStateExited")
+        .map(|e| e.to_json()["stateExitedEventDetails"].clone())
+        .collect();
+    assert_eq!(exited[0]["assignedVariables"]["total"], "6");
+    assert_eq!(exited[0]["assignedVariables"]["a"], "2");
+    assert_eq!(exited[0]["assignedVariablesDetails"]["truncated"], false);
+    // An unknown variable is an error the execution fails with.
+    let r = run(
+        &t,
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"x.$": "$nothing"}, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(
+        r.error.as_ref().unwrap().error,
+        "States.ParameterPathFailure"
+    );
+}
+
+#[test]
+fn jsonata_variables_scopes_in_map_and_catch_assign() {
+    let t = functions();
+    let r = run(
+        &t,
+        json!({
+            "QueryLanguage": "JSONata",
+            "StartAt": "Init",
+            "States": {
+                "Init": {"Type": "Pass", "Assign": {"factor": 10, "seen": "outer"}, "Output": "{% $states.input %}", "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "Items": "{% $states.input.items %}",
+                    "ItemProcessor": {"StartAt": "Scale", "States": {
+                        // An iteration reads the outer `factor`; what it assigns stays inside it.
+                        "Scale": {"Type": "Pass", "Assign": {"seen": "{% 'inner ' & $string($states.input) %}"},
+                                  "Output": "{% $states.input * $factor %}", "Next": "Show"},
+                        "Show": {"Type": "Pass", "Output": "{% [$states.input, $seen] %}", "End": true}
+                    }},
+                    "Assign": {"scaled": "{% $states.result %}"},
+                    // Output sees the variables from before the state: `scaled` is not set yet.
+                    "Output": "{% {'seen': $seen, 'scaled': $exists($scaled)} %}",
+                    "Next": "Fails"
+                },
+                "Fails": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:1:function:behave",
+                    "Arguments": {"action": "error"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"failure": "{% $states.errorOutput.Error %}"}, "Next": "Report"}],
+                    "End": true
+                },
+                "Report": {"Type": "Pass", "Output": "{% {'scaled': $scaled, 'seen': $seen, 'failure': $failure, 'seeded': $random(7) = $random(7), 'unit': $random() < 1} %}", "End": true}
+            }
+        }),
+        json!({"items": [1, 2]}),
+    );
+    assert_eq!(
+        output(&r),
+        json!({"scaled": [[10, "inner 1"], [20, "inner 2"]], "seen": "outer", "failure": "BehaveError", "seeded": true, "unit": true})
+    );
+    let map_exit = r
+        .events
+        .iter()
+        .find(|e| e.kind == "MapStateExited")
+        .unwrap()
+        .to_json();
+    assert_eq!(
+        map_exit["stateExitedEventDetails"]["output"],
+        "{\"scaled\":false,\"seen\":\"outer\"}"
+    );
+}
+
+#[test]
+fn assign_is_validated_where_it_is_written() {
+    let problems = definition::parse_value(&json!({
+        "StartAt": "A",
+        "States": {
+            "A": {"Type": "Pass", "Assign": {"states": 1, "2x": 2, "ok.$": "$..[", "fine": 3}, "Next": "B"},
+            "B": {"Type": "Choice", "Choices": [{"Variable": "$fine", "NumericEquals": 3, "Assign": "no", "Next": "C"}], "Default": "C"},
+            "C": {"Type": "Succeed"}
+        }
+    }))
+    .unwrap_err();
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "/States/A/Assign/states: 'states' is reserved",
+        "/States/A/Assign/2x: '2x' is not a variable name (a letter or _, then letters, digits or _; at most 80)",
+        "/States/B/Choices/0/Assign: Assign must be an object of variable names and values",
+    ] {
+        assert!(text.iter().any(|t| t == want), "missing {want}\n{text:#?}");
+    }
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("/States/A/Assign/ok.$: ")),
+        "{text:#?}"
+    );
+    assert_eq!(text.len(), 4, "{text:#?}");
+}

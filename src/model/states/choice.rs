@@ -106,6 +106,8 @@ pub struct ChoiceRule {
     pub next: String,
     /// The rule as written (for the graph's labels).
     pub text: String,
+    /// `Assign`: variables set when this rule is the one taken.
+    pub assign: Option<Value>,
 }
 
 impl Condition {
@@ -165,7 +167,7 @@ impl Condition {
         };
         let mut found = None;
         for (key, value) in obj {
-            if matches!(key.as_str(), "Variable" | "Next" | "Comment") {
+            if matches!(key.as_str(), "Variable" | "Next" | "Comment" | "Assign") {
                 continue;
             }
             let (name, is_path) = match key.strip_suffix("Path") {
@@ -486,6 +488,7 @@ impl ChoiceRule {
             text: condition.clone(),
             condition: Condition::Jsonata(condition),
             next: next?,
+            assign: v.get("Assign").cloned(),
         })
     }
 
@@ -503,11 +506,13 @@ impl ChoiceRule {
         if let Some(o) = shown.as_object_mut() {
             o.remove("Next");
             o.remove("Comment");
+            o.remove("Assign");
         }
         Some(Self {
             condition,
             next: next?,
             text: shown.to_string(),
+            assign: v.get("Assign").cloned(),
         })
     }
 }

@@ -49,7 +49,7 @@ pub fn payload(
                             intrinsics::evaluate(expr, input, context)?
                         } else {
                             paths::select(input, context, expr).ok_or_else(|| {
-                                let shown = if expr.starts_with("$$") { context } else { input };
+                                let shown = if expr.starts_with("$$") { super::variables::visible(context) } else { input.clone() };
                                 StatesError::new(
                                     missing,
                                     format!(

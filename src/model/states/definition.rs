@@ -84,6 +84,9 @@ pub struct State {
     pub arguments: Option<Value>,
     /// JSONata: `Output`.
     pub output: Option<Value>,
+    /// `Assign`: workflow variables set when the state succeeds (a Choice:
+    /// when it goes to its `Default`).
+    pub assign: Option<Value>,
 }
 
 /// The type of a state, with its own fields.
@@ -230,6 +233,8 @@ pub struct Catcher {
     pub next: String,
     /// JSONata: `Output` (default `$states.errorOutput`).
     pub output: Option<Value>,
+    /// `Assign`: variables set from the error output when it catches.
+    pub assign: Option<Value>,
 }
 
 /// Parses and validates a definition's JSON text.
@@ -707,11 +712,8 @@ impl Parser {
         for (pointer, message) in jsonata_problems {
             self.problem(&pointer, message);
         }
-        if obj.contains_key("Assign") {
-            self.problem(
-                &format!("{at}/Assign"),
-                "workflow variables (Assign) are not supported here yet",
-            );
+        if let Some(a) = obj.get("Assign") {
+            self.assign_field(a, &format!("{at}/Assign"), jsonata);
         }
         let check_next = |p: &mut Self, field: &str, target: &str| {
             if !names.contains(target) {
@@ -842,11 +844,15 @@ impl Parser {
                     Some(co) => self.path_field(co, "ResultPath", &cat, true),
                     None => Some("$".to_owned()),
                 };
+                if let Some(a) = c.get("Assign") {
+                    self.assign_field(a, &format!("{cat}/Assign"), jsonata);
+                }
                 catch.push(Catcher {
                     error_equals,
                     result_path,
                     next,
                     output: c.get("Output").cloned(),
+                    assign: c.get("Assign").cloned(),
                 });
             }
             self.all_last(
@@ -946,6 +952,9 @@ impl Parser {
                             } else {
                                 ChoiceRule::parse(c, &cat, &mut raw)
                             };
+                            if let Some(a) = c.get("Assign") {
+                                self.assign_field(a, &format!("{cat}/Assign"), jsonata);
+                            }
                             if let Some(rule) = rule {
                                 if !names.contains(rule.next.as_str()) {
                                     self.problem(
@@ -1166,7 +1175,20 @@ impl Parser {
             jsonata,
             arguments: obj.get("Arguments").cloned(),
             output: obj.get("Output").cloned(),
+            assign: obj.get("Assign").cloned(),
         })
+    }
+
+    /// Checks an `Assign` field: names, and the paths or expressions of its values.
+    fn assign_field(&mut self, a: &Value, at: &str, jsonata: bool) {
+        let mut raw = Vec::new();
+        super::variables::check(a, at, jsonata, &mut raw);
+        for (pointer, message) in raw {
+            self.problem(&pointer, message);
+        }
+        if !jsonata {
+            self.template(a, at);
+        }
     }
 }
 

@@ -199,7 +199,90 @@ fn fn_parse<'a>(
     Ok(from_json(ctx.arena, &v))
 }
 
+/// `$random([seed])`: jsonata-rs's own `$random` takes no seed and cannot be
+/// replaced, so calls are renamed to this one (see [`seeded_random`]).
+const RANDOM: &str = "sfn__random";
+
+fn fn_random<'a>(
+    ctx: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+) -> jsonata_rs::Result<&'a JValue<'a>> {
+    let n = match args.first().and_then(|a| to_json(a)) {
+        None => rand_unit(uuid::Uuid::new_v4().as_u128() as u64),
+        Some(Value::Number(n)) if args.len() == 1 => {
+            let seed = n.as_f64().unwrap_or(0.0);
+            if seed.fract() != 0.0 {
+                return Err(jsonata_rs::Error::D3137Error(
+                    "$random: the seed must be an integer".to_owned(),
+                ));
+            }
+            rand_unit(seed as i64 as u64)
+        }
+        Some(_) => {
+            return Err(jsonata_rs::Error::D3137Error(
+                "$random takes at most one argument, an integer seed".to_owned(),
+            ));
+        }
+    };
+    Ok(JValue::number(ctx.arena, n))
+}
+
+/// A number in [0, 1) from a seed (SplitMix64): the same seed, the same number.
+fn rand_unit(seed: u64) -> f64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `expr` with every call of `$random(` outside string literals renamed to
+/// the Step Functions version, which takes a seed.
+fn seeded_random(expr: &str) -> std::borrow::Cow<'_, str> {
+    if !expr.contains("$random") {
+        return std::borrow::Cow::Borrowed(expr);
+    }
+    let mut out = String::with_capacity(expr.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = expr.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == '\\' {
+                    if let Some((_, n)) = chars.next() {
+                        out.push(n);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' || c == '`' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '$' && expr[i..].starts_with("$random") => {
+                let after = expr[i + 7..].trim_start();
+                let word_ends =
+                    !expr[i + 7..].starts_with(|n: char| n.is_alphanumeric() || n == '_');
+                if word_ends && after.starts_with('(') {
+                    out.push('$');
+                    out.push_str(RANDOM);
+                    for _ in 0..6 {
+                        chars.next();
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            None => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 const FUNCTIONS: &[(&str, usize, Native)] = &[
+    (RANDOM, 1, fn_random),
     ("partition", 2, fn_partition),
     ("range", 3, fn_range),
     ("hash", 2, fn_hash),
@@ -214,11 +297,39 @@ pub fn evaluate(expr: &str, states: &Value) -> Result<Option<Value>, StatesError
         |m: String| StatesError::new(QUERY_EVALUATION_ERROR, format!("{m} (in {{% {expr} %}})"));
     nesting_ok(expr).map_err(fail)?;
     let arena = Bump::new();
-    let j = JsonAta::new(expr, &arena).map_err(|e| fail(e.to_string()))?;
+    let text = seeded_random(expr);
+    let j = JsonAta::new(&text, &arena).map_err(|e| fail(e.to_string()))?;
     for (name, arity, f) in FUNCTIONS {
         j.register_function(name, *arity, *f);
     }
-    j.assign_var("states", from_json(&arena, states));
+    // `$states`, its context without the workflow variables, which are
+    // bound by their own names.
+    let bound = match states.as_object() {
+        Some(o) => {
+            let out = JValue::object_with_capacity(&arena, o.len());
+            for (k, v) in o {
+                match (k.as_str(), v.as_object()) {
+                    ("context", Some(c)) => {
+                        let ctx = JValue::object_with_capacity(&arena, c.len());
+                        for (ck, cv) in c {
+                            if ck == super::variables::KEY {
+                                for (name, value) in cv.as_object().into_iter().flatten() {
+                                    j.assign_var(name, from_json(&arena, value));
+                                }
+                            } else {
+                                ctx.insert(ck, from_json(&arena, cv));
+                            }
+                        }
+                        out.insert(k, ctx);
+                    }
+                    _ => out.insert(k, from_json(&arena, v)),
+                }
+            }
+            out
+        }
+        None => from_json(&arena, states),
+    };
+    j.assign_var("states", bound);
     // Bounded: a definition's expression may recurse or loop forever.
     let result = j
         .evaluate_timeboxed(None, Some(MAX_DEPTH), Some(TIME_LIMIT_MS))

@@ -75,6 +75,10 @@ pub fn is_path(path: &str) -> bool {
         .strip_prefix('$')
         .filter(|p| p.starts_with('$'))
         .unwrap_or(path);
+    // `$name…` reads a workflow variable, with the same syntax after it.
+    if let Some((_, rest)) = super::variables::split(path) {
+        return is_reference(&rest) || serde_json_path::JsonPath::parse(&rest).is_ok();
+    }
     path.starts_with('$') && (is_reference(path) || serde_json_path::JsonPath::parse(path).is_ok())
 }
 
@@ -86,12 +90,28 @@ pub fn get<'a>(value: &'a Value, path: &[Segment]) -> Option<&'a Value> {
     })
 }
 
-/// Reads `path` from `value` (the state input, or the context object for a
-/// `$$` path); `None` when it names nothing.
+/// Reads `path` from `value` (the state input), the context object (a `$$`
+/// path) or a workflow variable (`$name…`); `None` when it names nothing.
 pub fn select(value: &Value, context: &Value, path: &str) -> Option<Value> {
+    let visible;
     let (root, path) = match path.strip_prefix("$$") {
-        Some(rest) => (context, format!("${rest}")),
-        None => (value, path.to_owned()),
+        Some(rest) => {
+            let path = format!("${rest}");
+            match reference(&path) {
+                Some(segments) if !segments.is_empty() => {
+                    return get(context, &segments).cloned();
+                }
+                _ => {
+                    // The variables kept in the context are not part of it.
+                    visible = super::variables::visible(context);
+                    (&visible, path)
+                }
+            }
+        }
+        None => match super::variables::split(path) {
+            Some((name, rest)) => (super::variables::get(context, name)?, rest),
+            None => (value, path.to_owned()),
+        },
     };
     if let Some(segments) = reference(&path) {
         return get(root, &segments).cloned();
