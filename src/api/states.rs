@@ -242,13 +242,13 @@ impl StepFunctionsApi {
             }
             "DescribeExecution" => {
                 let e = m
-                    .execution(string(body, "executionArn")?)
+                    .api_execution(string(body, "executionArn")?)
                     .map_err(|e| sfn_error(&e))?;
                 Ok(describe_execution(&e))
             }
             "StopExecution" => {
                 let e = m
-                    .execution(string(body, "executionArn")?)
+                    .api_execution(string(body, "executionArn")?)
                     .map_err(|e| sfn_error(&e))?;
                 e.stop(
                     optional(body, "error")?.map(str::to_owned),
@@ -283,7 +283,7 @@ impl StepFunctionsApi {
             }
             "GetExecutionHistory" => {
                 let e = m
-                    .execution(string(body, "executionArn")?)
+                    .api_execution(string(body, "executionArn")?)
                     .map_err(|e| sfn_error(&e))?;
                 let mut events: Vec<Value> =
                     e.record().events.iter().map(|e| e.to_json()).collect();

@@ -92,11 +92,13 @@ struct SaveState {
 pub const HOST_STOPPED: &str = "Lambdesk.HostStopped";
 
 fn execution_file(dir: &std::path::Path, arn: &str) -> std::path::PathBuf {
-    // `…:execution:MACHINE:NAME`; both are names without `/` or `:`.
-    let mut parts = arn.rsplit(':');
-    let name = parts.next().unwrap_or_default();
-    let machine = parts.next().unwrap_or_default();
-    dir.join(format!("{machine}--{name}.json"))
+    // `…:execution:MACHINE:NAME` or `…:express:MACHINE:NAME:ID`; the parts
+    // are names without `/` or `:`.
+    let rest = arn
+        .split_once(":execution:")
+        .or_else(|| arn.split_once(":express:"))
+        .map_or(arn, |(_, r)| r);
+    dir.join(format!("{}.json", rest.replace([':', '/', '\\'], "--")))
 }
 
 fn save_record(dir: &std::path::Path, r: &states::Record) {
@@ -411,7 +413,8 @@ impl StateMachines {
             "{}:{name}",
             machine.arn.replace(":stateMachine:", ":execution:")
         );
-        if executions.iter().any(|e| e.arn() == wanted) {
+        // Express executions' names need not be unique (AWS adds an id).
+        if machine.kind != "EXPRESS" && executions.iter().any(|e| e.arn() == wanted) {
             return Err(SfnError::new(
                 "ExecutionAlreadyExists",
                 format!("Execution Already Exists: '{wanted}'"),
@@ -457,8 +460,11 @@ impl StateMachines {
             &name,
             input,
             self.env.clone(),
-            on_end,
-            on_progress.clone(),
+            states::Hooks {
+                on_end,
+                on_progress: on_progress.clone(),
+                express: machine.kind == "EXPRESS",
+            },
         )
         .map_err(|e| {
             SfnError::new(
@@ -504,9 +510,25 @@ impl StateMachines {
         Ok(exec)
     }
 
-    /// The execution with this ARN.
+    /// The execution with this ARN, as `DescribeExecution`,
+    /// `GetExecutionHistory` and `StopExecution` find it: Express
+    /// executions are not theirs (AWS keeps no record of them; the app's
+    /// own view reads them with [`StateMachines::execution`]).
+    pub fn api_execution(&self, arn: &str) -> Result<Execution, SfnError> {
+        if arn.starts_with("arn:aws:states:") && arn.contains(":express:") {
+            return Err(SfnError::new(
+                "InvalidArn",
+                "Invalid Arn: 'Resource type not valid in this context: express'",
+            ));
+        }
+        self.execution(arn)
+    }
+
+    /// The execution with this ARN (Standard or Express).
     pub fn execution(&self, arn: &str) -> Result<Execution, SfnError> {
-        if !arn.starts_with("arn:aws:states:") || !arn.contains(":execution:") {
+        if !arn.starts_with("arn:aws:states:")
+            || !(arn.contains(":execution:") || arn.contains(":express:"))
+        {
             return Err(SfnError::new(
                 "InvalidArn",
                 format!("Invalid Arn: 'Resource type not valid in this context: {arn}'"),
@@ -531,6 +553,12 @@ impl StateMachines {
         status: Option<Status>,
     ) -> Result<Vec<Execution>, SfnError> {
         let m = self.describe(machine)?;
+        if m.kind == "EXPRESS" {
+            return Err(SfnError::new(
+                "StateMachineTypeNotSupported",
+                "This operation is not supported by this type of state machine",
+            ));
+        }
         Ok(self
             .executions()
             .iter()

@@ -254,7 +254,7 @@ pub fn start(
     input: Value,
     env: Env,
 ) -> std::io::Result<Execution> {
-    start_with_end(machine, machine_arn, name, input, env, None, None)
+    start_with_end(machine, machine_arn, name, input, env, Hooks::default())
 }
 
 /// Called with the final record when an execution ends (to save it).
@@ -264,26 +264,54 @@ pub type OnEnd = Box<dyn FnOnce(&Record) + Send>;
 /// wait, at most once a second otherwise), so a kill loses little.
 pub type OnProgress = Arc<dyn Fn(&Record) + Send + Sync>;
 
-/// [`start`], calling `on_end` with the final record (before waiters wake).
+/// What a registry adds to an execution it starts.
+#[derive(Default)]
+pub struct Hooks {
+    /// Called with the final record (before waiters wake).
+    pub on_end: Option<OnEnd>,
+    /// Called as it goes.
+    pub on_progress: Option<OnProgress>,
+    /// An Express execution: its ARN is `…:express:<machine>:<name>:<id>`
+    /// and it runs at most five minutes, as AWS's.
+    pub express: bool,
+}
+
+/// Most time an Express execution runs (AWS's limit: five minutes).
+pub const EXPRESS_LIMIT_SECONDS: u64 = 300;
+
+/// [`start`], with a registry's [`Hooks`].
 pub fn start_with_end(
     machine: Arc<StateMachine>,
     machine_arn: &str,
     name: &str,
     input: Value,
     env: Env,
-    on_end: Option<OnEnd>,
-    on_progress: Option<OnProgress>,
+    hooks: Hooks,
 ) -> std::io::Result<Execution> {
+    let Hooks {
+        on_end,
+        on_progress,
+        express,
+    } = hooks;
     let machine_name = machine_arn
         .rsplit(':')
         .next()
         .unwrap_or_default()
         .to_owned();
-    let arn = format!(
-        "arn:aws:states:{}:{}:execution:{machine_name}:{name}",
-        crate::model::REGION,
-        crate::model::ACCOUNT_ID
-    );
+    let arn = if express {
+        format!(
+            "arn:aws:states:{}:{}:express:{machine_name}:{name}:{}",
+            crate::model::REGION,
+            crate::model::ACCOUNT_ID,
+            uuid::Uuid::new_v4()
+        )
+    } else {
+        format!(
+            "arn:aws:states:{}:{}:execution:{machine_name}:{name}",
+            crate::model::REGION,
+            crate::model::ACCOUNT_ID
+        )
+    };
     let start = Utc::now();
     let exec = Execution {
         record: Arc::new(Mutex::new(Record {
@@ -313,7 +341,7 @@ pub fn start_with_end(
     std::thread::Builder::new()
         .name("lambdesk-execution".into())
         .spawn(move || {
-            run_execution(&machine, input, context, &env, &e, on_progress);
+            run_execution(&machine, input, context, &env, &e, on_progress, express);
             if let Some(f) = on_end {
                 f(&e.record());
             }
@@ -446,6 +474,7 @@ fn run_execution(
     env: &Env,
     exec: &Execution,
     on_progress: Option<OnProgress>,
+    express: bool,
 ) {
     let first = exec.push(
         0,
@@ -455,9 +484,16 @@ fn run_execution(
             json!({"input": input.to_string(), "inputDetails": {"truncated": false}, "roleArn": context["Execution"]["RoleArn"]}),
         )),
     );
-    let deadline = machine
+    // An Express execution's five minutes are real time, not the clock's.
+    let limit = machine
         .timeout_seconds
-        .map(|s| Instant::now() + env.clock.real(chrono::Duration::seconds(s as i64)));
+        .map(|s| env.clock.real(chrono::Duration::seconds(s as i64)));
+    let limit = match (limit, express) {
+        (l, false) => l,
+        (None, true) => Some(Duration::from_secs(EXPRESS_LIMIT_SECONDS)),
+        (Some(l), true) => Some(l.min(Duration::from_secs(EXPRESS_LIMIT_SECONDS))),
+    };
+    let deadline = limit.map(|l| Instant::now() + l);
     let runner = Runner {
         env,
         exec,
@@ -893,11 +929,13 @@ impl Runner<'_> {
                         let effective = dataflow::effective_input(state, &input, ctx, &mut ins)?;
                         match kind {
                             Kind::Task {
-                                resource, timeout, ..
+                                resource,
+                                timeout,
+                                heartbeat,
                             } => self.task(
                                 state,
                                 resource,
-                                timeout.as_ref(),
+                                [timeout.as_ref(), heartbeat.as_ref()],
                                 effective,
                                 &input,
                                 ctx,
@@ -987,25 +1025,36 @@ impl Runner<'_> {
         &self,
         state: &State,
         resource: &str,
-        timeout: Option<&Seconds>,
+        [timeout, heartbeat]: [Option<&Seconds>; 2],
         effective: Value,
         input: &Value,
         ctx: &Value,
         last: &mut u64,
     ) -> Result<Value, StatesError> {
-        let timeout_s = match timeout {
-            None => None,
-            Some(Seconds::Literal(s)) => Some(*s),
-            Some(Seconds::Path(p)) => Some(
-                paths::select_field(input, ctx, p, "TimeoutSecondsPath")?
-                    .as_u64()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| {
-                        StatesError::runtime(format!(
-                            "TimeoutSecondsPath '{p}' is not a whole number of seconds above 0"
-                        ))
-                    })?,
-            ),
+        let seconds = |s: Option<&Seconds>, field: &str| -> Result<Option<u64>, StatesError> {
+            Ok(match s {
+                None => None,
+                Some(Seconds::Literal(s)) => Some(*s),
+                Some(Seconds::Path(p)) => Some(
+                    paths::select_field(input, ctx, p, field)?
+                        .as_u64()
+                        .filter(|s| *s > 0)
+                        .ok_or_else(|| {
+                            StatesError::runtime(format!(
+                                "{field} '{p}' is not a whole number of seconds above 0"
+                            ))
+                        })?,
+                ),
+            })
+        };
+        let timeout_s = seconds(timeout, "TimeoutSecondsPath")?;
+        // A function sends no heartbeats: HeartbeatSeconds ends a Task that
+        // runs longer, with its own error.
+        let heartbeat_s = seconds(heartbeat, "HeartbeatSecondsPath")?;
+        let (limit_s, by_heartbeat) = match (timeout_s, heartbeat_s) {
+            (Some(t), Some(h)) if h < t => (Some(h), true),
+            (None, Some(h)) => (Some(h), true),
+            (t, _) => (t, false),
         };
         let optimised = resource.starts_with("arn:aws:states:::lambda:invoke");
         let (target, payload) = if optimised {
@@ -1051,9 +1100,13 @@ impl Runner<'_> {
             d
         };
         let scheduled_details = if optimised {
-            with(
+            let mut d = with(
                 json!({"region": crate::model::REGION, "parameters": json!({"FunctionName": target, "Payload": payload}).to_string(), "timeoutInSeconds": timeout_s}),
-            )
+            );
+            if let Some(h) = heartbeat_s {
+                d["heartbeatInSeconds"] = json!(h);
+            }
+            d
         } else {
             json!({"resource": resource, "input": payload_text, "inputDetails": {"truncated": false}, "timeoutInSeconds": timeout_s})
         };
@@ -1083,7 +1136,7 @@ impl Runner<'_> {
         // (real time: a Task's timeout is the function's, not the clock's).
         let done = Arc::new(AtomicBool::new(false));
         let fired = Arc::new(AtomicBool::new(false));
-        if let Some(s) = timeout_s {
+        if let Some(s) = limit_s {
             let (c, d, f) = (cancel.clone(), done.clone(), fired.clone());
             let until = Instant::now() + Duration::from_secs(s);
             let _ = std::thread::Builder::new()
@@ -1121,13 +1174,18 @@ impl Runner<'_> {
             err
         };
         if timed_out {
+            let (error, field) = if by_heartbeat {
+                (names::HEARTBEAT_TIMEOUT, "HeartbeatSeconds")
+            } else {
+                (names::TIMEOUT, "TimeoutSeconds")
+            };
             return Err(fail(
                 last,
                 StatesError::new(
-                    names::TIMEOUT,
+                    error,
                     format!(
-                        "Task timed out after {} seconds (TimeoutSeconds of '{}')",
-                        timeout_s.unwrap_or(0),
+                        "Task timed out after {} seconds ({field} of '{}')",
+                        limit_s.unwrap_or(0),
                         state.name
                     ),
                 ),

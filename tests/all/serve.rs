@@ -1630,6 +1630,12 @@ assert error_of(sfn.start_sync_execution, stateMachineArn=arn)[0] == "StateMachi
 express = sfn.create_state_machine(name="express-adder", definition=definition, roleArn=role, type="EXPRESS")["stateMachineArn"]
 r = sfn.start_sync_execution(stateMachineArn=express, input=json.dumps({"value1": 20, "value2": 22}))
 assert r["status"] == "SUCCEEDED" and json.loads(r["output"])["sum"] == 42, r
+# Express executions are AWS's: an `express:` ARN, no record for the execution APIs.
+assert ":express:express-adder:" in r["executionArn"], r
+assert error_of(sfn.describe_execution, executionArn=r["executionArn"]) == ("InvalidArn", "Invalid Arn: 'Resource type not valid in this context: express'")
+assert error_of(sfn.list_executions, stateMachineArn=express)[0] == "StateMachineTypeNotSupported"
+again = sfn.start_execution(stateMachineArn=express, name="same", input="{}")["executionArn"]
+assert sfn.start_execution(stateMachineArn=express, name="same", input="{}")["executionArn"] != again
 # An update changes the next executions' definition.
 u = sfn.update_state_machine(stateMachineArn=arn, definition=definition.replace("10", "100"))
 assert "revisionId" in u

@@ -784,3 +784,50 @@ fn assign_is_validated_where_it_is_written() {
     );
     assert_eq!(text.len(), 4, "{text:#?}");
 }
+
+#[test]
+fn heartbeat_seconds_ends_a_task_that_sends_none() {
+    let t = functions();
+    let machine = |catch: &str| {
+        json!({
+            "StartAt": "Slow",
+            "States": {
+                "Slow": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                         "Parameters": {"FunctionName": "behave", "Payload": {"action": "sleep", "ms": 3000}},
+                         "TimeoutSeconds": 30, "HeartbeatSeconds": 1,
+                         "Catch": [{"ErrorEquals": [catch], "ResultPath": "$.error", "Next": "Late"}], "End": true},
+                "Late": {"Type": "Pass", "OutputPath": "$.error", "End": true}
+            }
+        })
+    };
+    let r = run(&t, machine("States.HeartbeatTimeout"), json!({}));
+    let out = output(&r);
+    assert_eq!(out["Error"], "States.HeartbeatTimeout");
+    assert_eq!(
+        out["Cause"],
+        "Task timed out after 1 seconds (HeartbeatSeconds of 'Slow')"
+    );
+    let scheduled = r
+        .events
+        .iter()
+        .find(|e| e.kind == "TaskScheduled")
+        .unwrap()
+        .to_json();
+    assert_eq!(scheduled["taskScheduledEventDetails"]["heartbeatInSeconds"], 1);
+    // States.Timeout names heartbeat timeouts too; States.TaskFailed does not.
+    assert_eq!(
+        output(&run(&t, machine("States.Timeout"), json!({})))["Error"],
+        "States.HeartbeatTimeout"
+    );
+    assert_eq!(
+        run(&t, machine("States.TaskFailed"), json!({})).status,
+        Status::Failed
+    );
+    let problems = definition::parse_value(&json!({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": SUM, "TimeoutSeconds": 5, "HeartbeatSeconds": 5, "End": true}}}))
+    .unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "/States/T/HeartbeatSeconds: HeartbeatSeconds (5) must be smaller than TimeoutSeconds (5)"
+    );
+}

@@ -930,6 +930,14 @@ impl Parser {
                 };
                 let timeout = secs(self, "TimeoutSeconds", "TimeoutSecondsPath");
                 let heartbeat = secs(self, "HeartbeatSeconds", "HeartbeatSecondsPath");
+                if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
+                    && h >= t
+                {
+                    self.problem(
+                        &format!("{at}/HeartbeatSeconds"),
+                        format!("HeartbeatSeconds ({h}) must be smaller than TimeoutSeconds ({t})"),
+                    );
+                }
                 Kind::Task {
                     resource,
                     timeout,

@@ -9,6 +9,9 @@ pub mod names {
     pub const TASK_FAILED: &str = "States.TaskFailed";
     /// A task ran longer than `TimeoutSeconds`.
     pub const TIMEOUT: &str = "States.Timeout";
+    /// No heartbeat within `HeartbeatSeconds` (a function sends none, so
+    /// its Task fails with this when it runs longer).
+    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
     /// An error in the workflow itself (a path not found, a bad type): never
     /// retried or caught by `States.ALL`.
     pub const RUNTIME: &str = "States.Runtime";
@@ -61,8 +64,11 @@ impl StatesError {
         equals.iter().any(|e| {
             e == &self.error
                 || (e == names::ALL && self.error != names::RUNTIME)
+                // A heartbeat's timeout is a timeout too.
+                || (e == names::TIMEOUT && self.error == names::HEARTBEAT_TIMEOUT)
                 || (e == names::TASK_FAILED
                     && self.error != names::TIMEOUT
+                    && self.error != names::HEARTBEAT_TIMEOUT
                     && self.error != names::RUNTIME)
         })
     }
