@@ -41,6 +41,9 @@ pub struct StatesForm {
     pub exec_scene: egui::Rect,
     /// The parsed definition, kept while its text is unchanged.
     cache: Option<Parsed>,
+    /// The selected input's name as being edited, and which input it is
+    /// (`machine/index`).
+    input_rename: Option<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +61,7 @@ impl Default for StatesForm {
             scene: egui::Rect::ZERO,
             exec_scene: egui::Rect::ZERO,
             cache: None,
+            input_rename: None,
         }
     }
 }
@@ -423,6 +427,65 @@ fn scene_ui(
     clicked
 }
 
+/// The saved inputs: pick one, save the current one under a new name,
+/// rename or delete it (as test events are for functions).
+fn inputs_ui(
+    ui: &mut Ui,
+    entry: &crate::model::workspace::StateMachineEntry,
+    name: &str,
+    form: &mut StatesForm,
+    cmds: &mut Vec<Command>,
+) {
+    let i = entry.selected_input;
+    let current = entry.inputs.get(i);
+    ui.horizontal_wrapped(|ui| {
+        let label = ui.label(RichText::new("Input").strong());
+        egui::ComboBox::from_id_salt("machine-input-select")
+            .selected_text(current.map_or("none", |e| e.name.as_str()))
+            .show_ui(ui, |ui| {
+                for (j, e) in entry.inputs.iter().enumerate() {
+                    if ui.selectable_label(j == i, &e.name).clicked() {
+                        cmds.push(Command::SelectMachineInput(name.to_owned(), j));
+                    }
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if let Some(e) = current {
+            let key = format!("{name}/{i}");
+            if form.input_rename.as_ref().is_none_or(|(k, _)| *k != key) {
+                form.input_rename = Some((key.clone(), e.name.clone()));
+            }
+            if let Some((_, text)) = &mut form.input_rename {
+                let r = ui
+                    .add(
+                        egui::TextEdit::singleline(text)
+                            .desired_width(110.0)
+                            .hint_text("Input name"),
+                    )
+                    .on_hover_text("Rename: type and press Enter");
+                if r.lost_focus() && *text != e.name {
+                    cmds.push(Command::RenameMachineInput(
+                        name.to_owned(),
+                        i,
+                        text.clone(),
+                    ));
+                }
+            }
+        }
+        if ui
+            .button("Save as new")
+            .on_hover_text("Keep this input as a new saved input")
+            .clicked()
+        {
+            cmds.push(Command::NewMachineInput(name.to_owned(), "input".into()));
+        }
+        if current.is_some() && entry.inputs.len() > 1 && ui.button("Delete input").clicked() {
+            cmds.push(Command::DeleteMachineInput(name.to_owned(), i));
+        }
+    });
+}
+
 fn executions_ui(
     ui: &mut Ui,
     c: &Controller,
@@ -450,6 +513,7 @@ fn executions_ui(
         .map(|e| e.record());
     ui.columns(2, |cols| {
         let ui = &mut cols[0];
+        inputs_ui(ui, entry, name, form, cmds);
         let input = entry
             .inputs
             .get(entry.selected_input)
@@ -840,6 +904,27 @@ fn data_flow_ui(ui: &mut Ui, r: &Record, m: &StateMachine, name: &str) {
     }
     if let Some(out) = output {
         steps.push(("Output", out));
+    }
+    // The workflow variables it assigned (`assignedVariables`: JSON texts).
+    let assigned = r.events.iter().rev().find_map(|e| match &e.details {
+        Some((_, d)) if e.kind.ends_with("StateExited") && d["name"].as_str() == Some(name) => d
+            .get("assignedVariables")
+            .and_then(|a| a.as_object())
+            .cloned(),
+        _ => None,
+    });
+    if let Some(a) = assigned {
+        let values: serde_json::Map<String, serde_json::Value> = a
+            .into_iter()
+            .map(|(k, v)| {
+                let v = v
+                    .as_str()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or(v);
+                (k, v)
+            })
+            .collect();
+        steps.push(("Assigned variables", serde_json::Value::Object(values)));
     }
     egui::Grid::new("data-flow")
         .striped(true)

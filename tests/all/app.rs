@@ -1220,3 +1220,95 @@ fn a_state_machine_from_a_blueprint_validates_runs_and_colours_its_graph() {
         .unwrap();
     assert_eq!(saved.state_machines[0].name, "choice");
 }
+
+#[test]
+fn a_state_machine_keeps_several_saved_inputs() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    step_until(&mut h, "the trigger host", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.is_some()
+    });
+    let choice = lambdesk::model::states::blueprints::BLUEPRINTS
+        .iter()
+        .position(|b| b.name == "choice")
+        .unwrap();
+    h.state_mut().controller.handle(Command::NewMachine(choice));
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Executions").click();
+    h.step();
+    let inputs = |h: &Harness<'_, LambdeskApp>| {
+        h.state()
+            .controller
+            .machine("choice")
+            .unwrap()
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.body.clone()))
+            .collect::<Vec<_>>()
+    };
+    let first = inputs(&h);
+    assert_eq!(first.len(), 1, "the blueprint's input");
+    // "Save as new" keeps the input under a new name and selects it; edits
+    // go to the selected one only.
+    h.get_by_role_and_label(Role::Button, "Save as new").click();
+    h.step();
+    h.state_mut().controller.handle(Command::EditMachineInput(
+        "choice".into(),
+        r#"{"value1": 1, "value2": 2}"#.into(),
+    ));
+    h.state_mut().controller.handle(Command::RenameMachineInput(
+        "choice".into(),
+        1,
+        "small".into(),
+    ));
+    h.step();
+    let now = inputs(&h);
+    assert_eq!(now.len(), 2);
+    assert_eq!(now[0], first[0], "the first input is unchanged");
+    assert_eq!(now[1].0, "small");
+    assert!(has_label(&h, "Input (JSON): valid"));
+    // The execution runs with the selected input (1 + 2 is small: it fails).
+    h.state_mut()
+        .controller
+        .handle(Command::StartExecution("choice".into()));
+    step_until(&mut h, "the execution", Duration::from_secs(30), |h| {
+        h.state().controller.triggers.as_ref().is_some_and(|t| {
+            t.state_machines()
+                .executions_of("choice")
+                .first()
+                .is_some_and(|e| e.status() != lambdesk::host::states::Status::Running)
+        })
+    });
+    let record = h
+        .state()
+        .controller
+        .triggers
+        .as_ref()
+        .unwrap()
+        .state_machines()
+        .executions_of("choice")[0]
+        .record();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&record.input).unwrap(),
+        serde_json::json!({"value1": 1, "value2": 2})
+    );
+    // A duplicate name is refused; deleting leaves the other selected.
+    h.state_mut().controller.handle(Command::RenameMachineInput(
+        "choice".into(),
+        1,
+        first[0].0.clone(),
+    ));
+    assert_eq!(inputs(&h)[1].0, "small");
+    h.get_by_role_and_label(Role::Button, "Delete input")
+        .click();
+    h.step();
+    assert_eq!(inputs(&h), first);
+    assert_eq!(
+        h.state()
+            .controller
+            .machine("choice")
+            .unwrap()
+            .selected_input,
+        0
+    );
+}

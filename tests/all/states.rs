@@ -813,7 +813,10 @@ fn heartbeat_seconds_ends_a_task_that_sends_none() {
         .find(|e| e.kind == "TaskScheduled")
         .unwrap()
         .to_json();
-    assert_eq!(scheduled["taskScheduledEventDetails"]["heartbeatInSeconds"], 1);
+    assert_eq!(
+        scheduled["taskScheduledEventDetails"]["heartbeatInSeconds"],
+        1
+    );
     // States.Timeout names heartbeat timeouts too; States.TaskFailed does not.
     assert_eq!(
         output(&run(&t, machine("States.Timeout"), json!({})))["Error"],

@@ -174,6 +174,14 @@ pub enum Command {
     EditDefinition(String, String),
     /// A state machine's selected input as edited.
     EditMachineInput(String, String),
+    /// Select a state machine's saved input: (machine, index).
+    SelectMachineInput(String, usize),
+    /// Save the selected input again as a new one: (machine, name).
+    NewMachineInput(String, String),
+    /// Rename a saved input: (machine, index, name).
+    RenameMachineInput(String, usize, String),
+    /// Delete a saved input: (machine, index).
+    DeleteMachineInput(String, usize),
     /// Remove a state machine.
     DeleteMachine(String),
     /// Start an execution of a state machine with its selected input.
@@ -803,6 +811,12 @@ impl Controller {
             Command::NewMachine(i) => self.new_machine(i),
             Command::EditDefinition(name, text) => self.edit_definition(&name, text),
             Command::EditMachineInput(name, text) => self.edit_machine_input(&name, text),
+            Command::SelectMachineInput(name, i) => self.select_machine_input(&name, i),
+            Command::NewMachineInput(name, input) => self.new_machine_input(&name, &input),
+            Command::RenameMachineInput(name, i, input) => {
+                self.rename_machine_input(&name, i, &input);
+            }
+            Command::DeleteMachineInput(name, i) => self.delete_machine_input(&name, i),
             Command::DeleteMachine(name) => self.delete_machine(&name),
             Command::StartExecution(name) => self.start_execution(&name),
             Command::ShowExecution(name, arn) => {

@@ -136,6 +136,70 @@ impl Controller {
         }
     }
 
+    pub(super) fn select_machine_input(&mut self, name: &str, i: usize) {
+        if let Some(m) = self.machine_mut(name)
+            && i < m.inputs.len()
+        {
+            m.selected_input = i;
+            self.dirty = true;
+        }
+    }
+
+    /// The selected input saved again under a new name (unique), and selected.
+    pub(super) fn new_machine_input(&mut self, name: &str, input: &str) {
+        if let Some(m) = self.machine_mut(name) {
+            let body = m
+                .inputs
+                .get(m.selected_input)
+                .map_or_else(|| "{}".to_owned(), |i| i.body.clone());
+            let base = match input.trim() {
+                "" => "input",
+                n => n,
+            };
+            let taken = |n: &str| m.inputs.iter().any(|i| i.name == n);
+            let input_name = if taken(base) {
+                (2..)
+                    .map(|n| format!("{base}-{n}"))
+                    .find(|c| !taken(c))
+                    .unwrap_or_default()
+            } else {
+                base.to_owned()
+            };
+            m.inputs.push(TestEvent {
+                name: input_name,
+                body,
+            });
+            m.selected_input = m.inputs.len() - 1;
+            self.dirty = true;
+        }
+    }
+
+    pub(super) fn rename_machine_input(&mut self, name: &str, i: usize, input: &str) {
+        let input = input.trim().to_owned();
+        if let Some(m) = self.machine_mut(name)
+            && !input.is_empty()
+            && !m
+                .inputs
+                .iter()
+                .enumerate()
+                .any(|(j, e)| j != i && e.name == input)
+            && let Some(e) = m.inputs.get_mut(i)
+        {
+            e.name = input;
+            self.dirty = true;
+        }
+    }
+
+    pub(super) fn delete_machine_input(&mut self, name: &str, i: usize) {
+        if let Some(m) = self.machine_mut(name)
+            && i < m.inputs.len()
+        {
+            m.inputs.remove(i);
+            m.selected_input = m.selected_input.min(m.inputs.len().saturating_sub(1));
+            self.dirty = true;
+        }
+    }
+
     pub(super) fn delete_machine(&mut self, name: &str) {
         self.workspace.state_machines.retain(|m| m.name != name);
         if let Some(host) = &self.triggers {

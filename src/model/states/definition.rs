@@ -930,7 +930,8 @@ impl Parser {
                 };
                 let timeout = secs(self, "TimeoutSeconds", "TimeoutSecondsPath");
                 let heartbeat = secs(self, "HeartbeatSeconds", "HeartbeatSecondsPath");
-                if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
+                if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) =
+                    (&timeout, &heartbeat)
                     && h >= t
                 {
                     self.problem(
