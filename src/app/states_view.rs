@@ -677,20 +677,23 @@ fn execution_ui(
             );
         }
     });
-    if let Some(e) = &r.error {
-        ui.add(
-            egui::Label::new(
-                RichText::new(format!("{}: {}", e.error, e.cause)).color(theme::error(dark)),
-            )
-            .wrap(),
-        );
-    }
-    if let Some(out) = &r.output {
-        ui.add(
-            egui::Label::new(RichText::new(format!("Output: {}", elide(out, 300))).monospace())
+    // Not justified (a column's layout is): a long JSON line wraps as text.
+    ui.with_layout(egui::Layout::top_down(egui::Align::Min), |ui| {
+        if let Some(e) = &r.error {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!("{}: {}", e.error, e.cause)).color(theme::error(dark)),
+                )
                 .wrap(),
-        );
-    }
+            );
+        }
+        if let Some(out) = &r.output {
+            ui.add(
+                egui::Label::new(RichText::new(format!("Output: {}", elide(out, 300))).monospace())
+                    .wrap(),
+            );
+        }
+    });
     let progress = states_graph::progress(&r.events);
     if let Some(graph) = &parsed.graph {
         let legend = [
