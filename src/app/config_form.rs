@@ -24,7 +24,9 @@ pub struct MountDraft {
 /// The form's fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigDraft {
-    /// Handler export.
+    /// What the code is (kept as it is: the code decides it).
+    pub runtime: crate::model::Language,
+    /// Handler export (or `file.export`).
     pub handler: String,
     /// Memory, MB.
     pub memory: String,
@@ -56,6 +58,7 @@ impl ConfigDraft {
     /// The form for `c`.
     pub fn from_config(c: &FunctionConfig) -> Self {
         Self {
+            runtime: c.runtime,
             handler: c.handler.clone(),
             memory: c.memory_mb.to_string(),
             timeout: c.timeout_s.to_string(),
@@ -148,6 +151,7 @@ impl ConfigDraft {
             }
         }
         let config = FunctionConfig {
+            runtime: self.runtime,
             handler: self.handler.trim().to_owned(),
             memory_mb: u32::try_from(memory).unwrap_or(u32::MAX),
             timeout_s: u32::try_from(timeout).unwrap_or(u32::MAX),

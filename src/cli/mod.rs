@@ -393,9 +393,15 @@ pub struct InvokeArgs {
     #[arg(long, short)]
     pub event: Option<String>,
     /// The export to call (`_start` for a WASI command). Default: `_start` if
-    /// exported, else `handler`.
+    /// exported, else `handler`. JavaScript: `file.export` (default
+    /// `index.handler`).
     #[arg(long)]
     pub handler: Option<String>,
+    /// What the code is: `wasm` or `javascript` (Lambda's `nodejs18.x` …
+    /// `nodejs24.x` too). Default: from the code (`.js`, `.mjs`, `.cjs`, or a
+    /// folder with `package.json` or `index.js`, is JavaScript).
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
     /// Memory in MB (128–10240).
     #[arg(long, default_value_t = 128)]
     pub memory: u32,
@@ -903,6 +909,13 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
         reserved_concurrency: args.reserved_concurrency,
         ..FunctionConfig::default()
     };
+    config.runtime = match &args.runtime {
+        Some(r) => crate::model::Language::parse(r).with_context(|| {
+            format!("--runtime {r}: one of wasm, javascript (or nodejs18.x … nodejs24.x)")
+        })?,
+        None => crate::model::Language::infer(&args.module),
+    };
+    config.handler = config.runtime.default_handler().to_owned();
     if let Some(h) = &args.handler {
         config.handler.clone_from(h);
     }

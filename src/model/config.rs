@@ -85,13 +85,118 @@ pub const RESERVED_ENV: &[&str] = &[
     "LAMBDA_RUNTIME_DIR",
 ];
 
+/// What a function's code is, and so what runs it: a WebAssembly module, or
+/// JavaScript run by Lambdesk's JavaScript runtime (a module built from Boa,
+/// `runtimes/`). Lambda's runtime identifiers are accepted as names
+/// (`nodejs18.x` … `nodejs24.x`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Language {
+    /// A WebAssembly module (`.wasm`, `.wat`, or a zip holding one).
+    #[default]
+    Wasm,
+    /// JavaScript with Lambda's Node.js handler contract.
+    Javascript,
+}
+
+impl Language {
+    /// Every language, in the order the app lists them.
+    pub const ALL: [Self; 2] = [Self::Wasm, Self::Javascript];
+
+    /// Reads a name: `wasm`, `javascript` (or `js`, `node`, `nodejs`,
+    /// `nodejs18.x` … `nodejs24.x`).
+    pub fn parse(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase();
+        match n.as_str() {
+            "wasm" | "webassembly" | "provided" | "provided.al2" | "provided.al2023" => {
+                Some(Self::Wasm)
+            }
+            "javascript" | "js" | "node" | "nodejs" => Some(Self::Javascript),
+            _ => {
+                let v = n.strip_prefix("nodejs")?.strip_suffix(".x")?;
+                let major: u32 = v.parse().ok()?;
+                (18..=24).contains(&major).then_some(Self::Javascript)
+            }
+        }
+    }
+
+    /// The name stored and shown (`wasm`, `javascript`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wasm => "wasm",
+            Self::Javascript => "javascript",
+        }
+    }
+
+    /// The handler a new function of this language gets (Lambda's default).
+    pub fn default_handler(self) -> &'static str {
+        match self {
+            Self::Wasm => "_start",
+            Self::Javascript => "index.handler",
+        }
+    }
+
+    /// Whether a language runtime runs the code (rather than the code being
+    /// a module itself).
+    pub fn is_source(self) -> bool {
+        !matches!(self, Self::Wasm)
+    }
+
+    /// The language of code at `path`, from its name: `.js`, `.mjs`, `.cjs`,
+    /// or a folder with a `package.json` or an `index.js`/`index.mjs`, is
+    /// JavaScript; anything else a module.
+    pub fn infer(path: &std::path::Path) -> Self {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if matches!(ext.as_str(), "js" | "mjs" | "cjs") {
+            return Self::Javascript;
+        }
+        if path.is_dir()
+            && ["package.json", "index.js", "index.mjs", "index.cjs"]
+                .iter()
+                .any(|f| path.join(f).is_file())
+        {
+            return Self::Javascript;
+        }
+        Self::Wasm
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Language> for String {
+    fn from(l: Language) -> Self {
+        l.name().to_owned()
+    }
+}
+
+impl TryFrom<String> for Language {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| {
+            format!("`{s}` is not a runtime: wasm, javascript (or nodejs18.x … nodejs24.x)")
+        })
+    }
+}
+
 /// The settings of one function. Stored as readable JSON; unknown or missing
 /// fields fall back to Lambda's defaults so older files keep loading.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FunctionConfig {
-    /// The export to call: `_start` for a command module (a WASI program), or the
-    /// name of an exported function for a handler module.
+    /// What the code is: a module (`wasm`, the default) or JavaScript.
+    pub runtime: Language,
+    /// For a module, the export to call: `_start` for a command module (a WASI
+    /// program), or the name of an exported function for a handler module.
+    /// For JavaScript, Lambda's `file.export` (`index.handler`).
     pub handler: String,
     /// Memory size in MB (128–10,240). Caps the module's linear memory.
     pub memory_mb: u32,
@@ -148,9 +253,23 @@ impl Default for AsyncInvokeConfig {
     }
 }
 
+impl FunctionConfig {
+    /// The module export the runtime calls for an invocation: the handler
+    /// for a module; a language runtime's own `handler` export otherwise
+    /// (which reads Lambda's handler setting from `_HANDLER`).
+    pub fn export(&self) -> &str {
+        if self.runtime.is_source() {
+            "handler"
+        } else {
+            &self.handler
+        }
+    }
+}
+
 impl Default for FunctionConfig {
     fn default() -> Self {
         Self {
+            runtime: Language::Wasm,
             handler: "_start".to_owned(),
             memory_mb: MEMORY_MIN_MB,
             timeout_s: 3,
@@ -218,7 +337,7 @@ impl FunctionConfig {
     /// form can show each next to its field.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
-        if let Err(e) = validate_handler(&self.handler) {
+        if let Err(e) = validate_handler_for(self.runtime, &self.handler) {
             errors.push(e);
         }
         if let Err(e) = validate_memory_mb(self.memory_mb) {
@@ -320,6 +439,33 @@ pub fn environment_bytes(env: &BTreeMap<String, String>) -> usize {
 }
 
 /// The handler must name an export: non-empty, no whitespace.
+/// A handler for `language`: an export name for a module; Lambda's
+/// `file.export` for JavaScript (`index.handler`, `src/app.main`).
+pub fn validate_handler_for(language: Language, handler: &str) -> Result<(), ConfigError> {
+    if !language.is_source() {
+        return validate_handler(handler);
+    }
+    let well_formed = handler.len() <= 128
+        && !handler.chars().any(char::is_whitespace)
+        && handler
+            .rsplit_once('/')
+            .map_or(handler, |(_, last)| last)
+            .split_once('.')
+            .is_some_and(|(file, export)| !file.is_empty() && !export.is_empty());
+    if well_formed {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "handler",
+            format!(
+                "`{handler}` is not FILE.EXPORT (for example {}), at most 128 characters",
+                language.default_handler()
+            ),
+        ))
+    }
+}
+
+/// An export name (of a module's handler).
 pub fn validate_handler(handler: &str) -> Result<(), ConfigError> {
     if handler.is_empty() {
         return Err(ConfigError::new(

@@ -14,6 +14,6 @@ pub mod workspace;
 
 pub use account::{ACCOUNT_ID, REGION};
 
-pub use config::{AsyncInvokeConfig, ConfigError, CpuShare, FunctionConfig, Mount, Role};
+pub use config::{AsyncInvokeConfig, ConfigError, CpuShare, FunctionConfig, Language, Mount, Role};
 pub use trigger::{Trigger, TriggerSource};
 pub use workspace::{FunctionEntry, TestEvent, Workspace};

@@ -1,12 +1,16 @@
 //! Loading a function's code: a `.wasm` module, a `.wat` text module, or a
 //! `.zip` bundle (one module plus files that become `/var/task`), with clear
-//! errors for everything that is not a runnable module.
+//! errors for everything that is not a runnable module; and source code for
+//! a language runtime (a folder, a zip or one file, which becomes
+//! `/var/task`, run by the runtime's module embedded in the binary).
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::model::Language;
 
 /// Code ready to compile.
 #[derive(Clone, Debug)]
@@ -206,17 +210,135 @@ pub fn module_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>, CodeError> {
         .map_err(|e| CodeError::InvalidText(e.to_string()))
 }
 
+/// The language runtime's module (embedded in the binary, built from
+/// `runtimes/`), for source code in `language`.
+pub fn runtime_module(language: Language) -> Option<&'static [u8]> {
+    match language {
+        Language::Wasm => None,
+        Language::Javascript => Some(include_bytes!("../../runtimes/dist/javascript.wasm")),
+    }
+}
+
+/// Most files a source folder may hold (a `node_modules` included).
+pub const MAX_SOURCE_FILES: usize = 20_000;
+
+/// Reads code for a function in `language`: a module for `wasm`; else
+/// source code, a folder (mounted as it is, so edits are seen at the next
+/// cold start), a zip (unpacked) or one file (copied into a folder of its
+/// own), run by the language's runtime module.
+pub fn load_for(
+    language: Language,
+    path: &Path,
+    bundles_dir: &Path,
+) -> Result<CodeBundle, CodeError> {
+    let Some(module) = runtime_module(language) else {
+        return load_code(path, bundles_dir);
+    };
+    let io = |source| CodeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = fs::metadata(path).map_err(io)?;
+    let task_root = if meta.is_dir() {
+        check_source_folder(path)?;
+        path.canonicalize().map_err(io)?
+    } else {
+        if meta.len() > MAX_ZIPPED_BYTES.max(MAX_UNZIPPED_BYTES) {
+            return Err(CodeError::TooLarge {
+                what: "Unzipped",
+                limit: MAX_UNZIPPED_BYTES,
+                path: path.to_owned(),
+            });
+        }
+        let mut file = fs::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_UNZIPPED_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        if bytes.starts_with(b"PK\x03\x04") || path.extension().is_some_and(|e| e == "zip") {
+            if bytes.len() as u64 > MAX_ZIPPED_BYTES {
+                return Err(CodeError::TooLarge {
+                    what: "Zipped",
+                    limit: MAX_ZIPPED_BYTES,
+                    path: path.to_owned(),
+                });
+            }
+            unzip(path, &bytes, bundles_dir)?
+        } else {
+            // One source file: a folder of its own holding it.
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "index.js".to_owned());
+            let dir = bundles_dir.join(format!("src-{}", hex(&sha256(&bytes))));
+            let target = dir.join(&name);
+            if !target.is_file() {
+                let io_dir = |source| CodeError::Io {
+                    path: dir.clone(),
+                    source,
+                };
+                fs::create_dir_all(&dir).map_err(io_dir)?;
+                let partial = dir.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
+                fs::write(&partial, &bytes).map_err(io_dir)?;
+                fs::rename(&partial, &target).map_err(io_dir)?;
+            }
+            dir
+        }
+    };
+    Ok(CodeBundle {
+        sha256: sha256(module),
+        wasm: module.to_vec(),
+        task_root: Some(task_root),
+        origin: path.to_owned(),
+    })
+}
+
+/// A source folder within Lambda's unzipped limit (250 MB) and
+/// [`MAX_SOURCE_FILES`] entries; links are not followed.
+fn check_source_folder(path: &Path) -> Result<(), CodeError> {
+    let mut total = 0u64;
+    let mut count = 0usize;
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let entries = fs::read_dir(&dir).map_err(|source| CodeError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            count += 1;
+            if count > MAX_SOURCE_FILES {
+                return Err(CodeError::Invalid(format!(
+                    "{} holds more than {MAX_SOURCE_FILES} files",
+                    path.display()
+                )));
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                if total > MAX_UNZIPPED_BYTES {
+                    return Err(CodeError::TooLarge {
+                        what: "Unzipped",
+                        limit: MAX_UNZIPPED_BYTES,
+                        path: path.to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle, CodeError> {
     let zip_err = |e: zip::result::ZipError| CodeError::Zip {
         path: path.to_owned(),
         message: e.to_string(),
     };
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
-    let unzipped_too_large = || CodeError::TooLarge {
-        what: "Unzipped",
-        limit: MAX_UNZIPPED_BYTES,
-        path: path.to_owned(),
-    };
     let mut modules = Vec::new();
     for i in 0..archive.len() {
         let file = archive.by_index(i).map_err(zip_err)?;
@@ -239,6 +361,34 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
                 path: path.to_owned(),
                 modules: many.to_vec(),
             })?,
+    };
+    let dir = unzip(path, bytes, bundles_dir)?;
+    let module_path = dir.join(&chosen);
+    let raw = fs::read(&module_path).map_err(|source| CodeError::Io {
+        path: module_path.clone(),
+        source,
+    })?;
+    let wasm = module_bytes(&module_path, raw)?;
+    Ok(CodeBundle {
+        sha256: sha256(&wasm),
+        wasm,
+        task_root: Some(dir),
+        origin: path.to_owned(),
+    })
+}
+
+/// Unpacks a zip below `bundles_dir` (once per content), within Lambda's
+/// unzipped limit counted while inflating; the folder.
+fn unzip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<PathBuf, CodeError> {
+    let zip_err = |e: zip::result::ZipError| CodeError::Zip {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+    let unzipped_too_large = || CodeError::TooLarge {
+        what: "Unzipped",
+        limit: MAX_UNZIPPED_BYTES,
+        path: path.to_owned(),
     };
     let dir = bundles_dir.join(hex(&sha256(bytes)));
     if !dir.join(".complete").exists() {
@@ -291,18 +441,7 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
             let _ = fs::remove_dir_all(&partial);
         }
     }
-    let module_path = dir.join(&chosen);
-    let raw = fs::read(&module_path).map_err(|source| CodeError::Io {
-        path: module_path.clone(),
-        source,
-    })?;
-    let wasm = module_bytes(&module_path, raw)?;
-    Ok(CodeBundle {
-        sha256: sha256(&wasm),
-        wasm,
-        task_root: Some(dir),
-        origin: path.to_owned(),
-    })
+    Ok(dir)
 }
 
 /// Names of the functions a module exports (read from its export section,

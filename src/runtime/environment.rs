@@ -226,6 +226,8 @@ impl Environment {
     /// module and runs `_initialize` (INIT); the returned durations are
     /// (instantiate, init). `first` is the invocation that caused the cold start,
     /// so lines logged during INIT carry its request id.
+    // The error is an error object and INIT's phases, once per cold start.
+    #[allow(clippy::result_large_err)]
     pub fn create(
         bp: &Blueprint,
         id: u64,
@@ -311,9 +313,15 @@ impl Environment {
                 }
                 return Err((err, instantiate, init_started.elapsed()));
             }
+            // A runtime that could not load the function's code says why.
+            if let Some(payload) = env.io.take_init_error() {
+                let mut err = FunctionError::handled_from_payload(&payload);
+                err.kind = ErrorKind::Unhandled;
+                return Err((err, instantiate, init_started.elapsed()));
+            }
         }
         let init = init_started.elapsed();
-        let handler_name = bp.config.handler.as_str();
+        let handler_name = bp.config.export();
         let handler = if returns_status {
             instance
                 .get_typed_func::<(), i32>(&mut store, handler_name)
@@ -547,8 +555,9 @@ impl Environment {
                         )),
                         false,
                     )
-                } else if marked_error || status != 0 {
+                } else if marked_error.is_some() || status != 0 {
                     let mut err = FunctionError::handled_from_payload(&stdout);
+                    err.kind = marked_error.unwrap_or(ErrorKind::Handled);
                     if err.error_message.is_empty() {
                         err.error_message = format!(
                             "the handler `{}` returned status {status} without writing an error object",
@@ -580,8 +589,10 @@ impl Environment {
                                 )),
                                 false,
                             )
-                        } else if marked_error {
-                            (Err(FunctionError::handled_from_payload(&stdout)), false)
+                        } else if let Some(kind) = marked_error {
+                            let mut err = FunctionError::handled_from_payload(&stdout);
+                            err.kind = kind;
+                            (Err(err), false)
                         } else {
                             (Ok(stdout), false)
                         }

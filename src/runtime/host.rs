@@ -16,6 +16,7 @@ use wasmtime_wasi::p2::{InputStream, OutputStream, Pollable, StreamError, Stream
 
 use super::logs::{LineSplitter, LogKind, LogLine, LogSink};
 use super::outbound::{self, OutboundError, Requests};
+use super::report::ErrorKind;
 
 /// Lambda's limit for a synchronous response: 6 MB.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
@@ -116,7 +117,8 @@ pub(crate) struct IoState {
     stdout: Vec<u8>,
     stdout_overflow: bool,
     stderr: LineSplitter,
-    error_response: bool,
+    /// How the guest marked this invocation's stdout as an error object.
+    error_response: Option<ErrorKind>,
     context: Option<InvocationContext>,
     facts: Arc<EnvironmentFacts>,
     sink: Option<LogSink>,
@@ -134,7 +136,7 @@ impl Io {
             stdout: Vec::new(),
             stdout_overflow: false,
             stderr: LineSplitter::default(),
-            error_response: false,
+            error_response: None,
             context: None,
             facts,
             sink: None,
@@ -154,14 +156,14 @@ impl Io {
         s.stdin = event;
         s.stdout.clear();
         s.stdout_overflow = false;
-        s.error_response = false;
+        s.error_response = None;
         s.context = Some(context);
     }
 
     /// Ends an invocation: flushes a last unfinished log line and returns what
-    /// was written to stdout, whether it overflowed, and whether the guest
-    /// marked it as an error.
-    pub fn finish(&self) -> (Vec<u8>, bool, bool) {
+    /// was written to stdout, whether it overflowed, and whether (and how)
+    /// the guest marked it as an error.
+    pub fn finish(&self) -> (Vec<u8>, bool, Option<ErrorKind>) {
         let mut s = self.lock();
         let IoState {
             stderr,
@@ -263,8 +265,17 @@ impl Io {
         })
     }
 
-    fn mark_error(&self) {
-        self.lock().error_response = true;
+    fn mark_error(&self, kind: ErrorKind) {
+        self.lock().error_response = Some(kind);
+    }
+
+    /// After INIT: an error object the guest wrote and marked while
+    /// initialising (a runtime failing to load the function's code), taken
+    /// from stdout. `None` when INIT marked nothing.
+    pub fn take_init_error(&self) -> Option<Vec<u8>> {
+        let mut s = self.lock();
+        s.error_response.take()?;
+        Some(std::mem::take(&mut s.stdout))
     }
 
     /// The guest's stdin.
@@ -420,6 +431,10 @@ pub const HOST_MODULE: &str = "lambdesk";
 /// - `remaining_time_ms() -> i64`: milliseconds until the timeout.
 /// - `error_response()`: what the guest writes to stdout in this invocation is
 ///   an error object (a handled error), not a response.
+/// - `unhandled_error()`: the same, reported as `Unhandled` (what a language
+///   runtime reports for an exception the handler did not catch); the
+///   environment is kept. Called in `_initialize`, either fails INIT with
+///   that error object.
 ///
 /// And outbound HTTP (`runtime/outbound.rs`), for the role's granted destinations:
 /// - `http_send(meta_ptr, meta_len, body_ptr, body_len) -> i32`: `meta` is
@@ -452,7 +467,14 @@ pub(crate) fn add_host_functions(linker: &mut Linker<HostState>) -> wasmtime::Re
         HOST_MODULE,
         "error_response",
         |caller: Caller<'_, HostState>| {
-            caller.data().io.mark_error();
+            caller.data().io.mark_error(ErrorKind::Handled);
+        },
+    )?;
+    linker.func_wrap(
+        HOST_MODULE,
+        "unhandled_error",
+        |caller: Caller<'_, HostState>| {
+            caller.data().io.mark_error(ErrorKind::Unhandled);
         },
     )?;
     add_http_functions(linker)

@@ -513,7 +513,11 @@ impl Runtime {
         init_note: Option<String>,
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
-        let bundle = load_code(code_path, &self.inner.scratch.join("bundles"))?;
+        let bundle = code::load_for(
+            config.runtime,
+            code_path,
+            &self.inner.scratch.join("bundles"),
+        )?;
         self.deploy_bundle_noted(name, &bundle, config, init_note)
     }
 
@@ -568,7 +572,7 @@ impl Runtime {
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
         let (module, source, load_time) = self.inner.modules.load(&bundle.wasm, &bundle.sha256)?;
-        let kind = self.check_module(&module, &config.handler)?;
+        let kind = self.check_module(&module, config.export())?;
         let instance_pre = self
             .inner
             .linker

@@ -123,6 +123,11 @@ pub struct FunctionError {
     /// Frames, innermost first.
     #[serde(rename = "stackTrace")]
     pub stack_trace: Vec<String>,
+    /// The error object as the function's runtime wrote it, returned to the
+    /// caller byte for byte (as Lambda passes a runtime's error through):
+    /// Node's `trace`, Python's `requestId` and field order.
+    #[serde(skip)]
+    pub payload: Option<Box<[u8]>>,
 }
 
 impl FunctionError {
@@ -133,11 +138,15 @@ impl FunctionError {
             error_type: error_type.to_owned(),
             error_message: error_message.into(),
             stack_trace: Vec::new(),
+            payload: None,
         }
     }
 
     /// The JSON object Lambda returns as the payload.
     pub fn to_json(&self) -> Vec<u8> {
+        if let Some(p) = &self.payload {
+            return p.to_vec();
+        }
         serde_json::to_vec(self).unwrap_or_default()
     }
 
@@ -152,10 +161,13 @@ impl FunctionError {
                 .and_then(|v| v.as_str())
                 .map(str::to_owned)
         };
-        let stack_trace = parsed
+        let frames = parsed
             .as_ref()
-            .and_then(|v| v.get("stackTrace"))
-            .and_then(|v| v.as_array())
+            .and_then(|v| v.get("stackTrace").or_else(|| v.get("trace")))
+            .and_then(|v| v.as_array());
+        // A complete error object (with its own frames) goes back as written.
+        let verbatim = field("errorType").is_some() && frames.is_some();
+        let stack_trace = frames
             .map(|frames| {
                 frames
                     .iter()
@@ -169,6 +181,7 @@ impl FunctionError {
             error_message: field("errorMessage")
                 .unwrap_or_else(|| String::from_utf8_lossy(payload).trim().to_owned()),
             stack_trace,
+            payload: verbatim.then(|| payload.into()),
         }
     }
 

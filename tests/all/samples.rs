@@ -73,16 +73,20 @@ fn committed_modules_are_current() {
         );
         return;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-functions/build.sh");
-    let out = Command::new("bash")
-        .arg(script)
-        .arg("--check")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The samples, and the language runtimes embedded in the binary.
+    for script in ["sample-functions/build.sh", "runtimes/build.sh"] {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(script);
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--check")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

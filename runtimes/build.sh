@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Rebuilds the language runtimes into runtimes/dist/*.wasm (committed and
+# embedded in the binary, so the app and the tests run without the wasm target).
+#   ./build.sh          rebuild and copy into dist/
+#   ./build.sh --check  rebuild and fail if dist/ differs from the sources
+set -euo pipefail
+cd "$(dirname "$0")"
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
+  echo "The wasm32-wasip1 target is not installed. Add it with:" >&2
+  echo "  rustup target add wasm32-wasip1" >&2
+  exit 2
+fi
+# A build folder of its own (reused: the check rebuilds only what changed).
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}/lambdesk-runtimes"
+# Stable paths inside the binaries, wherever the repo is cloned.
+export RUSTFLAGS="--remap-path-prefix=$HOME/.cargo/registry/src=/cargo --remap-path-prefix=$PWD=/runtimes"
+export CARGO_TARGET_DIR="$target_dir"
+cargo build --quiet --release --locked --target wasm32-wasip1
+status=0
+mkdir -p dist
+for pair in "lambdesk_js:javascript"; do
+  built="$target_dir/wasm32-wasip1/release/${pair%%:*}.wasm"
+  name="${pair##*:}"
+  if [[ "${1:-}" == "--check" ]]; then
+    if ! cmp -s "$built" "dist/$name.wasm"; then
+      echo "runtimes/dist/$name.wasm is out of date: run runtimes/build.sh" >&2
+      status=1
+    fi
+  else
+    cp "$built" "dist/$name.wasm"
+  fi
+done
+[[ "${1:-}" == "--check" && $status == 0 ]] && echo "runtimes are current"
+exit $status
