@@ -45,7 +45,13 @@ pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Ve
                         })
                         .unwrap_or_else(|| "unknown".into());
                     row(ui, "Last modified", modified);
-                    row(ui, "Runtime", "WebAssembly (WASI preview 1)".into());
+                    let runtime = match entry.config.runtime {
+                        crate::model::Language::Wasm => "WebAssembly (WASI preview 1)",
+                        crate::model::Language::Javascript => {
+                            "JavaScript (Boa, ES2023; Lambda's Node.js handler contract)"
+                        }
+                    };
+                    row(ui, "Runtime", runtime.into());
                     match status.map(|s| &s.deploy) {
                         Some(DeployState::Ready(info)) => {
                             row(

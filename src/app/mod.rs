@@ -227,7 +227,7 @@ impl LambdeskApp {
             ui.separator();
             if ui
                 .button("Add function…")
-                .on_hover_text("Load a .wasm, .wat or .zip (Ctrl+O), or drop files on the window")
+                .on_hover_text("Load a .wasm, .wat, .zip or .js file (Ctrl+O), or drop files or a folder on the window")
                 .clicked()
             {
                 cmds.push(Command::AddFunctionDialog);
@@ -381,7 +381,7 @@ impl LambdeskApp {
                     }
                 });
                 ui.separator();
-                ui.label("Drop .wasm, .wat or .zip files on the window to add them.");
+                ui.label("Drop .wasm, .wat, .zip or .js files, or a folder of JavaScript, on the window to add them.");
                 ui.label("Click a log line to show only its invocation.");
             });
         self.ui.show_help = open;

@@ -23,7 +23,7 @@ pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
     if c.workspace.functions.is_empty() {
         ui.label(
             RichText::new(
-                "No functions yet. Add function… (Ctrl+O), or drop .wasm, .wat or .zip files on the window.",
+                "No functions yet. Add function… (Ctrl+O), or drop .wasm, .wat, .zip or .js files (or a folder of JavaScript) on the window.",
             )
             .weak(),
         );

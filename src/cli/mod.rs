@@ -538,7 +538,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
         },
         Command::Samples(SamplesCommand::List) => {
             for s in crate::store::samples::SAMPLES {
-                println!("{:<16} {:<9} {}", s.name, s.handler, s.description);
+                println!("{:<16} {:<14} {}", s.name, s.handler, s.description);
             }
             Ok(0)
         }
@@ -913,9 +913,13 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
         Some(r) => crate::model::Language::parse(r).with_context(|| {
             format!("--runtime {r}: one of wasm, javascript (or nodejs18.x … nodejs24.x)")
         })?,
-        None => crate::model::Language::infer(&args.module),
+        None => crate::runtime::code::infer_language(&args.module),
     };
-    config.handler = config.runtime.default_handler().to_owned();
+    config.handler = if config.runtime.is_source() {
+        crate::runtime::code::default_source_handler(&args.module, config.runtime)
+    } else {
+        config.runtime.default_handler().to_owned()
+    };
     if let Some(h) = &args.handler {
         config.handler.clone_from(h);
     }

@@ -71,7 +71,18 @@ pub fn load_functions(
         }
     }
     for (name, module) in &opts.functions {
-        let mut config = FunctionConfig::default();
+        // A module, or source code (a folder or file of JavaScript) with
+        // Lambda's default handler.
+        let runtime_kind = crate::runtime::code::infer_language(module);
+        let mut config = FunctionConfig {
+            runtime: runtime_kind,
+            handler: if runtime_kind.is_source() {
+                crate::runtime::code::default_source_handler(module, runtime_kind)
+            } else {
+                FunctionConfig::default().handler
+            },
+            ..FunctionConfig::default()
+        };
         grant(&mut config, &opts.outbound);
         deploy_guessing_handler(runtime, name, module, config, false)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;

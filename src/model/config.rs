@@ -141,28 +141,6 @@ impl Language {
     pub fn is_source(self) -> bool {
         !matches!(self, Self::Wasm)
     }
-
-    /// The language of code at `path`, from its name: `.js`, `.mjs`, `.cjs`,
-    /// or a folder with a `package.json` or an `index.js`/`index.mjs`, is
-    /// JavaScript; anything else a module.
-    pub fn infer(path: &std::path::Path) -> Self {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if matches!(ext.as_str(), "js" | "mjs" | "cjs") {
-            return Self::Javascript;
-        }
-        if path.is_dir()
-            && ["package.json", "index.js", "index.mjs", "index.cjs"]
-                .iter()
-                .any(|f| path.join(f).is_file())
-        {
-            return Self::Javascript;
-        }
-        Self::Wasm
-    }
 }
 
 impl std::fmt::Display for Language {

@@ -23,13 +23,57 @@ pub struct CodeBundle {
     pub task_root: Option<PathBuf>,
     /// Where the code was read from.
     pub origin: PathBuf,
+    /// For source code: the package's SHA-256 and size (Lambda's
+    /// `CodeSha256` and `CodeSize`: of the file, the zip, or the folder's
+    /// files); a module's are its own.
+    pub package: Option<([u8; 32], u64)>,
 }
 
 impl CodeBundle {
-    /// The SHA-256 in hex.
+    /// The package's SHA-256 in hex (`CodeSha256`).
     pub fn sha256_hex(&self) -> String {
-        hex(&self.sha256)
+        hex(&self.package.map_or(self.sha256, |p| p.0))
     }
+
+    /// The package's size in bytes (`CodeSize`).
+    pub fn code_size(&self) -> u64 {
+        self.package.map_or(self.wasm.len() as u64, |p| p.1)
+    }
+}
+
+/// When the code last changed: a file's modification time; for a folder
+/// (source code), the newest of its files' (at most 2,000 looked at, and
+/// not inside `node_modules`).
+pub fn code_modified(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    let mut newest = meta.modified().ok()?;
+    let mut stack = vec![path.to_owned()];
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).ok()?.flatten() {
+            seen += 1;
+            if seen > 2_000 {
+                return Some(newest);
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if entry.file_name() != "node_modules" {
+                    stack.push(entry.path());
+                }
+                if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                    newest = newest.max(t);
+                }
+            } else if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(t);
+            }
+        }
+    }
+    Some(newest)
 }
 
 /// The code cannot become a function.
@@ -180,6 +224,7 @@ pub fn load_code(path: &Path, bundles_dir: &Path) -> Result<CodeBundle, CodeErro
         wasm,
         task_root: None,
         origin: path.to_owned(),
+        package: None,
     })
 }
 
@@ -219,6 +264,42 @@ pub fn runtime_module(language: Language) -> Option<&'static [u8]> {
     }
 }
 
+/// The language of code at `path`, from its name: `.js`, `.mjs`, `.cjs`, or
+/// a folder with a `package.json` or an `index.js`/`index.mjs`, is
+/// JavaScript; anything else a module.
+pub fn infer_language(path: &Path) -> Language {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if matches!(ext.as_str(), "js" | "mjs" | "cjs") {
+        return Language::Javascript;
+    }
+    if path.is_dir()
+        && ["package.json", "index.js", "index.mjs", "index.cjs"]
+            .iter()
+            .any(|f| path.join(f).is_file())
+    {
+        return Language::Javascript;
+    }
+    Language::Wasm
+}
+
+/// Lambda's handler for source code at `path`: `index.handler` for a
+/// folder; for one file, its own name (`app.handler` for `app.js`).
+pub fn default_source_handler(path: &Path, language: Language) -> String {
+    let default = language.default_handler();
+    if path.is_dir() {
+        return default.to_owned();
+    }
+    let export = default.split_once('.').map_or("handler", |(_, e)| e);
+    match path.file_stem() {
+        Some(stem) => format!("{}.{export}", stem.to_string_lossy()),
+        None => default.to_owned(),
+    }
+}
+
 /// Most files a source folder may hold (a `node_modules` included).
 pub const MAX_SOURCE_FILES: usize = 20_000;
 
@@ -239,9 +320,9 @@ pub fn load_for(
         source,
     };
     let meta = fs::metadata(path).map_err(io)?;
-    let task_root = if meta.is_dir() {
-        check_source_folder(path)?;
-        path.canonicalize().map_err(io)?
+    let (task_root, package) = if meta.is_dir() {
+        let package = check_source_folder(path)?;
+        (path.canonicalize().map_err(io)?, package)
     } else {
         if meta.len() > MAX_ZIPPED_BYTES.max(MAX_UNZIPPED_BYTES) {
             return Err(CodeError::TooLarge {
@@ -264,7 +345,10 @@ pub fn load_for(
                     path: path.to_owned(),
                 });
             }
-            unzip(path, &bytes, bundles_dir)?
+            (
+                unzip(path, &bytes, bundles_dir)?,
+                (sha256(&bytes), bytes.len() as u64),
+            )
         } else {
             // One source file: a folder of its own holding it.
             let name = path
@@ -283,7 +367,7 @@ pub fn load_for(
                 fs::write(&partial, &bytes).map_err(io_dir)?;
                 fs::rename(&partial, &target).map_err(io_dir)?;
             }
-            dir
+            (dir, (sha256(&bytes), bytes.len() as u64))
         }
     };
     Ok(CodeBundle {
@@ -291,14 +375,17 @@ pub fn load_for(
         wasm: module.to_vec(),
         task_root: Some(task_root),
         origin: path.to_owned(),
+        package: Some(package),
     })
 }
 
 /// A source folder within Lambda's unzipped limit (250 MB) and
-/// [`MAX_SOURCE_FILES`] entries; links are not followed.
-fn check_source_folder(path: &Path) -> Result<(), CodeError> {
+/// [`MAX_SOURCE_FILES`] entries (links are not followed); its SHA-256 (of
+/// each file's path and content, in path order) and size.
+fn check_source_folder(path: &Path) -> Result<([u8; 32], u64), CodeError> {
     let mut total = 0u64;
     let mut count = 0usize;
+    let mut files = Vec::new();
     let mut stack = vec![path.to_owned()];
     while let Some(dir) = stack.pop() {
         let entries = fs::read_dir(&dir).map_err(|source| CodeError::Io {
@@ -319,6 +406,7 @@ fn check_source_folder(path: &Path) -> Result<(), CodeError> {
             if kind.is_dir() {
                 stack.push(entry.path());
             } else if kind.is_file() {
+                files.push(entry.path());
                 total += entry.metadata().map(|m| m.len()).unwrap_or(0);
                 if total > MAX_UNZIPPED_BYTES {
                     return Err(CodeError::TooLarge {
@@ -330,7 +418,21 @@ fn check_source_folder(path: &Path) -> Result<(), CodeError> {
             }
         }
     }
-    Ok(())
+    files.sort();
+    let mut h = Sha256::new();
+    for f in &files {
+        h.update(
+            f.strip_prefix(path)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        h.update([0]);
+        if let Ok(bytes) = fs::read(f) {
+            h.update(&bytes);
+        }
+    }
+    Ok((h.finalize().into(), total))
 }
 
 fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle, CodeError> {
@@ -374,6 +476,7 @@ fn load_zip(path: &Path, bytes: &[u8], bundles_dir: &Path) -> Result<CodeBundle,
         wasm,
         task_root: Some(dir),
         origin: path.to_owned(),
+        package: None,
     })
 }
 

@@ -126,6 +126,9 @@ pub(crate) struct ModuleCache {
     dir: Option<PathBuf>,
     engine_key: String,
     loaded: Mutex<HashMap<[u8; 32], Module>>,
+    /// One lock per module being read or compiled: deploys of the same code
+    /// at once (the JavaScript samples on a first run) compile it once.
+    in_flight: Mutex<HashMap<[u8; 32], std::sync::Arc<Mutex<()>>>>,
 }
 
 impl ModuleCache {
@@ -138,6 +141,7 @@ impl ModuleCache {
             dir,
             engine_key,
             loaded: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,6 +160,18 @@ impl ModuleCache {
         sha256: &[u8; 32],
     ) -> Result<(Module, CodeSource, Duration), CodeError> {
         let start = Instant::now();
+        if let Some(m) = self.lock().get(sha256) {
+            return Ok((m.clone(), CodeSource::Memory, start.elapsed()));
+        }
+        let flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(*sha256)
+            .or_default()
+            .clone();
+        let _one_at_a_time = flight.lock().unwrap_or_else(|e| e.into_inner());
+        // Another deploy may have loaded it while this one waited.
         if let Some(m) = self.lock().get(sha256) {
             return Ok((m.clone(), CodeSource::Memory, start.elapsed()));
         }

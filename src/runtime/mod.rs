@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use wasmtime::{Engine, ExternType, Linker, Module, ValType};
 
-pub use code::{CodeBundle, CodeError, load_code};
+pub use code::{CodeBundle, CodeError, code_modified, load_code};
 pub use environment::{CancelToken, ModuleKind};
 pub use logs::{LogKind, LogLine, LogSink};
 pub use outbound::OutboundOptions;
@@ -582,7 +582,7 @@ impl Runtime {
             kind,
             code_sha256: bundle.sha256_hex(),
             load: (source, load_time),
-            code_size: bundle.wasm.len(),
+            code_size: bundle.code_size() as usize,
             origin: bundle.origin.clone(),
             exports: module
                 .exports()

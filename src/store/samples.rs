@@ -1,11 +1,14 @@
 //! The built-in sample functions, embedded in the binary so a fresh install
 //! shows working functions with no set-up. Their sources are in
 //! `sample-functions/`; `sample-functions/build.sh` rebuilds the `.wasm` files.
+//! The JavaScript samples (`sample-functions/javascript/`) are their own
+//! source, installed as a folder each (`index.js`, as Lambda's default
+//! handler `index.handler` expects).
 
 use std::path::Path;
 
 use crate::model::trigger::PayloadFormat;
-use crate::model::{FunctionConfig, FunctionEntry, TestEvent, Trigger, TriggerSource};
+use crate::model::{FunctionConfig, FunctionEntry, Language, TestEvent, Trigger, TriggerSource};
 use crate::store::atomic::write_atomic;
 
 /// One sample function.
@@ -23,6 +26,8 @@ pub struct Sample {
     pub description: &'static str,
     /// A ready test event: (name, JSON).
     pub event: (&'static str, &'static str),
+    /// What the code is (a module, or JavaScript source).
+    pub runtime: Language,
 }
 
 /// Every sample, in the order the app lists them.
@@ -37,6 +42,7 @@ pub const SAMPLES: &[Sample] = &[
             "hello-event",
             include_str!("../../assets/events/hello.json"),
         ),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "sum",
@@ -45,6 +51,7 @@ pub const SAMPLES: &[Sample] = &[
         handler: "_start",
         description: "Returns event.value1 + event.value2 (Rust command module)",
         event: ("two-numbers", include_str!("../../assets/events/sum.json")),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "s3-object-info",
@@ -53,6 +60,7 @@ pub const SAMPLES: &[Sample] = &[
         handler: "_start",
         description: "Bucket and key of an S3 event's first record (Rust command module)",
         event: ("s3-put", include_str!("../../assets/events/s3-put.json")),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "counter",
@@ -61,6 +69,7 @@ pub const SAMPLES: &[Sample] = &[
         handler: "handler",
         description: "Counts the invocations its environment served: warm state (Rust handler module)",
         event: ("empty", "{}"),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "behave",
@@ -72,6 +81,7 @@ pub const SAMPLES: &[Sample] = &[
             "sleep-500ms",
             include_str!("../../assets/events/behave.json"),
         ),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "http-request",
@@ -83,6 +93,7 @@ pub const SAMPLES: &[Sample] = &[
             "get-checkip",
             include_str!("../../assets/events/http-request.json"),
         ),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "echo-wat",
@@ -94,6 +105,7 @@ pub const SAMPLES: &[Sample] = &[
             "hello-event",
             include_str!("../../assets/events/hello.json"),
         ),
+        runtime: Language::Wasm,
     },
     Sample {
         name: "ping-wat",
@@ -102,6 +114,49 @@ pub const SAMPLES: &[Sample] = &[
         handler: "handler",
         description: "Counts pongs in a global: warm state (hand-written WAT handler module)",
         event: ("empty", "{}"),
+        runtime: Language::Wasm,
+    },
+    Sample {
+        name: "node-sum",
+        file_name: "index.js",
+        code: include_bytes!("../../sample-functions/javascript/node-sum/index.js"),
+        handler: "index.handler",
+        description: "Sums value1 and value2 through its callback (JavaScript, Node.js handler)",
+        event: ("numbers", r#"{"value1": 20, "value2": 22}"#),
+        runtime: Language::Javascript,
+    },
+    Sample {
+        name: "node-api",
+        file_name: "index.js",
+        code: include_bytes!("../../sample-functions/javascript/node-api/index.js"),
+        handler: "index.handler",
+        description: "An API Gateway handler: GET /node-api?name=you (JavaScript, async)",
+        event: (
+            "api-gateway",
+            r#"{"version": "2.0", "rawPath": "/node-api", "rawQueryString": "name=you", "queryStringParameters": {"name": "you"}, "requestContext": {"http": {"method": "GET", "path": "/node-api"}}}"#,
+        ),
+        runtime: Language::Javascript,
+    },
+    Sample {
+        name: "node-sqs",
+        file_name: "index.js",
+        code: include_bytes!("../../sample-functions/javascript/node-sqs/index.js"),
+        handler: "index.handler",
+        description: "An SQS batch handler with a partial batch response (JavaScript)",
+        event: (
+            "sqs-batch",
+            r#"{"Records": [{"messageId": "m1", "body": "hello", "eventSource": "aws:sqs"}, {"messageId": "m2", "body": "fail", "eventSource": "aws:sqs"}]}"#,
+        ),
+        runtime: Language::Javascript,
+    },
+    Sample {
+        name: "node-counter",
+        file_name: "index.mjs",
+        code: include_bytes!("../../sample-functions/javascript/node-counter/index.mjs"),
+        handler: "index.handler",
+        description: "Counts its warm starts in module state (JavaScript ES module)",
+        event: ("empty", "{}"),
+        runtime: Language::Javascript,
     },
 ];
 
@@ -114,6 +169,7 @@ impl Sample {
     /// The default configuration of this sample.
     pub fn config(&self) -> FunctionConfig {
         FunctionConfig {
+            runtime: self.runtime,
             handler: self.handler.to_owned(),
             ..FunctionConfig::default()
         }
@@ -122,13 +178,21 @@ impl Sample {
     /// Writes the module into `dir` (if it is not there with the same content)
     /// and returns the workspace entry for it.
     pub fn install(&self, dir: &Path) -> std::io::Result<FunctionEntry> {
-        let path = dir.join(self.file_name);
+        // Source code is a folder of its own; a module is one file.
+        let (folder, code) = if self.runtime.is_source() {
+            let folder = dir.join(self.name);
+            (folder.clone(), folder)
+        } else {
+            (dir.to_owned(), dir.join(self.file_name))
+        };
+        let path = folder.join(self.file_name);
+        std::fs::create_dir_all(&folder)?;
         if std::fs::read(&path).ok().as_deref() != Some(self.code) {
             write_atomic(&path, self.code)?;
         }
         Ok(FunctionEntry {
             name: self.name.to_owned(),
-            code: path,
+            code,
             config: self.config(),
             events: vec![TestEvent {
                 name: self.event.0.to_owned(),
@@ -147,6 +211,11 @@ impl Sample {
             "hello" => TriggerSource::Http {
                 method: "GET".into(),
                 path: "/hello".into(),
+                payload_format: PayloadFormat::V2,
+            },
+            "node-api" => TriggerSource::Http {
+                method: "GET".into(),
+                path: "/node-api".into(),
                 payload_format: PayloadFormat::V2,
             },
             "s3-object-info" => {

@@ -8,6 +8,7 @@ mod common;
 mod cpu;
 mod events;
 mod hostile_http;
+mod javascript;
 mod layers;
 mod outbound;
 mod runtime;

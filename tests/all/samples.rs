@@ -13,15 +13,22 @@ use crate::common::{runtime, sample};
 fn every_sample_runs_with_its_own_test_event() {
     let t = runtime();
     for s in SAMPLES {
+        // A module is a file of dist/ or wat/; source code a folder of its own.
+        let (file, code) = if s.runtime.is_source() {
+            let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sample-functions/javascript")
+                .join(s.name);
+            (folder.join(s.file_name), folder)
+        } else {
+            (sample(s.file_name), sample(s.file_name))
+        };
         assert_eq!(
-            std::fs::read(sample(s.file_name)).unwrap(),
+            std::fs::read(&file).unwrap(),
             s.code,
             "{} differs from its file",
             s.name
         );
-        t.runtime
-            .deploy(s.name, &sample(s.file_name), s.config())
-            .unwrap();
+        t.runtime.deploy(s.name, &code, s.config()).unwrap();
         let event = if s.name == "behave" {
             r#"{"action":"echo"}"#
         } else {
@@ -41,7 +48,8 @@ fn every_sample_runs_with_its_own_test_event() {
         assert!(inv.error().is_none(), "{}: {:?}", s.name, inv.error());
     }
     // Each sample has dedicated tests in runtime.rs (http-request in
-    // outbound.rs); this list keeps that honest.
+    // outbound.rs, the node-* ones in javascript.rs); this list keeps that
+    // honest.
     let tested = [
         "hello",
         "sum",
@@ -51,6 +59,10 @@ fn every_sample_runs_with_its_own_test_event() {
         "http-request",
         "echo-wat",
         "ping-wat",
+        "node-sum",
+        "node-api",
+        "node-sqs",
+        "node-counter",
     ];
     let names: Vec<&str> = SAMPLES.iter().map(|s| s.name).collect();
     assert_eq!(names, tested);

@@ -523,8 +523,14 @@ fn init() -> Result<Runtime, String> {
     }
     .map_err(|e| format!("cannot install the web APIs: {e}"))?;
     let native = natives(&mut context).map_err(|e| e.to_string())?;
-    let factory = context
-        .eval(Source::from_bytes(PRELUDE.as_bytes()).with_path(Path::new("/var/runtime/index.mjs")))
+    let script = boa_engine::Script::parse(
+        Source::from_bytes(PRELUDE.as_bytes()).with_path(Path::new("/var/runtime/index.mjs")),
+        None,
+        &mut context,
+    )
+    .map_err(|e| format!("the runtime's prelude failed: {e}"))?;
+    let factory = script
+        .evaluate(&mut context)
         .map_err(|e| format!("the runtime's prelude failed: {e}"))?;
     let api = factory
         .as_callable()

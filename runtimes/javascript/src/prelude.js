@@ -204,7 +204,7 @@
           case 'hex': {
             bytes = [];
             for (let i = 0; i + 1 < value.length; i += 2) {
-              const b = parseInt(value.substr(i, 2), 16);
+              const b = parseInt(value.slice(i, i + 2), 16);
               if (Number.isNaN(b)) break;
               bytes.push(b);
             }

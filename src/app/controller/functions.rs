@@ -11,13 +11,15 @@ use crate::runtime::{LogKind, LogLine};
 
 impl Controller {
     pub(super) fn add_function(&mut self, path: &Path) {
-        let ok = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "wasm" | "wat" | "zip"));
+        let language = crate::runtime::code::infer_language(path);
+        let ok = language.is_source()
+            || path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "wasm" | "wat" | "zip"));
         if !ok {
             self.error(format!(
-                "{}: not a .wasm, .wat or .zip file",
+                "{}: not a .wasm, .wat, .zip or .js/.mjs file, nor a folder of JavaScript (with index.js or package.json)",
                 path.display()
             ));
             return;
@@ -27,12 +29,17 @@ impl Controller {
             |s| sanitize_name(&s.to_string_lossy()),
         );
         let name = self.workspace.unique_name(&base);
-        let handler = guess_handler_of(path).unwrap_or_else(|| "_start".to_owned());
+        let handler = if language.is_source() {
+            crate::runtime::code::default_source_handler(path, language)
+        } else {
+            guess_handler_of(path).unwrap_or_else(|| "_start".to_owned())
+        };
         let code = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
         self.workspace.functions.push(FunctionEntry {
             name: name.clone(),
             code,
             config: FunctionConfig {
+                runtime: language,
                 handler,
                 ..FunctionConfig::default()
             },
@@ -68,7 +75,7 @@ impl Controller {
         let spawned = std::thread::Builder::new()
             .name(format!("lambdesk-deploy-{name}"))
             .spawn(move || {
-                let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+                let mtime = crate::runtime::code_modified(&path);
                 let result = runtime
                     .deploy(&name, &path, entry.config)
                     .map_err(|e| e.to_string());
@@ -93,9 +100,7 @@ impl Controller {
             if matches!(status.deploy, DeployState::Deploying) {
                 continue;
             }
-            let mtime = std::fs::metadata(self.code_path(f))
-                .and_then(|m| m.modified())
-                .ok();
+            let mtime = crate::runtime::code_modified(&self.code_path(f));
             if mtime.is_some() && mtime != status.code_mtime {
                 changed.push(f.name.clone());
             }
@@ -187,9 +192,7 @@ impl Controller {
         // Deployed already: ready, with the file's time, so the watcher does
         // not deploy it again.
         if let (Some(info), Some(entry)) = (self.runtime.deploy_info(&name), self.entry(&name)) {
-            let code_mtime = std::fs::metadata(self.code_path(entry))
-                .and_then(|m| m.modified())
-                .ok();
+            let code_mtime = crate::runtime::code_modified(&self.code_path(entry));
             self.status.insert(
                 name,
                 FunctionStatus {

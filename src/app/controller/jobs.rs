@@ -177,7 +177,7 @@ fn pick(kind: &DialogKind, start: &Path) -> DialogResult {
     match kind {
         DialogKind::AddFunctions => dialog
             .set_title("Add function")
-            .add_filter("WebAssembly function", &["wasm", "wat", "zip"])
+            .add_filter("Function code", &["wasm", "wat", "zip", "js", "mjs", "cjs"])
             .pick_files(),
         DialogKind::ImportEvent(_) => dialog
             .set_title("Import test event")

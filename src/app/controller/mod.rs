@@ -489,7 +489,7 @@ impl DialogKind {
     /// The file extensions shown (empty: folders).
     pub fn extensions(&self) -> &'static [&'static str] {
         match self {
-            Self::AddFunctions => &["wasm", "wat", "zip"],
+            Self::AddFunctions => &["wasm", "wat", "zip", "js", "mjs", "cjs"],
             Self::ImportEvent(_) | Self::ExportEvent(..) => &["json"],
             _ => &[],
         }
