@@ -236,7 +236,9 @@ exports.handler = async (event, context) => {
 fn init_errors_have_lambdas_types_and_messages() {
     let dir = TempDir::new("js");
     let t = runtime();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str, &str)> = vec![
+    // (function, its files, handler, errorType, start of errorMessage)
+    type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "syntax",
             vec![(
