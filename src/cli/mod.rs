@@ -43,6 +43,19 @@ pub struct Cli {
 pub enum Command {
     /// Invoke a function module once or many times.
     Invoke(InvokeArgs),
+    /// Write a new function's folder from a blueprint (as the Lambda
+    /// console's "Author from scratch"): then `lambdesk invoke DIR`.
+    Init {
+        /// The language: javascript (or nodejs18.x … nodejs24.x).
+        #[arg(long, default_value = "javascript")]
+        runtime: String,
+        /// The blueprint: hello-world, api-gateway, s3-event, sqs-batch.
+        #[arg(long, default_value = "hello-world")]
+        blueprint: String,
+        /// The folder to write (made if missing; existing files are kept
+        /// and nothing is written).
+        dir: PathBuf,
+    },
     /// Lambda-shaped sample events.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -536,6 +549,40 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
                     .join(", ")
             ),
         },
+        Command::Init {
+            runtime,
+            blueprint,
+            dir,
+        } => {
+            use crate::model::function_blueprints::{find, for_language};
+            let language = crate::model::Language::parse(&runtime)
+                .filter(|l| l.is_source())
+                .with_context(|| {
+                    format!("--runtime {runtime}: javascript (or nodejs18.x … nodejs24.x)")
+                })?;
+            let Some(b) = find(language, &blueprint) else {
+                let names: Vec<&str> = for_language(language).map(|b| b.name).collect();
+                bail!(
+                    "--blueprint {blueprint}: one of {} for {language}",
+                    names.join(", ")
+                );
+            };
+            crate::store::scaffold::write(&dir, b)?;
+            let event = dir.join("event.json");
+            if !event.exists() {
+                crate::store::atomic::write_atomic(&event, b.event().as_bytes())
+                    .with_context(|| format!("writing {}", event.display()))?;
+            }
+            println!(
+                "wrote {} ({}, handler {}); run it with: lambdesk invoke {} --event {}",
+                dir.display(),
+                b.name,
+                b.handler,
+                dir.display(),
+                event.display()
+            );
+            Ok(0)
+        }
         Command::Samples(SamplesCommand::List) => {
             for s in crate::store::samples::SAMPLES {
                 println!("{:<16} {:<14} {}", s.name, s.handler, s.description);

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod config;
 pub mod events;
+pub mod function_blueprints;
 pub mod outbound;
 pub mod schedule;
 pub mod states;

@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod file_store;
 pub mod samples;
+pub mod scaffold;
 pub mod workspace;
 
 pub use atomic::write_atomic;

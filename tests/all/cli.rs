@@ -221,3 +221,91 @@ fn a_guessed_handler_is_logged_at_each_cold_start() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("was taken from"));
 }
+
+#[test]
+fn init_writes_a_javascript_function_that_invoke_runs() {
+    let cache = TempDir::new("cli-init");
+    let dir = cache.path().join("greeter");
+    let d = dir.to_str().unwrap();
+    let out = lambdesk(
+        &cache,
+        &[
+            "init",
+            "--runtime",
+            "nodejs22.x",
+            "--blueprint",
+            "api-gateway",
+            d,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("index.js").is_file() && dir.join("event.json").is_file());
+    // The runtime is inferred from the folder, the handler is Lambda's default.
+    let event = dir.join("event.json");
+    let out = lambdesk(
+        &cache,
+        &["invoke", d, "--event", event.to_str().unwrap(), "--quiet"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lambdesk(&cache, &["invoke", d, "--event", event.to_str().unwrap()]);
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["statusCode"], 200);
+    // Again over it: refused, nothing overwritten.
+    std::fs::write(
+        dir.join("index.js"),
+        "exports.handler = async () => 'mine';",
+    )
+    .unwrap();
+    let out = lambdesk(&cache, &["init", d]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = lambdesk(&cache, &["init", "--blueprint", "api-gateway", d]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("index.js")).unwrap(),
+        "exports.handler = async () => 'mine';"
+    );
+    // One file: its name is the handler's module.
+    let file = cache.path().join("job.js");
+    std::fs::write(&file, "exports.handler = async (e) => e.n + 1;").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lambdesk"))
+        .args(["invoke", file.to_str().unwrap(), "--event", "-"])
+        .env("LAMBDESK_CACHE_DIR", cache.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(br#"{"n": 41}"#)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+    let out = lambdesk(
+        &cache,
+        &[
+            "init",
+            "--blueprint",
+            "nope",
+            cache.path().join("new").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("one of hello-world, api-gateway, s3-event, sqs-batch"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
