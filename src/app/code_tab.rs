@@ -72,7 +72,11 @@ pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Ve
                             row(
                                 ui,
                                 "Kind",
-                                module_kind_text(info.kind, &entry.config.handler),
+                                module_kind_text(
+                                    info.kind,
+                                    &entry.config.handler,
+                                    entry.config.runtime,
+                                ),
                             );
                             let (source, d) = info.load;
                             let cache = match source {
@@ -139,7 +143,16 @@ fn size(bytes: usize) -> String {
 
 /// What kind of module runs and how, in one sentence (the header and the
 /// Code tab).
-pub fn module_kind_text(kind: ModuleKind, handler: &str) -> String {
+pub fn module_kind_text(
+    kind: ModuleKind,
+    handler: &str,
+    runtime: crate::model::Language,
+) -> String {
+    if runtime.is_source() {
+        return format!(
+            "JavaScript: handler `{handler}`; the module's own code runs once, at INIT"
+        );
+    }
     match kind {
         ModuleKind::Command => {
             "Command module: `_start` runs once per invocation, in a fresh instance".to_owned()

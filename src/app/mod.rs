@@ -400,13 +400,14 @@ impl LambdeskApp {
         }
         match *stage {
             SmokeStage::WaitDeploy => {
-                if views::invoke_blocker(&self.controller, "hello").is_none() {
-                    self.controller.handle(Command::Select(
-                        std::env::var("LAMBDESK_SMOKE_FUNCTION").unwrap_or_else(|_| "hello".into()),
-                    ));
-                    // Two in a row: a cold start, then a warm one.
+                // The function to show (hello by default) runs twice in a
+                // row: a cold start, then a warm one.
+                let function =
+                    std::env::var("LAMBDESK_SMOKE_FUNCTION").unwrap_or_else(|_| "hello".into());
+                if views::invoke_blocker(&self.controller, &function).is_none() {
+                    self.controller.handle(Command::Select(function.clone()));
                     self.controller.handle(Command::Invoke {
-                        function: "hello".into(),
+                        function,
                         times: 2,
                         parallel: 1,
                     });

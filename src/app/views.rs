@@ -18,7 +18,23 @@ use crate::runtime::{CodeSource, report::as_ms};
 
 /// The function list with status badges.
 pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
-    ui.heading("Functions");
+    ui.horizontal(|ui| {
+        ui.heading("Functions");
+        ui.menu_button("Create…", |ui| {
+            ui.label(RichText::new("JavaScript, from a blueprint").weak());
+            for (i, b) in crate::model::function_blueprints::FUNCTION_BLUEPRINTS
+                .iter()
+                .enumerate()
+            {
+                if ui.button(b.name).on_hover_text(b.description).clicked() {
+                    cmds.push(Command::CreateFunction(i));
+                    ui.close();
+                }
+            }
+        })
+        .response
+        .on_hover_text("A new function written here, from a blueprint (as the Lambda console's Author from scratch)");
+    });
     ui.separator();
     if c.workspace.functions.is_empty() {
         ui.label(
@@ -90,7 +106,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
         super::versions_tab::qualifier_ui(ui, c, &name, cmds);
         match c.status.get(&name).map(|s| &s.deploy) {
             Some(DeployState::Ready(info)) => {
-                let kind = super::code_tab::module_kind_text(info.kind, &entry.config.handler);
+                let kind = super::code_tab::module_kind_text(info.kind, &entry.config.handler, entry.config.runtime);
                 ui.add(egui::Label::new(RichText::new(kind).weak()).truncate())
                     .on_hover_text(format!(
                         "{}\nCodeSha256 {}\n{} KB, {}\nMore in the Code tab",
@@ -102,7 +118,15 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
             }
             Some(DeployState::Deploying) | None => {
                 ui.add(egui::Spinner::new());
-                ui.label("Loading code…");
+                if entry.config.runtime.is_source() {
+                    // The runtime's module compiles once per machine (then
+                    // it is read from the cache).
+                    ui.label("Loading code and the JavaScript runtime…").on_hover_text(
+                        "The JavaScript runtime (a WebAssembly module) is compiled once on this machine, then loaded from the cache",
+                    );
+                } else {
+                    ui.label("Loading code…");
+                }
             }
             Some(DeployState::Failed(e)) => {
                 ui.add(

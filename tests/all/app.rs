@@ -1312,3 +1312,67 @@ fn a_state_machine_keeps_several_saved_inputs() {
         0
     );
 }
+
+#[test]
+fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited() {
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    h.step();
+    // The JavaScript samples are listed with the others.
+    for name in ["node-sum", "node-api", "node-sqs", "node-counter"] {
+        assert!(has_label(&h, name), "{name} is listed");
+    }
+    h.get_by_role_and_label(Role::Button, "Create…").click();
+    h.step();
+    h.step();
+    h.get_by_label("api-gateway").click();
+    h.step();
+    let folder = dir.path().join("functions/api-gateway");
+    assert!(folder.join("index.js").is_file(), "its files are written");
+    {
+        let c = &h.state().controller;
+        let f = c.entry("api-gateway").expect("the function is added");
+        assert_eq!(f.config.runtime, lambdesk::model::Language::Javascript);
+        assert_eq!(f.config.handler, "index.handler");
+        assert_eq!(f.events[0].name, "apigateway-http");
+        assert_eq!(c.selected.as_deref(), Some("api-gateway"));
+    }
+    step_until(&mut h, "deployed", Duration::from_secs(60), |h| {
+        ready(h, "api-gateway")
+    });
+    h.get_by_role_and_label(Role::Button, "Invoke").click();
+    step_until(&mut h, "the REPORT line", Duration::from_secs(30), |h| {
+        has_label(h, "REPORT RequestId:")
+    });
+    assert!(has_label(&h, "statusCode"), "the response is shown");
+    // Another editor changes the code: the next start is cold and runs it.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(
+        folder.join("index.js"),
+        "exports.handler = async () => ({ edited: true });",
+    )
+    .unwrap();
+    step_until(&mut h, "the reload", Duration::from_secs(30), |h| {
+        has_label(h, "Code updated on disk")
+    });
+    step_until(&mut h, "deployed again", Duration::from_secs(60), |h| {
+        ready(h, "api-gateway")
+    });
+    let inv = h
+        .state()
+        .controller
+        .runtime
+        .invoke("api-gateway", b"{}")
+        .unwrap();
+    assert_eq!(inv.payload().as_ref(), br#"{"edited":true}"#);
+    // A second one from the same blueprint gets a name of its own.
+    h.state_mut().controller.handle(Command::CreateFunction(1));
+    assert!(h.state().controller.entry("api-gateway-2").is_some());
+    // The Code tab says what runs it.
+    h.state_mut()
+        .controller
+        .handle(Command::Select("api-gateway".into()));
+    h.get_by_label("Code").click();
+    h.step();
+    assert!(has_label(&h, "JavaScript (Boa"));
+}

@@ -55,6 +55,44 @@ impl Controller {
         self.deploy(&name);
     }
 
+    /// A new function from blueprint `i`: its files in a folder of its own
+    /// under the workspace's `functions/`, named after the blueprint (and
+    /// numbered when taken), with the blueprint's test event; selected.
+    pub(super) fn create_function(&mut self, i: usize) {
+        let Some(b) = crate::model::function_blueprints::FUNCTION_BLUEPRINTS.get(i) else {
+            return;
+        };
+        let name = self.workspace.unique_name(b.name);
+        let dir = self.workspace_dir.join("functions").join(&name);
+        if let Err(e) = crate::store::scaffold::write(&dir, b) {
+            self.error(format!("cannot create {name}: {e}"));
+            return;
+        }
+        self.workspace.functions.push(FunctionEntry {
+            name: name.clone(),
+            code: dir,
+            config: FunctionConfig {
+                runtime: b.language,
+                handler: b.handler.to_owned(),
+                ..FunctionConfig::default()
+            },
+            events: vec![TestEvent {
+                name: b.event_template.unwrap_or("hello-world").to_owned(),
+                body: b.event().trim().to_owned(),
+            }],
+            selected_event: 0,
+            triggers: Vec::new(),
+        });
+        self.dirty = true;
+        self.selected = Some(name.clone());
+        self.info(format!(
+            "Created {name} from the {} blueprint in {}",
+            b.name,
+            self.workspace_dir.join("functions").join(&name).display()
+        ));
+        self.deploy(&name);
+    }
+
     /// Deploys `name` on a background thread.
     pub(super) fn deploy(&mut self, name: &str) {
         let Some(entry) = self.entry(name).cloned() else {

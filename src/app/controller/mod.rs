@@ -184,6 +184,9 @@ pub enum Command {
     DeleteMachineInput(String, usize),
     /// Remove a state machine.
     DeleteMachine(String),
+    /// A new function from a blueprint (by index of `FUNCTION_BLUEPRINTS`):
+    /// its folder under the workspace's `functions/`, its test event.
+    CreateFunction(usize),
     /// Start an execution of a state machine with its selected input.
     StartExecution(String),
     /// Show an execution of a state machine: (machine, execution ARN).
@@ -818,6 +821,7 @@ impl Controller {
             }
             Command::DeleteMachineInput(name, i) => self.delete_machine_input(&name, i),
             Command::DeleteMachine(name) => self.delete_machine(&name),
+            Command::CreateFunction(i) => self.create_function(i),
             Command::StartExecution(name) => self.start_execution(&name),
             Command::ShowExecution(name, arn) => {
                 self.shown_execution.insert(name, arn);
