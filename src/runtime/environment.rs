@@ -187,7 +187,7 @@ pub(crate) struct RunResult {
 }
 
 /// Runs a future to completion on this thread's runtime.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     // Every guest call goes through here: the epoch ticker runs meanwhile.
     let _running = super::engine::GuestRunning::enter();
     thread_local! {

@@ -13,6 +13,7 @@ pub mod logs;
 pub mod outbound;
 pub mod report;
 mod scratch;
+mod snapshot;
 mod wasi_limits;
 
 use std::collections::{BTreeMap, HashSet};
@@ -290,6 +291,10 @@ struct Inner {
     pooling: bool,
     linker: Linker<HostState>,
     modules: engine::ModuleCache,
+    /// Language runtimes' snapshots (`snapshot.rs`), by the SHA-256 of the
+    /// runtime's module: the snapshot and its own SHA-256. The mutex also
+    /// makes deploys that need the same snapshot wait for one making of it.
+    snapshots: Mutex<BTreeMap<[u8; 32], (Arc<[u8]>, [u8; 32])>>,
     functions: RwLock<BTreeMap<String, Arc<Function>>>,
     options: RuntimeOptions,
     /// This runtime's own scratch folder, inside `options.scratch_dir`.
@@ -434,6 +439,7 @@ impl Runtime {
         let cpu_share_on = options.cpu_share == crate::model::CpuShare::Lambda;
         let inner = Arc::new(Inner {
             modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
+            snapshots: Mutex::new(BTreeMap::new()),
             engine,
             pooling,
             linker,
@@ -513,12 +519,53 @@ impl Runtime {
         init_note: Option<String>,
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
-        let bundle = code::load_for(
+        let mut bundle = code::load_for(
             config.runtime,
             code_path,
             &self.inner.scratch.join("bundles"),
         )?;
+        if config.runtime.is_source() {
+            self.use_snapshot(&mut bundle)?;
+        }
         self.deploy_bundle_noted(name, &bundle, config, init_note)
+    }
+
+    /// Runs a language runtime from its snapshot (made once per machine: see
+    /// `snapshot.rs`), so a cold start does not build its realm again.
+    fn use_snapshot(&self, bundle: &mut CodeBundle) -> Result<(), DeployError> {
+        let key = bundle.sha256;
+        let mut snapshots = self
+            .inner
+            .snapshots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some((wasm, sha)) = snapshots.get(&key) {
+            bundle.wasm = wasm.to_vec();
+            bundle.sha256 = *sha;
+            return Ok(());
+        }
+        let path = snapshot::cache_path(self.inner.options.cache_dir.as_ref(), &key);
+        let kept = path
+            .as_deref()
+            .and_then(|p| std::fs::read(p).ok())
+            .filter(|w| w.starts_with(b"\0asm"));
+        let wasm = match kept {
+            Some(w) => w,
+            None => {
+                let w = snapshot::preinitialize(&self.inner.engine, &bundle.wasm)
+                    .map_err(|e| CodeError::Invalid(format!("{e:#}")))?;
+                if let Some(p) = &path {
+                    // A cache that cannot be written costs the next process one making.
+                    let _ = crate::store::write_atomic(p, &w);
+                }
+                w
+            }
+        };
+        let sha = code::sha256(&wasm);
+        snapshots.insert(key, (Arc::from(wasm.as_slice()), sha));
+        bundle.wasm = wasm;
+        bundle.sha256 = sha;
+        Ok(())
     }
 
     /// Deploys code that is already loaded.

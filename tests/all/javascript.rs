@@ -557,3 +557,68 @@ exports.handler = async () => {
     assert_eq!(lines[3], ("INFO".into(), "two\rlines".into()));
     assert_eq!(lines[4], ("DEBUG".into(), "k={\"v\":1}".into()));
 }
+
+#[test]
+fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers() {
+    let dir = TempDir::new("js");
+    let code = folder(
+        &dir,
+        "random",
+        &[(
+            "index.js",
+            "const atInit = Math.random();\nexports.handler = async () => ({ atInit, now: Math.random(), uuid: crypto.randomUUID(), env: process.env.MARK });",
+        )],
+    );
+    let cache = dir.path().join("cache");
+    let make = || {
+        lambdesk::runtime::Runtime::new(lambdesk::runtime::RuntimeOptions {
+            cache_dir: Some(cache.clone()),
+            scratch_dir: dir.path().join("scratch"),
+            ..lambdesk::runtime::RuntimeOptions::default()
+        })
+        .unwrap()
+    };
+    let rt = make();
+    let mut config = js_config();
+    config.environment.insert("MARK".into(), "first".into());
+    rt.deploy("random", &code, config.clone()).unwrap();
+    // The runtime's snapshot is made once and kept beside the compiled modules.
+    let snapshots: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("-preinit-"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "one snapshot");
+    let made = snapshots[0].metadata().unwrap().modified().unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        rt.drop_environments("random");
+        let inv = rt.invoke("random", b"{}").unwrap();
+        assert_eq!(inv.start, StartKind::Cold);
+        seen.push(response(&inv));
+    }
+    for pair in seen.windows(2) {
+        for field in ["atInit", "now", "uuid"] {
+            assert_ne!(pair[0][field], pair[1][field], "{field}: {seen:?}");
+        }
+    }
+    // Its environment is the function's, read at INIT (not the snapshot's).
+    assert_eq!(seen[0]["env"], "first");
+    config.environment.insert("MARK".into(), "second".into());
+    let rt2 = make();
+    rt2.deploy("random", &code, config).unwrap();
+    assert_eq!(
+        response(&rt2.invoke("random", b"{}").unwrap())["env"],
+        "second"
+    );
+    let again = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().contains("-preinit-"))
+        .unwrap();
+    assert_eq!(
+        again.metadata().unwrap().modified().unwrap(),
+        made,
+        "a second runtime reads the kept snapshot"
+    );
+}

@@ -321,9 +321,20 @@ fn random_bytes(n: usize) -> Vec<u8> {
     buf
 }
 
+thread_local! {
+    /// When INIT began (set at `_initialize`, never in a snapshot).
+    static START: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
 fn started() -> Instant {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    *START.get_or_init(Instant::now)
+    START.with(|s| match s.get() {
+        Some(t) => t,
+        None => {
+            let now = Instant::now();
+            s.set(Some(now));
+            now
+        }
+    })
 }
 
 /// The functions `prelude.js` gets as `native`.
@@ -336,18 +347,6 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
         obj.set(JsString::from(name), func, false, context)?;
         Ok(())
     };
-    add(
-        "env",
-        NativeFunction::from_fn_ptr(|_, _, _| {
-            let vars: serde_json::Map<String, serde_json::Value> = std::env::vars()
-                .map(|(k, v)| (k, serde_json::Value::String(v)))
-                .collect();
-            Ok(JsValue::from(JsString::from(
-                serde_json::Value::Object(vars).to_string(),
-            )))
-        }),
-        context,
-    )?;
     add(
         "stderr",
         NativeFunction::from_fn_ptr(|_, args, context| {
@@ -493,8 +492,9 @@ fn call(api: &JsObject, name: &str, args: &[JsValue], context: &mut Context) -> 
     f.call(&JsValue::undefined(), args, context)
 }
 
-/// INIT: the realm, the globals, the function's module.
-fn init() -> Result<Runtime, String> {
+/// The realm and the globals: everything that does not depend on the
+/// function (its code, its environment), so the host can snapshot it once.
+fn prepare() -> Result<Runtime, String> {
     let event_loop = Rc::new(EventLoop::default());
     let loader = Rc::new(TaskLoader::default());
     LOADER.with(|l| *l.borrow_mut() = Some(loader.clone()));
@@ -540,45 +540,56 @@ fn init() -> Result<Runtime, String> {
         .as_object()
         .ok_or("the runtime's prelude returned no API")?
         .clone();
+    Ok(Runtime {
+        context,
+        event_loop,
+        loader,
+        api,
+        handler: JsValue::undefined(),
+    })
+}
+
+/// INIT proper: the function's environment, then its module by `_HANDLER`.
+fn load(rt: &mut Runtime) -> Result<(), String> {
+    let Runtime {
+        context,
+        api,
+        handler,
+        ..
+    } = rt;
+    let env: serde_json::Map<String, serde_json::Value> = std::env::vars()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    let env = JsString::from(serde_json::Value::Object(env).to_string());
+    call(api, "setEnv", &[env.into()], context).map_err(|e| e.to_string())?;
     let setting = std::env::var("_HANDLER").unwrap_or_default();
-    let handler = match call(
-        &api,
-        "load",
-        &[JsString::from(setting).into()],
-        &mut context,
-    )
-    .and_then(|h| {
+    match call(api, "load", &[JsString::from(setting).into()], context).and_then(|h| {
         context.run_jobs()?;
         Ok(h)
     }) {
-        Ok(h) => h,
+        Ok(h) => {
+            *handler = h;
+            Ok(())
+        }
         Err(e) => {
             let message = e.to_string();
-            let value = opaque(e, &mut context);
-            let text = call(&api, "initError", &[value], &mut context)
+            let value = opaque(e, context);
+            let text = call(api, "initError", &[value], context)
                 .ok()
                 .and_then(|v| v.as_string().map(|s| s.to_std_string_escaped()))
                 .unwrap_or_else(|| {
                     serde_json::json!({"errorType": "Runtime.Unknown", "errorMessage": message, "trace": []})
                         .to_string()
                 });
-            return Err(text);
+            Err(text)
         }
-    };
-    Ok(Runtime {
-        context,
-        event_loop,
-        loader,
-        api,
-        handler,
-    })
+    }
 }
 
-/// `_initialize`: the runtime's constructors, then INIT. A failure to load
-/// the function's code is written as Lambda's error object and marked, so
-/// the host fails INIT with it.
-#[unsafe(no_mangle)]
-pub extern "C" fn _initialize() {
+/// Whether the realm was prepared (by `lambdesk_preinit`, before a snapshot).
+static PREPARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn call_ctors() {
     #[cfg(target_arch = "wasm32")]
     {
         unsafe extern "C" {
@@ -588,9 +599,49 @@ pub extern "C" fn _initialize() {
         // reactor start-up does.
         unsafe { __wasm_call_ctors() };
     }
-    started();
-    match init() {
-        Ok(rt) => RUNTIME.with(|r| *r.borrow_mut() = Some(rt)),
+}
+
+/// Prepares the realm and the globals (no function code, no environment,
+/// no clock or randomness kept): the host runs this once per machine and
+/// snapshots the result, so a cold start begins here instead of parsing
+/// the runtime again.
+#[unsafe(no_mangle)]
+pub extern "C" fn lambdesk_preinit() {
+    call_ctors();
+    if let Ok(rt) = prepare() {
+        RUNTIME.with(|r| *r.borrow_mut() = Some(rt));
+        PREPARED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `_initialize`: the runtime's constructors, then INIT. A failure to load
+/// the function's code is written as Lambda's error object and marked, so
+/// the host fails INIT with it.
+#[unsafe(no_mangle)]
+pub extern "C" fn _initialize() {
+    lambdesk_init();
+}
+
+/// INIT, under a name that survives a snapshot: wizer drops `_initialize`
+/// from the module it writes, and the host renames this one to it.
+#[unsafe(no_mangle)]
+pub extern "C" fn lambdesk_init() {
+    if !PREPARED.load(std::sync::atomic::Ordering::Relaxed) {
+        call_ctors();
+    }
+    START.with(|s| s.set(Some(Instant::now())));
+    let result = RUNTIME.with(|r| {
+        let mut slot = r.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(prepare()?);
+        }
+        match slot.as_mut() {
+            Some(rt) => load(rt),
+            None => Err("the runtime did not initialise".to_owned()),
+        }
+    });
+    match result {
+        Ok(()) => {}
         Err(text) if text.starts_with('{') => respond_error(&text),
         Err(message) => respond_error(
             &serde_json::json!({"errorType": "Runtime.Unknown", "errorMessage": message, "trace": []})

@@ -144,7 +144,7 @@
 
   // ---- process ----
   globalThis.process = {
-    env: JSON.parse(native.env()),
+    env: {},
     argv: ['/var/lang/bin/node', '/var/runtime/index.mjs'],
     platform: 'linux',
     version: 'v22.0.0',
@@ -531,5 +531,8 @@
     write('ERROR', [(e instanceof InitError ? '' : 'Uncaught Exception \t') + JSON.stringify({ errorType: obj.errorType, errorMessage: obj.errorMessage, stack: obj.trace })]);
     return JSON.stringify(obj);
   }
-  return { load, invoke, status, outcome, initError, setRequestId: (id) => { requestId = id; } };
+  // The function's environment, read at INIT (never while the runtime is
+  // prepared for a snapshot).
+  function setEnv(text) { globalThis.process.env = JSON.parse(text); }
+  return { load, invoke, status, outcome, initError, setEnv, setRequestId: (id) => { requestId = id; } };
 })
