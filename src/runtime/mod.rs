@@ -286,6 +286,9 @@ fn env_info(env: &Environment, busy: bool) -> EnvironmentInfo {
     }
 }
 
+/// A language runtime's snapshot and its SHA-256.
+type Snapshot = (Arc<[u8]>, [u8; 32]);
+
 struct Inner {
     engine: Engine,
     pooling: bool,
@@ -294,7 +297,7 @@ struct Inner {
     /// Language runtimes' snapshots (`snapshot.rs`), by the SHA-256 of the
     /// runtime's module: the snapshot and its own SHA-256. The mutex also
     /// makes deploys that need the same snapshot wait for one making of it.
-    snapshots: Mutex<BTreeMap<[u8; 32], (Arc<[u8]>, [u8; 32])>>,
+    snapshots: Mutex<BTreeMap<[u8; 32], Snapshot>>,
     functions: RwLock<BTreeMap<String, Arc<Function>>>,
     options: RuntimeOptions,
     /// This runtime's own scratch folder, inside `options.scratch_dir`.
