@@ -122,7 +122,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                     // The runtime's module compiles once per machine (then
                     // it is read from the cache).
                     ui.label("Loading code and the JavaScript runtime…").on_hover_text(
-                        "The JavaScript runtime (a WebAssembly module) is compiled once on this machine, then loaded from the cache",
+                        "The JavaScript runtime (a WebAssembly module) is prepared, snapshotted and compiled once on this machine (a few seconds), then loaded from the cache",
                     );
                 } else {
                     ui.label("Loading code…");
