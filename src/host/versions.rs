@@ -178,11 +178,10 @@ impl Versions {
     }
 
     fn deploy(&self, name: &str, v: &PublishedVersion) -> Result<(), String> {
-        let bundle = crate::runtime::load_code(
-            &self.code_dir().join(&v.code_file),
-            &self.runtime.scratch_dir().join("bundles"),
-        )
-        .map_err(|e| e.to_string())?;
+        let bundle = self
+            .runtime
+            .load_code_for(v.config.runtime, &self.code_dir().join(&v.code_file))
+            .map_err(|e| e.to_string())?;
         self.runtime
             .deploy_version(name, v.version, &bundle, v.config.clone())
             .map(|_| ())
@@ -298,18 +297,23 @@ impl Versions {
 
     /// Copies the code file into the store under its content's SHA-256.
     fn keep_code(&self, origin: &Path) -> Result<(String, u64), VersionError> {
-        let bytes = std::fs::read(origin).map_err(|e| {
+        let bytes = package(origin).map_err(|e| {
             VersionError::Service(format!("reading the code {}: {e}", origin.display()))
         })?;
         let digest: String = Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let ext = origin
-            .extension()
-            .and_then(|e| e.to_str())
-            .filter(|e| matches!(*e, "wasm" | "wat" | "zip"))
-            .unwrap_or("wasm");
+        // Source code is kept as a zip of its folder (or of its one file).
+        let ext = if bytes.starts_with(b"PK\x03\x04") {
+            "zip"
+        } else {
+            origin
+                .extension()
+                .and_then(|e| e.to_str())
+                .filter(|e| matches!(*e, "wasm" | "wat" | "zip"))
+                .unwrap_or("wasm")
+        };
         let file = format!("{digest}.{ext}");
         let path = self.code_dir().join(&file);
         if !path.exists() {
@@ -607,4 +611,54 @@ fn revision_of(code_sha256: &str, config: &FunctionConfig) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+/// The code to keep for a version: a module's file as it is; source code (a
+/// folder, or one `.js`/`.mjs`/`.cjs` file) as a zip of its files, in path
+/// order, so a version keeps what it ran even when the folder changes.
+fn package(origin: &Path) -> std::io::Result<Vec<u8>> {
+    let is_source_file = origin
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "js" | "mjs" | "cjs"));
+    if !origin.is_dir() && !is_source_file {
+        return std::fs::read(origin);
+    }
+    let mut files = Vec::new();
+    if origin.is_dir() {
+        let mut stack = vec![origin.to_owned()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)?.flatten() {
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    stack.push(entry.path());
+                } else if kind.is_file() {
+                    files.push(entry.path());
+                }
+            }
+        }
+    } else {
+        files.push(origin.to_owned());
+    }
+    files.sort();
+    let base = if origin.is_dir() {
+        origin
+    } else {
+        origin.parent().unwrap_or(origin)
+    };
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    for f in files {
+        let name = f
+            .strip_prefix(base)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.start_file(name, options)
+            .map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut out, &std::fs::read(&f)?)?;
+    }
+    Ok(out.finish().map_err(std::io::Error::other)?.into_inner())
 }

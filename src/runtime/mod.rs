@@ -533,6 +533,20 @@ impl Runtime {
         self.deploy_bundle_noted(name, &bundle, config, init_note)
     }
 
+    /// Reads code for `language` as [`Runtime::deploy`] does (a language
+    /// runtime's code from its snapshot), for a deploy of a bundle later.
+    pub fn load_code_for(
+        &self,
+        language: crate::model::Language,
+        path: &Path,
+    ) -> Result<CodeBundle, DeployError> {
+        let mut bundle = code::load_for(language, path, &self.inner.scratch.join("bundles"))?;
+        if language.is_source() {
+            self.use_snapshot(&mut bundle)?;
+        }
+        Ok(bundle)
+    }
+
     /// Runs a language runtime from its snapshot (made once per machine: see
     /// `snapshot.rs`), so a cold start does not build its realm again.
     fn use_snapshot(&self, bundle: &mut CodeBundle) -> Result<(), DeployError> {

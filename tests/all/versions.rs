@@ -384,3 +384,33 @@ fn versions_and_aliases_survive_a_restart_and_a_damaged_file_is_kept() {
         });
     assert!(kept, "the damaged file is kept");
 }
+
+#[test]
+fn a_javascript_function_publishes_versions_that_keep_their_code() {
+    let t = runtime();
+    let dir = TempDir::new("versions-js");
+    let src = dir.path().join("fn");
+    std::fs::create_dir_all(src.join("lib")).unwrap();
+    std::fs::write(src.join("lib/word.js"), "module.exports = 'one';").unwrap();
+    std::fs::write(
+        src.join("index.js"),
+        "exports.handler = async () => ({ word: require('./lib/word') });",
+    )
+    .unwrap();
+    let config = lambdesk::model::FunctionConfig {
+        runtime: lambdesk::model::Language::Javascript,
+        handler: "index.handler".into(),
+        ..Default::default()
+    };
+    t.runtime.deploy("js", &src, config.clone()).unwrap();
+    let (v, _) = Versions::open(t.runtime.clone(), dir.path().join("versions"), None);
+    assert_eq!(v.publish("js", None, None, None).unwrap().version, 1);
+    // The folder changes: $LATEST runs the new code, version 1 the kept one.
+    std::fs::write(src.join("lib/word.js"), "module.exports = 'two';").unwrap();
+    t.runtime.deploy("js", &src, config).unwrap();
+    let opts = InvokeOptions::default();
+    assert_eq!(response(&t, "js", "{}", &opts).0["word"], "two");
+    assert_eq!(response(&t, "js:1", "{}", &opts).0["word"], "one");
+    assert_eq!(v.publish("js", None, None, None).unwrap().version, 2);
+    assert_eq!(response(&t, "js:2", "{}", &opts).0["word"], "two");
+}
