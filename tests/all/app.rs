@@ -1337,7 +1337,9 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
         assert_eq!(f.events[0].name, "apigateway-http");
         assert_eq!(c.selected.as_deref(), Some("api-gateway"));
     }
-    step_until(&mut h, "deployed", Duration::from_secs(60), |h| {
+    // The first JavaScript deploy on a machine also prepares the runtime's
+    // snapshot and compiles it (seconds; longer on a loaded machine).
+    step_until(&mut h, "deployed", Duration::from_secs(240), |h| {
         ready(h, "api-gateway")
     });
     h.get_by_role_and_label(Role::Button, "Invoke").click();
