@@ -58,10 +58,24 @@ fn short_request(id: &str) -> String {
     id.chars().take(8).collect()
 }
 
+/// A line written as Lambda's Node.js runtime writes one
+/// (`<ISO time>\t<request id>\t<LEVEL>\t<message>`): its message, since the
+/// time, request and level have columns of their own.
+fn node_message(text: &str) -> Option<&str> {
+    let mut f = text.splitn(4, '\t');
+    let (time, _request, level, message) = (f.next()?, f.next()?, f.next()?, f.next()?);
+    let is_level = matches!(
+        level,
+        "INFO" | "WARN" | "ERROR" | "DEBUG" | "TRACE" | "FATAL"
+    );
+    (is_level && chrono::DateTime::parse_from_rfc3339(time).is_ok()).then_some(message)
+}
+
 /// The message column: START, END and REPORT without the request id (the
 /// request column has it), REPORT's fields in short words with separators,
 /// so the whole report reads in one row (the exact line is one right-click
-/// away); other lines as written.
+/// away); a Node.js console line's message alone (its newlines, written as
+/// `\r` to keep one record, as spaces); other lines as written.
 pub fn message(e: &Entry) -> String {
     let strip = |t: &str| -> String {
         let rest = t.split_once("RequestId: ").map_or(t, |(_, r)| r);
@@ -85,6 +99,10 @@ pub fn message(e: &Entry) -> String {
             }
             s
         }
+        LogKind::Function => match node_message(&e.text) {
+            Some(m) => m.replace(['\r', '\t'], "  "),
+            None => e.text.replace('\t', "  "),
+        },
         _ => e.text.replace('\t', "  "),
     }
 }
@@ -494,4 +512,33 @@ pub fn request_text(store: &LogStore, request_id: &str) -> String {
         .iter()
         .map(|e| format!("{}\n", e.text))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::node_message;
+
+    #[test]
+    fn node_console_lines_show_their_message_alone() {
+        let id = "6465f04b-5a7b-4815-9832-629ce91939a7";
+        assert_eq!(
+            node_message(&format!(
+                "2026-12-07T14:03:49.402Z\t{id}\tINFO\trequest {{ a: 1 }}"
+            )),
+            Some("request { a: 1 }")
+        );
+        assert_eq!(
+            node_message("2026-12-07T14:03:49.402Z\tundefined\tWARN\tat\tINIT"),
+            Some("at\tINIT")
+        );
+        // Anything else is shown as written.
+        for other in [
+            "plain text",
+            "not a time\tid\tINFO\tmessage",
+            "2026-12-07T14:03:49.402Z\tid\tNOTICE\tmessage",
+            "[INFO]\t2026-12-07T14:03:49.402Z\tid\tpython",
+        ] {
+            assert_eq!(node_message(other), None, "{other}");
+        }
+    }
 }
