@@ -622,3 +622,101 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
         "a second runtime reads the kept snapshot"
     );
 }
+
+/// A loopback HTTP/1.1 server answering each request with its method, path
+/// and body as JSON; its address.
+fn echo_server() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::Builder::new()
+        .name("js-echo-server".into())
+        .spawn(move || {
+            for stream in listener.incoming().flatten().take(16) {
+                let mut stream = stream;
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = stream.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        break (String::new(), Vec::new());
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&data[..i]).into_owned();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                            .unwrap_or(0);
+                        while data.len() < i + 4 + len {
+                            let n = stream.read(&mut buf).unwrap_or(0);
+                            if n == 0 {
+                                break;
+                            }
+                            data.extend_from_slice(&buf[..n]);
+                        }
+                        break (head, data[i + 4..].to_vec());
+                    }
+                };
+                let first = head.lines().next().unwrap_or("").to_owned();
+                let reply = json!({"request": first, "body": String::from_utf8_lossy(&body)}).to_string();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\nx-echo: yes\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        })
+        .unwrap();
+    addr
+}
+
+#[test]
+fn fetch_goes_through_the_roles_outbound_grants() {
+    let addr = echo_server();
+    let dir = TempDir::new("js");
+    let code = folder(
+        &dir,
+        "fetcher",
+        &[(
+            "index.mjs",
+            r#"
+export const handler = async (event) => {
+  try {
+    const res = await fetch(event.url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'héllo' });
+    return { status: res.status, ok: res.ok, echo: res.headers.get('X-Echo'), body: await res.json() };
+  } catch (e) {
+    return { error: e.name, message: e.message, code: e.cause && e.cause.code, cause: e.cause && e.cause.message };
+  }
+};"#,
+        )],
+    );
+    let t = runtime();
+    let url = format!("http://127.0.0.1:{}/path?q=1", addr.port());
+    let event = json!({ "url": url }).to_string();
+    // No grant: a handled TypeError as Node's fetch throws, the denial logged.
+    deploy(&t, "fetcher", &code, js_config());
+    let (inv, logs) = invoke_logged(&t, "fetcher", event.as_bytes());
+    let r = response(&inv);
+    assert_eq!(r["error"], "TypeError");
+    assert_eq!(r["message"], "fetch failed");
+    assert_eq!(r["code"], "OutboundDenied");
+    assert!(
+        logs.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, l)| l.kind == LogKind::Denied),
+        "a DENIED line"
+    );
+    // Granted: the request goes, its answer comes back.
+    let mut config = js_config();
+    config.role.outbound = vec![format!("http://127.0.0.1:{}", addr.port())];
+    deploy(&t, "fetcher", &code, config);
+    let r = response(&t.runtime.invoke("fetcher", event.as_bytes()).unwrap());
+    assert_eq!(r["status"], 201);
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["echo"], "yes");
+    assert_eq!(r["body"]["request"], "POST /path?q=1 HTTP/1.1");
+    assert_eq!(r["body"]["body"], "héllo");
+}

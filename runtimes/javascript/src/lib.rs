@@ -35,6 +35,46 @@ unsafe extern "C" {
     fn host_remaining_time_ms() -> i64;
     #[link_name = "unhandled_error"]
     fn host_unhandled_error();
+    #[link_name = "http_send"]
+    fn host_http_send(meta: *const u8, meta_len: i32, body: *const u8, body_len: i32) -> i32;
+    #[link_name = "http_head"]
+    fn host_http_head(handle: i32, ptr: *mut u8, len: i32) -> i32;
+    #[link_name = "http_read"]
+    fn host_http_read(handle: i32, ptr: *mut u8, len: i32) -> i32;
+    #[link_name = "http_close"]
+    fn host_http_close(handle: i32);
+    #[link_name = "http_error"]
+    fn host_http_error(ptr: *mut u8, len: i32) -> i32;
+}
+
+/// Bytes as a JavaScript string of code units 0–255 (how `fetch` moves
+/// bodies across: the prelude turns them into a `Uint8Array` or text).
+fn latin1(bytes: &[u8]) -> JsString {
+    let units: Vec<u16> = bytes.iter().map(|&b| u16::from(b)).collect();
+    JsString::from(units.as_slice())
+}
+
+/// A string of code units 0–255 as bytes.
+fn bytes_of(s: &JsString) -> Vec<u8> {
+    s.iter().map(|u| u as u8).collect()
+}
+
+/// A host call that writes JSON into a buffer it may outgrow.
+#[cfg(target_arch = "wasm32")]
+fn grow_call(f: impl Fn(*mut u8, i32) -> i32) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        let n = f(buf.as_mut_ptr(), buf.len() as i32);
+        if n < 0 {
+            return None;
+        }
+        let n = n as usize;
+        if n <= buf.len() {
+            buf.truncate(n);
+            return Some(String::from_utf8_lossy(&buf).into_owned());
+        }
+        buf.resize(n, 0);
+    }
 }
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -398,6 +438,99 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
         NativeFunction::from_fn_ptr(|_, args, context| {
             let file = arg_string(args, 0, context)?;
             load_esm(&file, context).map(JsValue::from)
+        }),
+        context,
+    )?;
+    add(
+        "httpSend",
+        NativeFunction::from_fn_ptr(|_, args, context| {
+            let meta = arg_string(args, 0, context)?;
+            let body = match args.get(1) {
+                Some(v) if !v.is_undefined() && !v.is_null() => bytes_of(&v.to_string(context)?),
+                _ => Vec::new(),
+            };
+            #[cfg(target_arch = "wasm32")]
+            // SAFETY: both buffers are valid for their lengths during the call.
+            let handle = unsafe {
+                host_http_send(
+                    meta.as_ptr(),
+                    meta.len() as i32,
+                    body.as_ptr(),
+                    body.len() as i32,
+                )
+            };
+            #[cfg(not(target_arch = "wasm32"))]
+            let handle = {
+                let _ = (meta, body);
+                -1
+            };
+            Ok(JsValue::from(handle))
+        }),
+        context,
+    )?;
+    add(
+        "httpHead",
+        NativeFunction::from_fn_ptr(|_, args, context| {
+            let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
+            #[cfg(target_arch = "wasm32")]
+            // SAFETY: the host writes at most `len` bytes into the buffer.
+            let head = grow_call(|p, l| unsafe { host_http_head(handle, p, l) });
+            #[cfg(not(target_arch = "wasm32"))]
+            let head: Option<String> = {
+                let _ = handle;
+                None
+            };
+            Ok(head.map_or(JsValue::null(), |h| JsValue::from(JsString::from(h))))
+        }),
+        context,
+    )?;
+    add(
+        "httpRead",
+        NativeFunction::from_fn_ptr(|_, args, context| {
+            let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
+            let mut buf = vec![0u8; 256 * 1024];
+            #[cfg(target_arch = "wasm32")]
+            // SAFETY: the host writes at most `len` bytes into the buffer.
+            let n = unsafe { host_http_read(handle, buf.as_mut_ptr(), buf.len() as i32) };
+            #[cfg(not(target_arch = "wasm32"))]
+            let n = {
+                let _ = handle;
+                -1
+            };
+            if n < 0 {
+                return Ok(JsValue::null());
+            }
+            buf.truncate(n as usize);
+            Ok(JsValue::from(latin1(&buf)))
+        }),
+        context,
+    )?;
+    add(
+        "httpClose",
+        NativeFunction::from_fn_ptr(|_, args, context| {
+            let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
+            #[cfg(target_arch = "wasm32")]
+            // SAFETY: no pointers.
+            unsafe {
+                host_http_close(handle)
+            };
+            #[cfg(not(target_arch = "wasm32"))]
+            let _ = handle;
+            Ok(JsValue::undefined())
+        }),
+        context,
+    )?;
+    add(
+        "httpError",
+        NativeFunction::from_fn_ptr(|_, _, _| {
+            #[cfg(target_arch = "wasm32")]
+            // SAFETY: the host writes at most `len` bytes into the buffer.
+            let e = grow_call(|p, l| unsafe { host_http_error(p, l) });
+            #[cfg(not(target_arch = "wasm32"))]
+            let e: Option<String> = None;
+            Ok(JsValue::from(JsString::from(e.unwrap_or_else(|| {
+                r#"{"kind":"HttpError","message":"unknown"}"#.to_owned()
+            }))))
         }),
         context,
     )?;

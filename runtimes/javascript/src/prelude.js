@@ -309,6 +309,95 @@
     });
   }
 
+  // ---- fetch, over the lambdesk.http_* imports (the role's outbound grants) ----
+  const toLatin1 = (bytes) => {
+    let out = '';
+    for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    return out;
+  };
+  const fromLatin1 = (text) => { const b = new Uint8Array(text.length); for (let i = 0; i < text.length; i++) b[i] = text.charCodeAt(i); return b; };
+  class Headers {
+    constructor(init) {
+      this._map = new Map();
+      if (init instanceof Headers) init.forEach((v, k) => this.append(k, v));
+      else if (Array.isArray(init)) for (const [k, v] of init) this.append(k, v);
+      else if (init && typeof init === 'object') for (const k of Object.keys(init)) this.append(k, init[k]);
+    }
+    append(k, v) { const key = String(k).toLowerCase(); const old = this._map.get(key); this._map.set(key, old === undefined ? String(v) : old + ', ' + v); }
+    set(k, v) { this._map.set(String(k).toLowerCase(), String(v)); }
+    get(k) { const v = this._map.get(String(k).toLowerCase()); return v === undefined ? null : v; }
+    has(k) { return this._map.has(String(k).toLowerCase()); }
+    delete(k) { this._map.delete(String(k).toLowerCase()); }
+    forEach(f, that) { for (const [k, v] of this._map) f.call(that, v, k, this); }
+    entries() { return this._map.entries(); }
+    keys() { return this._map.keys(); }
+    values() { return this._map.values(); }
+    [Symbol.iterator]() { return this._map.entries(); }
+  }
+  function fetchFailed(detail) {
+    const cause = new Error(detail.message);
+    cause.code = detail.kind;
+    const e = new TypeError('fetch failed');
+    e.cause = cause;
+    return e;
+  }
+  class Response {
+    constructor(handle, head, url) {
+      this._handle = handle;
+      this.status = head.status;
+      this.statusText = '';
+      this.ok = head.status >= 200 && head.status < 300;
+      this.redirected = false;
+      this.url = url;
+      this.headers = new Headers(head.headers);
+      this.bodyUsed = false;
+    }
+    async arrayBuffer() { return (await this._bytes()).buffer; }
+    async bytes() { return this._bytes(); }
+    async text() { return new TextDecoder().decode(await this._bytes()); }
+    async json() { return JSON.parse(await this.text()); }
+    async _bytes() {
+      if (this.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+      this.bodyUsed = true;
+      let text = '';
+      try {
+        for (;;) {
+          const chunk = native.httpRead(this._handle);
+          if (chunk === null) throw fetchFailed(JSON.parse(native.httpError()));
+          if (chunk === '') break;
+          text += chunk;
+        }
+      } finally {
+        native.httpClose(this._handle);
+      }
+      return fromLatin1(text);
+    }
+  }
+  async function fetch(input, init) {
+    const options = init || {};
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : (input && input.url) || String(input);
+    const method = String(options.method || 'GET').toUpperCase();
+    const headers = {};
+    new Headers(options.headers).forEach((v, k) => { headers[k] = v; });
+    let body = options.body;
+    if (body === undefined || body === null) body = '';
+    else if (typeof body === 'string') body = toLatin1(new TextEncoder().encode(body));
+    else if (body instanceof URLSearchParams) {
+      if (!('content-type' in headers)) headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+      body = toLatin1(new TextEncoder().encode(body.toString()));
+    } else if (body instanceof ArrayBuffer) body = toLatin1(new Uint8Array(body));
+    else if (ArrayBuffer.isView(body)) body = toLatin1(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+    else body = toLatin1(new TextEncoder().encode(String(body)));
+    const handle = native.httpSend(JSON.stringify({ method, url, headers }), body);
+    if (handle < 0) throw fetchFailed(JSON.parse(native.httpError()));
+    const head = native.httpHead(handle);
+    if (head === null) throw fetchFailed({ kind: 'HttpError', message: 'the response head could not be read' });
+    return new Response(handle, JSON.parse(head), url);
+  }
+  globalThis.fetch = fetch;
+  globalThis.Headers = Headers;
+  globalThis.Response = Response;
+
   // ---- crypto (what handlers use without a module: randomUUID, getRandomValues) ----
   const cryptoObject = {
     randomUUID: () => native.randomUUID(),
