@@ -712,15 +712,11 @@ impl Runner<'_> {
                 };
                 variables::assign(a, source, ctx)?;
                 // What changed, for the history.
-                let after = variables::all(ctx);
-                let names: Vec<&String> = match a.as_object() {
-                    Some(o) => o.keys().collect(),
-                    None => Vec::new(),
-                };
+                // What it assigned, for the history (not every variable).
                 let mut shown = serde_json::Map::new();
-                for k in names {
+                for k in a.as_object().into_iter().flat_map(|o| o.keys()) {
                     let name = k.strip_suffix(".$").unwrap_or(k);
-                    if let Some(v) = after.get(name) {
+                    if let Some(v) = variables::get(ctx, name) {
                         shown.insert(name.to_owned(), v.clone());
                     }
                 }

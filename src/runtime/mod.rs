@@ -562,10 +562,11 @@ impl Runtime {
             return Ok(());
         }
         let path = snapshot::cache_path(self.inner.options.cache_dir.as_ref(), &key);
+        // A kept snapshot that does not validate (a damaged file) is made again.
         let kept = path
             .as_deref()
             .and_then(|p| std::fs::read(p).ok())
-            .filter(|w| w.starts_with(b"\0asm"));
+            .filter(|w| wasmtime::Module::validate(&self.inner.engine, w).is_ok());
         let wasm = match kept {
             Some(w) => w,
             None => {

@@ -621,6 +621,13 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
         made,
         "a second runtime reads the kept snapshot"
     );
+    // A damaged snapshot on disk is made again, not trusted.
+    let bytes = std::fs::read(again.path()).unwrap();
+    std::fs::write(again.path(), &bytes[..bytes.len() / 2]).unwrap();
+    let rt3 = make();
+    rt3.deploy("random", &code, js_config()).unwrap();
+    assert!(rt3.invoke("random", b"{}").unwrap().error().is_none());
+    assert_eq!(std::fs::read(again.path()).unwrap().len(), bytes.len());
 }
 
 /// A loopback HTTP/1.1 server answering each request with its method, path

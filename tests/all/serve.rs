@@ -1886,6 +1886,28 @@ fn hostile_step_functions_requests_get_awss_errors() {
         br#"{"name": "m"}"#,
     );
     assert_eq!((r.status, kind(&r)), (400, "ValidationException".into()));
+    // TestState's variables: not a JSON object, or a name AWS refuses.
+    let pass = r#"{\"Type\": \"Pass\", \"End\": true}"#;
+    for variables in [r#"[1, 2]"#, "not json", r#"{\"a\": 1"#] {
+        let r = call(
+            Some("AWSStepFunctions.TestState"),
+            serde_json::json!({"definition": pass.replace("\\", ""), "variables": variables})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(
+            (r.status, kind(&r)),
+            (400, "ValidationException".into()),
+            "{variables}"
+        );
+    }
+    let r = call(
+        Some("AWSStepFunctions.TestState"),
+        serde_json::json!({"definition": r#"{"Type": "Pass", "Assign": {"states": 1}, "End": true}"#})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((r.status, kind(&r)), (400, "InvalidDefinition".into()));
     // A definition nested past serde_json's limit is a located problem, not a crash.
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let r = call(
