@@ -2,7 +2,8 @@
 //! action, not a fixed time) takes `1769 / memory_mb` times as long below
 //! 1,769 MB, the same above it, and at full speed with the share off; a
 //! sleeping function is not slowed. Each size's duration is the least of a
-//! few warm runs, so other tests sharing the machine do not skew the ratios.
+//! few warm runs, so other tests sharing the machine do not skew the ratios;
+//! the tests that compile the JavaScript runtime wait meanwhile.
 
 use lambdesk::model::CpuShare;
 
@@ -30,6 +31,7 @@ const WORK: &str = r#"{"action":"work","units":10}"#;
 
 #[test]
 fn cpu_share_obeyed_and_switched() {
+    let _quiet = crate::common::quiet();
     // One test, so the sizes are not measured against each other's load; the
     // full-speed reference is the least of runs before and after the others.
     let t = runtime();
@@ -77,6 +79,7 @@ fn cpu_share_obeyed_and_switched() {
 
 #[test]
 fn a_sleeping_function_is_not_throttled() {
+    let _quiet = crate::common::quiet();
     // Blocked in a host call (WASI's poll_oneoff) is not running.
     let t = runtime();
     let d = least_duration(&t, 128, r#"{"action":"sleep","ms":100}"#, 2);
