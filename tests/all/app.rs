@@ -1322,7 +1322,6 @@ fn a_state_machine_keeps_several_saved_inputs() {
 
 #[test]
 fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("app");
     let mut h = harness(&dir);
     h.step();

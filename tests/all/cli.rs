@@ -224,7 +224,6 @@ fn a_guessed_handler_is_logged_at_each_cold_start() {
 
 #[test]
 fn init_writes_a_javascript_function_that_invoke_runs() {
-    let _busy = crate::common::busy();
     let cache = TempDir::new("cli-init");
     let dir = cache.path().join("greeter");
     let d = dir.to_str().unwrap();

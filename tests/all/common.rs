@@ -1,7 +1,7 @@
 //! Shared helpers: a runtime with private folders, sample paths, log capture.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use lambdesk::model::FunctionConfig;
@@ -98,19 +98,4 @@ pub fn wat(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(format!("{name}.wat"));
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// The CPU-share tests measure how long a fixed amount of work takes; they
-/// hold this exclusively, and tests that compile or snapshot the JavaScript
-/// runtime (seconds of a core) hold it shared, so the two never overlap.
-static CPU_QUIET: RwLock<()> = RwLock::new(());
-
-/// Held by a test that loads the machine for seconds (the JavaScript runtime).
-pub fn busy() -> RwLockReadGuard<'static, ()> {
-    CPU_QUIET.read().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Held by a test that times work against the CPU share.
-pub fn quiet() -> RwLockWriteGuard<'static, ()> {
-    CPU_QUIET.write().unwrap_or_else(|e| e.into_inner())
 }

@@ -97,7 +97,6 @@ fn invoke_logged(
 
 #[test]
 fn a_callback_handler_sums_and_logs_as_lambdas_node_runtime() {
-    let _busy = crate::common::busy();
     let t = runtime();
     deploy(&t, "node-sum", &js_sample("node-sum"), js_config());
     let (inv, logs) = invoke_logged(&t, "node-sum", br#"{"value1": 20, "value2": 22}"#);
@@ -132,7 +131,6 @@ fn a_callback_handler_sums_and_logs_as_lambdas_node_runtime() {
 
 #[test]
 fn module_state_survives_warm_starts_and_init_logs_carry_no_request_id() {
-    let _busy = crate::common::busy();
     let t = runtime();
     deploy(&t, "node-counter", &js_sample("node-counter"), js_config());
     let (cold, logs) = invoke_logged(&t, "node-counter", b"{}");
@@ -156,7 +154,6 @@ fn module_state_survives_warm_starts_and_init_logs_carry_no_request_id() {
 
 #[test]
 fn api_gateway_and_sqs_samples_answer_as_lambda_integrations_expect() {
-    let _busy = crate::common::busy();
     let t = runtime();
     deploy(&t, "node-api", &js_sample("node-api"), js_config());
     deploy(&t, "node-sqs", &js_sample("node-sqs"), js_config());
@@ -184,7 +181,6 @@ fn api_gateway_and_sqs_samples_answer_as_lambda_integrations_expect() {
 
 #[test]
 fn context_has_lambdas_fields_and_the_remaining_time_counts_down() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let code = folder(
         &dir,
@@ -238,7 +234,6 @@ exports.handler = async (event, context) => {
 
 #[test]
 fn init_errors_have_lambdas_types_and_messages() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let t = runtime();
     // (function, its files, handler, errorType, start of errorMessage)
@@ -317,7 +312,6 @@ fn init_errors_have_lambdas_types_and_messages() {
 
 #[test]
 fn thrown_values_and_unserialisable_results_are_reported_as_node_does() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let code = folder(
         &dir,
@@ -378,7 +372,6 @@ exports.handler = async (event) => {
 
 #[test]
 fn requires_imports_timers_and_globals_work_as_handlers_use_them() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let cjs = folder(
         &dir,
@@ -450,7 +443,6 @@ exports.handler = (event, context, callback) => {
 
 #[test]
 fn one_file_runs_with_its_own_name_as_the_handler_module() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let file = dir.path().join("app.mjs");
     std::fs::write(
@@ -473,7 +465,6 @@ fn one_file_runs_with_its_own_name_as_the_handler_module() {
 
 #[test]
 fn timeout_and_memory_limits_obeyed_and_violated() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let code = folder(
         &dir,
@@ -514,7 +505,6 @@ exports.handler = async (event) => {
 
 #[test]
 fn console_formats_values_as_node_and_keeps_a_message_one_record() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let code = folder(
         &dir,
@@ -570,7 +560,6 @@ exports.handler = async () => {
 
 #[test]
 fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers() {
-    let _busy = crate::common::busy();
     let dir = TempDir::new("js");
     let code = folder(
         &dir,
@@ -691,7 +680,6 @@ fn echo_server() -> std::net::SocketAddr {
 
 #[test]
 fn fetch_goes_through_the_roles_outbound_grants() {
-    let _busy = crate::common::busy();
     let addr = echo_server();
     let dir = TempDir::new("js");
     let code = folder(

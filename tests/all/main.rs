@@ -5,7 +5,6 @@
 mod app;
 mod cli;
 mod common;
-mod cpu;
 mod events;
 mod hostile_http;
 mod javascript;

@@ -11,7 +11,6 @@ use crate::common::{runtime, sample};
 
 #[test]
 fn every_sample_runs_with_its_own_test_event() {
-    let _busy = crate::common::busy();
     let t = runtime();
     for s in SAMPLES {
         // A module is a file of dist/ or wat/; source code a folder of its own.
@@ -71,7 +70,6 @@ fn every_sample_runs_with_its_own_test_event() {
 
 #[test]
 fn committed_modules_are_current() {
-    let _busy = crate::common::busy();
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()

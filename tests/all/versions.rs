@@ -387,7 +387,6 @@ fn versions_and_aliases_survive_a_restart_and_a_damaged_file_is_kept() {
 
 #[test]
 fn a_javascript_function_publishes_versions_that_keep_their_code() {
-    let _busy = crate::common::busy();
     let t = runtime();
     let dir = TempDir::new("versions-js");
     let src = dir.path().join("fn");

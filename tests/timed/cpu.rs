@@ -2,8 +2,10 @@
 //! action, not a fixed time) takes `1769 / memory_mb` times as long below
 //! 1,769 MB, the same above it, and at full speed with the share off; a
 //! sleeping function is not slowed. Each size's duration is the least of a
-//! few warm runs, so other tests sharing the machine do not skew the ratios;
-//! the tests that compile the JavaScript runtime wait meanwhile.
+//! few warm runs; the tests of this binary run one at a time (a lock), and no
+//! other binary's tests run meanwhile.
+
+use std::sync::{Mutex, MutexGuard};
 
 use lambdesk::model::CpuShare;
 
@@ -27,11 +29,17 @@ fn least_duration(t: &crate::common::TestRuntime, memory_mb: u32, event: &str, r
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Held by each test here, so they do not time each other's load.
+fn alone() -> MutexGuard<'static, ()> {
+    static ALONE: Mutex<()> = Mutex::new(());
+    ALONE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const WORK: &str = r#"{"action":"work","units":10}"#;
 
 #[test]
 fn cpu_share_obeyed_and_switched() {
-    let _quiet = crate::common::quiet();
+    let _alone = alone();
     // One test, so the sizes are not measured against each other's load; the
     // full-speed reference is the least of runs before and after the others.
     let t = runtime();
@@ -79,7 +87,7 @@ fn cpu_share_obeyed_and_switched() {
 
 #[test]
 fn a_sleeping_function_is_not_throttled() {
-    let _quiet = crate::common::quiet();
+    let _alone = alone();
     // Blocked in a host call (WASI's poll_oneoff) is not running.
     let t = runtime();
     let d = least_duration(&t, 128, r#"{"action":"sleep","ms":100}"#, 2);
