@@ -15,12 +15,16 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}/lambdesk-runtimes"
 # Stable paths inside the binaries, wherever the repo is cloned.
 export RUSTFLAGS="--remap-path-prefix=$HOME/.cargo/registry/src=/cargo --remap-path-prefix=$PWD=/runtimes"
 export CARGO_TARGET_DIR="$target_dir"
-cargo build --quiet --release --locked --target wasm32-wasip1
 status=0
 mkdir -p dist
-for pair in "lambdesk_js:javascript"; do
-  built="$target_dir/wasm32-wasip1/release/${pair%%:*}.wasm"
-  name="${pair##*:}"
+# One package at a time, so each runtime's dependencies get only the features
+# it asks for (a workspace build would unify them, changing the other module).
+for pair in "lambdesk-js:lambdesk_js:javascript" "lambdesk-python:lambdesk_python:python"; do
+  package="${pair%%:*}"
+  rest="${pair#*:}"
+  built="$target_dir/wasm32-wasip1/release/${rest%%:*}.wasm"
+  name="${rest##*:}"
+  cargo build --quiet --release --locked --target wasm32-wasip1 -p "$package"
   if [[ "${1:-}" == "--check" ]]; then
     if ! cmp -s "$built" "dist/$name.wasm"; then
       echo "runtimes/dist/$name.wasm is out of date: run runtimes/build.sh" >&2

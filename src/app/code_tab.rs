@@ -45,13 +45,7 @@ pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Ve
                         })
                         .unwrap_or_else(|| "unknown".into());
                     row(ui, "Last modified", modified);
-                    let runtime = match entry.config.runtime {
-                        crate::model::Language::Wasm => "WebAssembly (WASI preview 1)",
-                        crate::model::Language::Javascript => {
-                            "JavaScript (Boa, ES2023; Lambda's Node.js handler contract)"
-                        }
-                    };
-                    row(ui, "Runtime", runtime.into());
+                    row(ui, "Runtime", entry.config.runtime.engine().into());
                     match status.map(|s| &s.deploy) {
                         Some(DeployState::Ready(info)) => {
                             row(
@@ -150,7 +144,8 @@ pub fn module_kind_text(
 ) -> String {
     if runtime.is_source() {
         return format!(
-            "JavaScript: handler `{handler}`; the module's own code runs once, at INIT"
+            "{}: handler `{handler}`; the module's own code runs once, at INIT",
+            runtime.title()
         );
     }
     match kind {

@@ -381,7 +381,7 @@ impl LambdeskApp {
                     }
                 });
                 ui.separator();
-                ui.label("Drop .wasm, .wat, .zip or .js files, or a folder of JavaScript, on the window to add them.");
+                ui.label("Drop .wasm, .wat, .zip, .js or .py files, or a folder of JavaScript or Python, on the window to add them.");
                 ui.label("Click a log line to show only its invocation.");
             });
         self.ui.show_help = open;

@@ -21,14 +21,21 @@ pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
     ui.horizontal(|ui| {
         ui.heading("Functions");
         ui.menu_button("Create…", |ui| {
-            ui.label(RichText::new("JavaScript, from a blueprint").weak());
-            for (i, b) in crate::model::function_blueprints::FUNCTION_BLUEPRINTS
-                .iter()
-                .enumerate()
-            {
-                if ui.button(b.name).on_hover_text(b.description).clicked() {
-                    cmds.push(Command::CreateFunction(i));
-                    ui.close();
+            for language in crate::model::Language::ALL.into_iter().filter(|l| l.is_source()) {
+                ui.label(RichText::new(format!("{}, from a blueprint", language.title())).weak());
+                for (i, b) in crate::model::function_blueprints::FUNCTION_BLUEPRINTS
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.language == language)
+                {
+                    if ui
+                        .button(format!("{} ({})", b.name, language.title()))
+                        .on_hover_text(b.description)
+                        .clicked()
+                    {
+                        cmds.push(Command::CreateFunction(i));
+                        ui.close();
+                    }
                 }
             }
         })
@@ -39,7 +46,7 @@ pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
     if c.workspace.functions.is_empty() {
         ui.label(
             RichText::new(
-                "No functions yet. Add function… (Ctrl+O), or drop .wasm, .wat, .zip or .js files (or a folder of JavaScript) on the window.",
+                "No functions yet. Add function… (Ctrl+O), or drop .wasm, .wat, .zip, .js or .py files (or a folder of JavaScript or Python) on the window.",
             )
             .weak(),
         );
@@ -121,8 +128,9 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
                 if entry.config.runtime.is_source() {
                     // The runtime's module compiles once per machine (then
                     // it is read from the cache).
-                    ui.label("Loading code and the JavaScript runtime…").on_hover_text(
-                        "The JavaScript runtime (a WebAssembly module) is prepared, snapshotted and compiled once on this machine (a few seconds), then loaded from the cache",
+                    let language = entry.config.runtime.title();
+                    ui.label(format!("Loading code and the {language} runtime…")).on_hover_text(
+                        format!("The {language} runtime (a WebAssembly module) is prepared, snapshotted and compiled once on this machine (seconds), then loaded from the cache"),
                     );
                 } else {
                     ui.label("Loading code…");

@@ -46,7 +46,8 @@ pub enum Command {
     /// Write a new function's folder from a blueprint (as the Lambda
     /// console's "Author from scratch"): then `lambdesk invoke DIR`.
     Init {
-        /// The language: javascript (or nodejs18.x … nodejs24.x).
+        /// The language: javascript (or nodejs18.x … nodejs24.x), python (or
+        /// python3.9 … python3.14).
         #[arg(long, default_value = "javascript")]
         runtime: String,
         /// The blueprint: hello-world, api-gateway, s3-event, sqs-batch.
@@ -407,12 +408,15 @@ pub struct InvokeArgs {
     pub event: Option<String>,
     /// The export to call (`_start` for a WASI command). Default: `_start` if
     /// exported, else `handler`. JavaScript: `file.export` (default
-    /// `index.handler`).
+    /// `index.handler`); Python: `module.function` (default
+    /// `lambda_function.lambda_handler`).
     #[arg(long)]
     pub handler: Option<String>,
-    /// What the code is: `wasm` or `javascript` (Lambda's `nodejs18.x` …
-    /// `nodejs24.x` too). Default: from the code (`.js`, `.mjs`, `.cjs`, or a
-    /// folder with `package.json` or `index.js`, is JavaScript).
+    /// What the code is: `wasm`, `javascript` or `python` (Lambda's
+    /// `nodejs18.x` … `nodejs24.x` and `python3.9` … `python3.14` too).
+    /// Default: from the code (`.js`, `.mjs`, `.cjs`, or a folder with
+    /// `package.json` or `index.js`, is JavaScript; `.py`, or a folder with
+    /// `.py` files, Python).
     #[arg(long, value_name = "RUNTIME")]
     pub runtime: Option<String>,
     /// Memory in MB (128–10240).
@@ -558,7 +562,7 @@ pub fn run(command: Command, workspace: Option<PathBuf>) -> anyhow::Result<i32> 
             let language = crate::model::Language::parse(&runtime)
                 .filter(|l| l.is_source())
                 .with_context(|| {
-                    format!("--runtime {runtime}: javascript (or nodejs18.x … nodejs24.x)")
+                    format!("--runtime {runtime}: javascript (or nodejs18.x … nodejs24.x), python (or python3.9 … python3.14)")
                 })?;
             let Some(b) = find(language, &blueprint) else {
                 let names: Vec<&str> = for_language(language).map(|b| b.name).collect();
@@ -958,7 +962,7 @@ fn parse_config(args: &InvokeArgs) -> anyhow::Result<FunctionConfig> {
     };
     config.runtime = match &args.runtime {
         Some(r) => crate::model::Language::parse(r).with_context(|| {
-            format!("--runtime {r}: one of wasm, javascript (or nodejs18.x … nodejs24.x)")
+            format!("--runtime {r}: one of wasm, javascript (or nodejs18.x … nodejs24.x), python (or python3.9 … python3.14)")
         })?,
         None => crate::runtime::code::infer_language(&args.module),
     };

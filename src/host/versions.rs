@@ -614,13 +614,13 @@ fn revision_of(code_sha256: &str, config: &FunctionConfig) -> String {
 }
 
 /// The code to keep for a version: a module's file as it is; source code (a
-/// folder, or one `.js`/`.mjs`/`.cjs` file) as a zip of its files, in path
+/// folder, or one `.js`/`.mjs`/`.cjs`/`.py` file) as a zip of its files, in path
 /// order, so a version keeps what it ran even when the folder changes.
 fn package(origin: &Path) -> std::io::Result<Vec<u8>> {
     let is_source_file = origin
         .extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e, "js" | "mjs" | "cjs"));
+        .is_some_and(|e| matches!(e, "js" | "mjs" | "cjs" | "py"));
     if !origin.is_dir() && !is_source_file {
         return std::fs::read(origin);
     }

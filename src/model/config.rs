@@ -86,9 +86,10 @@ pub const RESERVED_ENV: &[&str] = &[
 ];
 
 /// What a function's code is, and so what runs it: a WebAssembly module, or
-/// JavaScript run by Lambdesk's JavaScript runtime (a module built from Boa,
-/// `runtimes/`). Lambda's runtime identifiers are accepted as names
-/// (`nodejs18.x` … `nodejs24.x`).
+/// JavaScript or Python run by Lambdesk's language runtimes (modules built
+/// from Boa and RustPython, `runtimes/`). Lambda's runtime identifiers are
+/// accepted as names (`nodejs18.x` … `nodejs24.x`, `python3.9` …
+/// `python3.14`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Language {
@@ -97,14 +98,17 @@ pub enum Language {
     Wasm,
     /// JavaScript with Lambda's Node.js handler contract.
     Javascript,
+    /// Python with Lambda's Python handler contract.
+    Python,
 }
 
 impl Language {
     /// Every language, in the order the app lists them.
-    pub const ALL: [Self; 2] = [Self::Wasm, Self::Javascript];
+    pub const ALL: [Self; 3] = [Self::Wasm, Self::Javascript, Self::Python];
 
     /// Reads a name: `wasm`, `javascript` (or `js`, `node`, `nodejs`,
-    /// `nodejs18.x` … `nodejs24.x`).
+    /// `nodejs18.x` … `nodejs24.x`), `python` (or `py`, `python3`,
+    /// `python3.9` … `python3.14`).
     pub fn parse(name: &str) -> Option<Self> {
         let n = name.trim().to_ascii_lowercase();
         match n.as_str() {
@@ -112,7 +116,12 @@ impl Language {
                 Some(Self::Wasm)
             }
             "javascript" | "js" | "node" | "nodejs" => Some(Self::Javascript),
+            "python" | "py" | "python3" => Some(Self::Python),
             _ => {
+                if let Some(minor) = n.strip_prefix("python3.") {
+                    let minor: u32 = minor.parse().ok()?;
+                    return (9..=14).contains(&minor).then_some(Self::Python);
+                }
                 let v = n.strip_prefix("nodejs")?.strip_suffix(".x")?;
                 let major: u32 = v.parse().ok()?;
                 (18..=24).contains(&major).then_some(Self::Javascript)
@@ -125,6 +134,7 @@ impl Language {
         match self {
             Self::Wasm => "wasm",
             Self::Javascript => "javascript",
+            Self::Python => "python",
         }
     }
 
@@ -133,6 +143,35 @@ impl Language {
         match self {
             Self::Wasm => "_start",
             Self::Javascript => "index.handler",
+            Self::Python => "lambda_function.lambda_handler",
+        }
+    }
+
+    /// The language's name as people write it (`WebAssembly`, `JavaScript`,
+    /// `Python`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Wasm => "WebAssembly",
+            Self::Javascript => "JavaScript",
+            Self::Python => "Python",
+        }
+    }
+
+    /// What runs code of this language, in a phrase (the Code tab).
+    pub fn engine(self) -> &'static str {
+        match self {
+            Self::Wasm => "WebAssembly (WASI preview 1)",
+            Self::Javascript => "JavaScript (Boa, ES2023; Lambda's Node.js handler contract)",
+            Self::Python => "Python 3.14 (RustPython; Lambda's Python handler contract)",
+        }
+    }
+
+    /// Source file extensions of this language (none for a module).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Wasm => &[],
+            Self::Javascript => &["js", "mjs", "cjs"],
+            Self::Python => &["py"],
         }
     }
 
@@ -160,7 +199,9 @@ impl TryFrom<String> for Language {
 
     fn try_from(s: String) -> Result<Self, String> {
         Self::parse(&s).ok_or_else(|| {
-            format!("`{s}` is not a runtime: wasm, javascript (or nodejs18.x … nodejs24.x)")
+            format!(
+                "`{s}` is not a runtime: wasm, javascript (or nodejs18.x … nodejs24.x), python (or python3.9 … python3.14)"
+            )
         })
     }
 }
@@ -436,7 +477,12 @@ pub fn validate_handler_for(language: Language, handler: &str) -> Result<(), Con
         Err(ConfigError::new(
             "handler",
             format!(
-                "`{handler}` is not FILE.EXPORT (for example {}), at most 128 characters",
+                "`{handler}` is not {} (for example {}), at most 128 characters",
+                if language == Language::Python {
+                    "MODULE.FUNCTION"
+                } else {
+                    "FILE.EXPORT"
+                },
                 language.default_handler()
             ),
         ))
@@ -572,6 +618,43 @@ pub fn validate_mount(mount: &Mount) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lambdas_runtime_identifiers_name_the_languages() {
+        for (name, want) in [
+            ("wasm", Some(Language::Wasm)),
+            ("provided.al2023", Some(Language::Wasm)),
+            ("nodejs18.x", Some(Language::Javascript)),
+            ("nodejs24.x", Some(Language::Javascript)),
+            ("NodeJS", Some(Language::Javascript)),
+            ("python3.9", Some(Language::Python)),
+            ("python3.14", Some(Language::Python)),
+            ("python", Some(Language::Python)),
+            ("nodejs16.x", None),
+            ("python3.8", None),
+            ("python3.15", None),
+            ("python2.7", None),
+            ("python3.", None),
+            ("ruby3.3", None),
+            ("", None),
+        ] {
+            assert_eq!(Language::parse(name), want, "{name}");
+        }
+        // Stored by name, and read back.
+        for l in Language::ALL {
+            let json = serde_json::to_string(&l).unwrap();
+            assert_eq!(serde_json::from_str::<Language>(&json).unwrap(), l);
+        }
+        let e = serde_json::from_str::<Language>("\"java21\"").unwrap_err();
+        assert!(e.to_string().contains("python3.14"), "{e}");
+        // Handlers: MODULE.FUNCTION for Python, FILE.EXPORT for JavaScript.
+        assert!(validate_handler_for(Language::Python, "lambda_function.lambda_handler").is_ok());
+        assert!(validate_handler_for(Language::Python, "api/routes.handle").is_ok());
+        let e = validate_handler_for(Language::Python, "lambda_handler").unwrap_err();
+        assert!(e.to_string().contains("MODULE.FUNCTION"), "{e}");
+        let e = validate_handler_for(Language::Javascript, "handler").unwrap_err();
+        assert!(e.to_string().contains("FILE.EXPORT"), "{e}");
+    }
 
     #[test]
     fn guest_paths_have_one_spelling() {

@@ -76,6 +76,50 @@ pub const FUNCTION_BLUEPRINTS: &[FunctionBlueprint] = &[
         handler: "index.handler",
         event_template: Some("sqs"),
     },
+    FunctionBlueprint {
+        name: "hello-world",
+        description: "Logs the event and answers 200 with a greeting",
+        language: Language::Python,
+        files: &[(
+            "lambda_function.py",
+            include_str!("../../sample-functions/python/blueprints/hello_world.py"),
+        )],
+        handler: "lambda_function.lambda_handler",
+        event_template: None,
+    },
+    FunctionBlueprint {
+        name: "api-gateway",
+        description: "An API Gateway (HTTP API) handler: a JSON response with status and headers",
+        language: Language::Python,
+        files: &[(
+            "lambda_function.py",
+            include_str!("../../sample-functions/python/py-api/lambda_function.py"),
+        )],
+        handler: "lambda_function.lambda_handler",
+        event_template: Some("apigateway-http"),
+    },
+    FunctionBlueprint {
+        name: "s3-event",
+        description: "Reads the bucket and key of each S3 event record",
+        language: Language::Python,
+        files: &[(
+            "lambda_function.py",
+            include_str!("../../sample-functions/python/blueprints/s3_event.py"),
+        )],
+        handler: "lambda_function.lambda_handler",
+        event_template: Some("s3-put"),
+    },
+    FunctionBlueprint {
+        name: "sqs-batch",
+        description: "An SQS batch handler with a partial batch response (batchItemFailures)",
+        language: Language::Python,
+        files: &[(
+            "lambda_function.py",
+            include_str!("../../sample-functions/python/py-sqs/lambda_function.py"),
+        )],
+        handler: "lambda_function.lambda_handler",
+        event_template: Some("sqs"),
+    },
 ];
 
 /// The blueprints of `language`.

@@ -261,12 +261,14 @@ pub fn runtime_module(language: Language) -> Option<&'static [u8]> {
     match language {
         Language::Wasm => None,
         Language::Javascript => Some(include_bytes!("../../runtimes/dist/javascript.wasm")),
+        Language::Python => Some(include_bytes!("../../runtimes/dist/python.wasm")),
     }
 }
 
 /// The language of code at `path`, from its name: `.js`, `.mjs`, `.cjs`, or
 /// a folder with a `package.json` or an `index.js`/`index.mjs`, is
-/// JavaScript; anything else a module.
+/// JavaScript; `.py`, or a folder with a `lambda_function.py` (or, failing
+/// that, any `.py` file at its top), is Python; anything else a module.
 pub fn infer_language(path: &Path) -> Language {
     let ext = path
         .extension()
@@ -276,14 +278,33 @@ pub fn infer_language(path: &Path) -> Language {
     if matches!(ext.as_str(), "js" | "mjs" | "cjs") {
         return Language::Javascript;
     }
-    if path.is_dir()
-        && ["package.json", "index.js", "index.mjs", "index.cjs"]
-            .iter()
-            .any(|f| path.join(f).is_file())
+    if ext == "py" {
+        return Language::Python;
+    }
+    if !path.is_dir() {
+        return Language::Wasm;
+    }
+    if ["package.json", "index.js", "index.mjs", "index.cjs"]
+        .iter()
+        .any(|f| path.join(f).is_file())
     {
         return Language::Javascript;
     }
-    Language::Wasm
+    if path.join("lambda_function.py").is_file() {
+        return Language::Python;
+    }
+    // The top of the folder only, and a bounded look at it.
+    let has_python = std::fs::read_dir(path).is_ok_and(|entries| {
+        entries
+            .take(1000)
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "py") && e.path().is_file())
+    });
+    if has_python {
+        Language::Python
+    } else {
+        Language::Wasm
+    }
 }
 
 /// Lambda's handler for source code at `path`: `index.handler` for a

@@ -53,9 +53,18 @@ fn base_config() -> Config {
         .wasm_backtrace_details(wasmtime::WasmBacktraceDetails::Enable)
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .parallel_compilation(true)
-        .memory_init_cow(true);
+        .memory_init_cow(true)
+        // Interpreters recurse on the native stack: RustPython needs up to
+        // 2 MiB for Python's default recursion limit (1000 frames) to end in
+        // `RecursionError` rather than a trap (measured); 8 MiB is Linux's,
+        // and Lambda's, default.
+        .max_wasm_stack(MAX_WASM_STACK)
+        .async_stack_size(MAX_WASM_STACK + (1 << 20));
     config
 }
+
+/// The native stack guest code may use.
+pub const MAX_WASM_STACK: usize = 8 << 20;
 
 /// Guest code running in this process: the epoch tickers tick only while
 /// some does, so an idle app or `serve` does not wake a thousand times a second.

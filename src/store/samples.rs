@@ -1,9 +1,10 @@
 //! The built-in sample functions, embedded in the binary so a fresh install
 //! shows working functions with no set-up. Their sources are in
 //! `sample-functions/`; `sample-functions/build.sh` rebuilds the `.wasm` files.
-//! The JavaScript samples (`sample-functions/javascript/`) are their own
-//! source, installed as a folder each (`index.js`, as Lambda's default
-//! handler `index.handler` expects).
+//! The JavaScript and Python samples (`sample-functions/javascript/`,
+//! `sample-functions/python/`) are their own source, installed as a folder
+//! each (`index.js` or `lambda_function.py`, as Lambda's default handlers
+//! `index.handler` and `lambda_function.lambda_handler` expect).
 
 use std::path::Path;
 
@@ -158,6 +159,48 @@ pub const SAMPLES: &[Sample] = &[
         event: ("empty", "{}"),
         runtime: Language::Javascript,
     },
+    Sample {
+        name: "py-hello",
+        file_name: "lambda_function.py",
+        code: include_bytes!("../../sample-functions/python/py-hello/lambda_function.py"),
+        handler: "lambda_function.lambda_handler",
+        description: "Prints its event, the time left and the memory limit; returns the S3 bucket (Python)",
+        event: ("s3-put", include_str!("../../assets/events/s3-put.json")),
+        runtime: Language::Python,
+    },
+    Sample {
+        name: "py-api",
+        file_name: "lambda_function.py",
+        code: include_bytes!("../../sample-functions/python/py-api/lambda_function.py"),
+        handler: "lambda_function.lambda_handler",
+        description: "An API Gateway handler: GET /py-api?name=you (Python, logging)",
+        event: (
+            "api-gateway",
+            r#"{"version": "2.0", "rawPath": "/py-api", "rawQueryString": "name=you", "queryStringParameters": {"name": "you"}, "requestContext": {"http": {"method": "GET", "path": "/py-api"}}}"#,
+        ),
+        runtime: Language::Python,
+    },
+    Sample {
+        name: "py-sqs",
+        file_name: "lambda_function.py",
+        code: include_bytes!("../../sample-functions/python/py-sqs/lambda_function.py"),
+        handler: "lambda_function.lambda_handler",
+        description: "An SQS batch handler with a partial batch response (Python)",
+        event: (
+            "sqs-batch",
+            r#"{"Records": [{"messageId": "m1", "body": "hello", "eventSource": "aws:sqs"}, {"messageId": "m2", "body": "fail", "eventSource": "aws:sqs"}]}"#,
+        ),
+        runtime: Language::Python,
+    },
+    Sample {
+        name: "py-counter",
+        file_name: "lambda_function.py",
+        code: include_bytes!("../../sample-functions/python/py-counter/lambda_function.py"),
+        handler: "lambda_function.lambda_handler",
+        description: "Counts its warm starts in module state (Python)",
+        event: ("empty", "{}"),
+        runtime: Language::Python,
+    },
 ];
 
 /// The sample called `name`.
@@ -213,9 +256,9 @@ impl Sample {
                 path: "/hello".into(),
                 payload_format: PayloadFormat::V2,
             },
-            "node-api" => TriggerSource::Http {
+            "node-api" | "py-api" => TriggerSource::Http {
                 method: "GET".into(),
-                path: "/node-api".into(),
+                path: format!("/{}", self.name),
                 payload_format: PayloadFormat::V2,
             },
             "s3-object-info" => {

@@ -223,6 +223,57 @@ fn a_guessed_handler_is_logged_at_each_cold_start() {
 }
 
 #[test]
+fn init_writes_a_python_function_that_invoke_runs() {
+    let cache = TempDir::new("cli-init-py");
+    let dir = cache.path().join("uploads");
+    let d = dir.to_str().unwrap();
+    let out = lambdesk(
+        &cache,
+        &[
+            "init",
+            "--runtime",
+            "python3.13",
+            "--blueprint",
+            "s3-event",
+            d,
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.join("lambda_function.py").is_file());
+    // The runtime is inferred from the folder, the handler is Lambda's default.
+    let event = dir.join("event.json");
+    let out = lambdesk(&cache, &["invoke", d, "--event", event.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let response: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["objects"][0]["bucket"], "example-bucket");
+    assert!(
+        text(&out.stderr).contains("ObjectCreated:Put: s3://example-bucket/"),
+        "{}",
+        text(&out.stderr)
+    );
+    // One file, named on the command line with its handler.
+    let file = cache.path().join("job.py");
+    std::fs::write(
+        &file,
+        "def main(event, context):\n    return event.get('n', 0) + 1\n",
+    )
+    .unwrap();
+    let out = lambdesk(
+        &cache,
+        &["invoke", file.to_str().unwrap(), "--handler", "job.main"],
+    );
+    assert_eq!(text(&out.stdout).trim(), "1", "{}", text(&out.stderr));
+    // An unknown version is refused with the names that work.
+    let out = lambdesk(&cache, &["init", "--runtime", "python2.7", d]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("python3.9"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn init_writes_a_javascript_function_that_invoke_runs() {
     let cache = TempDir::new("cli-init");
     let dir = cache.path().join("greeter");

@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 
 use crate::common::{Logs, TempDir, TestRuntime};
 
-/// A runtime whose compiled-module cache is shared by these tests: the
-/// JavaScript runtime's module compiles once per test run, not per test.
-fn runtime() -> TestRuntime {
+/// A runtime whose compiled-module cache is shared by these tests (and
+/// python.rs's): each language runtime's module compiles once per test run,
+/// not per test.
+pub fn runtime() -> TestRuntime {
     let dir = TempDir::new("js-rt");
     let options = lambdesk::runtime::RuntimeOptions {
         cache_dir: Some(std::env::temp_dir().join("lambdesk-test-js-module-cache")),
@@ -44,7 +45,7 @@ fn js_config() -> FunctionConfig {
 }
 
 /// A function folder with `files` (name, text).
-fn folder(dir: &TempDir, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub fn folder(dir: &TempDir, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let root = dir.path().join(name);
     for (file, text) in files {
         let path = root.join(file);
@@ -54,13 +55,13 @@ fn folder(dir: &TempDir, name: &str, files: &[(&str, &str)]) -> PathBuf {
     root
 }
 
-fn deploy(t: &TestRuntime, name: &str, code: &Path, config: FunctionConfig) {
+pub fn deploy(t: &TestRuntime, name: &str, code: &Path, config: FunctionConfig) {
     t.runtime
         .deploy(name, code, config)
         .unwrap_or_else(|e| panic!("deploying {name}: {e}"));
 }
 
-fn response(inv: &lambdesk::runtime::Invocation) -> Value {
+pub fn response(inv: &lambdesk::runtime::Invocation) -> Value {
     match &inv.outcome {
         Outcome::Response(bytes) => serde_json::from_slice(bytes).unwrap(),
         Outcome::Error(e) => panic!(
@@ -71,7 +72,7 @@ fn response(inv: &lambdesk::runtime::Invocation) -> Value {
 }
 
 /// The error object the caller gets, and whether it is `Unhandled`.
-fn error_object(inv: &lambdesk::runtime::Invocation) -> (Value, ErrorKind) {
+pub fn error_object(inv: &lambdesk::runtime::Invocation) -> (Value, ErrorKind) {
     let e = inv.error().unwrap_or_else(|| {
         panic!(
             "expected an error, got {}",
@@ -81,7 +82,7 @@ fn error_object(inv: &lambdesk::runtime::Invocation) -> (Value, ErrorKind) {
     (serde_json::from_slice(&inv.payload()).unwrap(), e.kind)
 }
 
-fn invoke_logged(
+pub fn invoke_logged(
     t: &TestRuntime,
     name: &str,
     event: &[u8],

@@ -10,6 +10,7 @@ mod hostile_http;
 mod javascript;
 mod layers;
 mod outbound;
+mod python;
 mod runtime;
 mod samples;
 mod sandbox;

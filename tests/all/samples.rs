@@ -16,7 +16,8 @@ fn every_sample_runs_with_its_own_test_event() {
         // A module is a file of dist/ or wat/; source code a folder of its own.
         let (file, code) = if s.runtime.is_source() {
             let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("sample-functions/javascript")
+                .join("sample-functions")
+                .join(s.runtime.name())
                 .join(s.name);
             (folder.join(s.file_name), folder)
         } else {
@@ -48,7 +49,8 @@ fn every_sample_runs_with_its_own_test_event() {
         assert!(inv.error().is_none(), "{}: {:?}", s.name, inv.error());
     }
     // Each sample has dedicated tests in runtime.rs (http-request in
-    // outbound.rs, the node-* ones in javascript.rs); this list keeps that
+    // outbound.rs, the node-* ones in javascript.rs, the py-* ones in
+    // python.rs); this list keeps that
     // honest.
     let tested = [
         "hello",
@@ -63,6 +65,10 @@ fn every_sample_runs_with_its_own_test_event() {
         "node-api",
         "node-sqs",
         "node-counter",
+        "py-hello",
+        "py-api",
+        "py-sqs",
+        "py-counter",
     ];
     let names: Vec<&str> = SAMPLES.iter().map(|s| s.name).collect();
     assert_eq!(names, tested);

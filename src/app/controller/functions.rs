@@ -19,7 +19,7 @@ impl Controller {
                 .is_some_and(|e| matches!(e, "wasm" | "wat" | "zip"));
         if !ok {
             self.error(format!(
-                "{}: not a .wasm, .wat, .zip or .js/.mjs file, nor a folder of JavaScript (with index.js or package.json)",
+                "{}: not a .wasm, .wat, .zip, .js/.mjs or .py file, nor a folder of JavaScript (with index.js or package.json) or Python (with .py files)",
                 path.display()
             ));
             return;
@@ -62,7 +62,13 @@ impl Controller {
         let Some(b) = crate::model::function_blueprints::FUNCTION_BLUEPRINTS.get(i) else {
             return;
         };
-        let name = self.workspace.unique_name(b.name);
+        // Python's are told apart from JavaScript's of the same blueprint.
+        let suffix = if b.language == crate::model::Language::Python {
+            "-py"
+        } else {
+            ""
+        };
+        let name = self.workspace.unique_name(&format!("{}{suffix}", b.name));
         let dir = self.workspace_dir.join("functions").join(&name);
         if let Err(e) = crate::store::scaffold::write(&dir, b) {
             self.error(format!("cannot create {name}: {e}"));

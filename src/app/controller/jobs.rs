@@ -177,7 +177,10 @@ fn pick(kind: &DialogKind, start: &Path) -> DialogResult {
     match kind {
         DialogKind::AddFunctions => dialog
             .set_title("Add function")
-            .add_filter("Function code", &["wasm", "wat", "zip", "js", "mjs", "cjs"])
+            .add_filter(
+                "Function code",
+                &["wasm", "wat", "zip", "js", "mjs", "cjs", "py"],
+            )
             .pick_files(),
         DialogKind::ImportEvent(_) => dialog
             .set_title("Import test event")

@@ -492,7 +492,7 @@ impl DialogKind {
     /// The file extensions shown (empty: folders).
     pub fn extensions(&self) -> &'static [&'static str] {
         match self {
-            Self::AddFunctions => &["wasm", "wat", "zip", "js", "mjs", "cjs"],
+            Self::AddFunctions => &["wasm", "wat", "zip", "js", "mjs", "cjs", "py"],
             Self::ImportEvent(_) | Self::ExportEvent(..) => &["json"],
             _ => &[],
         }
