@@ -15,6 +15,9 @@ target_dir="${CARGO_TARGET_DIR:-$PWD/target}/lambdesk-runtimes"
 # Stable paths inside the binaries, wherever the repo is cloned.
 export RUSTFLAGS="--remap-path-prefix=$HOME/.cargo/registry/src=/cargo --remap-path-prefix=$PWD=/runtimes"
 export CARGO_TARGET_DIR="$target_dir"
+# RustPython embeds its standard library's folder (unused: the library is
+# frozen into the module); a fixed one, not this machine's registry path.
+export win_lib_path=/var/lang/lib/python3.14
 status=0
 mkdir -p dist
 # One package at a time, so each runtime's dependencies get only the features

@@ -52,6 +52,8 @@ pub struct ConfigDraft {
     pub async_invoke: crate::model::AsyncInvokeConfig,
     /// Lambda's `Description`.
     pub description: String,
+    /// SnapStart on published versions.
+    pub snap_start: bool,
 }
 
 impl ConfigDraft {
@@ -88,6 +90,7 @@ impl ConfigDraft {
             args: c.args.join("\n"),
             async_invoke: c.async_invoke.clone(),
             description: c.description.clone(),
+            snap_start: c.snap_start,
         }
     }
 
@@ -186,6 +189,7 @@ impl ConfigDraft {
                 .collect(),
             async_invoke: self.async_invoke.clone(),
             description: self.description.trim().to_owned(),
+            snap_start: self.snap_start,
         };
         if errors.is_empty() {
             config.validate().map(|()| config)

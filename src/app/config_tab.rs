@@ -70,6 +70,10 @@ pub(super) fn config_tab_ui(
             ui.end_row();
 
             number_row_ui(ui, "Timeout (s)", "1–900 seconds; Lambda's default is 3", &mut draft.timeout, "", &errors, "timeout_s");
+
+            let l = ui.label("SnapStart").on_hover_text("Lambda's SnapStart on published versions: publishing runs INIT once and snapshots the environment; the version's cold starts restore it (REPORT shows Restore Duration). Code that runs at INIT runs once, not per environment: make unique values in the handler.");
+            ui.checkbox(&mut draft.snap_start, "Published versions").labelled_by(l.id);
+            ui.end_row();
             number_row_ui(
                 ui,
                 "Ephemeral storage (MB)",
@@ -261,6 +265,15 @@ fn published_config_ui(ui: &mut Ui, c: &Controller, name: &str, q: &str, cmds: &
                 ("Description", config.description.clone()),
                 ("Memory", format!("{} MB", config.memory_mb)),
                 ("Timeout", format!("{} s", config.timeout_s)),
+                (
+                    "SnapStart",
+                    if config.snap_start {
+                        "On (restored from its snapshot)"
+                    } else {
+                        "Off"
+                    }
+                    .to_owned(),
+                ),
                 (
                     "Ephemeral storage",
                     format!("{} MB", config.ephemeral_storage_mb),

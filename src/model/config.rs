@@ -241,6 +241,11 @@ pub struct FunctionConfig {
     /// Lambda's `Description` (free text, at most 256 characters).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// Lambda's SnapStart (`ApplyOn: PublishedVersions`; off by default, as
+    /// Lambda's): publishing a version runs its INIT once and snapshots the
+    /// environment; the version's cold starts restore the snapshot.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub snap_start: bool,
 }
 
 /// How asynchronous invocations (`Event`) of a function are retried and where
@@ -300,6 +305,7 @@ impl Default for FunctionConfig {
             args: Vec::new(),
             async_invoke: AsyncInvokeConfig::default(),
             description: String::new(),
+            snap_start: false,
         }
     }
 }

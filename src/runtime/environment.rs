@@ -61,6 +61,10 @@ pub(crate) struct Blueprint {
     pub cpu_share_on: Arc<std::sync::atomic::AtomicBool>,
     /// The runtime's outbound HTTP client.
     pub outbound: Arc<super::outbound::Client>,
+    /// SnapStart: environments are restored from the version's snapshot
+    /// (INIT ran once, when it was published); the module's restore hook
+    /// runs instead of `_initialize`.
+    pub snap_start: bool,
     /// The role's outbound grants, parsed (the configuration was validated).
     pub grants: Arc<crate::model::outbound::Grants>,
 }
@@ -235,43 +239,14 @@ impl Environment {
         event: Bytes,
         sink: Option<super::logs::LogSink>,
     ) -> Result<(Self, Duration, Duration), (FunctionError, Duration, Duration)> {
-        let facts = Arc::new(EnvironmentFacts {
-            function: bp.function.clone(),
-            memory_mb: bp.config.memory_mb,
-            log_group: bp.log_group.clone(),
-            log_stream: Arc::from(super::logs::new_log_stream_name(&bp.version)),
-            arn: bp.arn.clone(),
-            version: bp.version.clone(),
-        });
-        let io = Io::new(facts.clone());
-        io.begin(event, first.clone(), sink);
+        let mut env = Self::prepare(bp, id, first, event, sink)
+            .map_err(|e| (e, Duration::ZERO, Duration::ZERO))?;
         let init_error = |msg: String| {
             (
                 FunctionError::unhandled("Runtime.InitError", msg),
                 Duration::ZERO,
                 Duration::ZERO,
             )
-        };
-        let tmp_path = bp.tmp_stock.take().map_err(|e| {
-            init_error(format!(
-                "cannot create /tmp for the environment in {}: {e}",
-                bp.scratch_dir.display()
-            ))
-        })?;
-        let mut env = Self {
-            id,
-            facts,
-            created: SystemTime::now(),
-            last_used: Instant::now(),
-            invocations: 0,
-            peak_memory_bytes: 0,
-            generation: 0,
-            io,
-            tmp: TmpDir {
-                path: tmp_path,
-                stock: bp.tmp_stock.clone(),
-            },
-            live: None,
         };
         let ModuleKind::Handler {
             has_initialize,
@@ -295,10 +270,22 @@ impl Environment {
         };
         let instantiate = started.elapsed();
         let init_started = Instant::now();
-        if has_initialize {
-            let init = instance
-                .get_typed_func::<(), ()>(&mut store, "_initialize")
-                .map_err(|e| init_error(format!("_initialize: {e}")))?;
+        // INIT, or (restored from a SnapStart snapshot) the module's restore
+        // hook, if it has one.
+        let init_export = if bp.snap_start {
+            instance
+                .get_typed_func::<(), ()>(&mut store, super::snapshot::RESTORE_EXPORT)
+                .ok()
+        } else if has_initialize {
+            Some(
+                instance
+                    .get_typed_func::<(), ()>(&mut store, "_initialize")
+                    .map_err(|e| init_error(format!("_initialize: {e}")))?,
+            )
+        } else {
+            None
+        };
+        if let Some(init) = init_export {
             let result = block_on(async {
                 tokio::time::timeout(INIT_TIMEOUT, init.call_async(&mut store, ())).await
             });
@@ -335,6 +322,111 @@ impl Environment {
         env.peak_memory_bytes = store.data().limiter.peak_bytes;
         env.live = Some(Live { store, handler });
         Ok((env, instantiate, init))
+    }
+
+    /// SnapStart: runs INIT of `wasm` (the module `bp` was made from) once,
+    /// in an environment of the function (its WASI context, `/var/task`,
+    /// the host's imports: what INIT sees at a cold start), and snapshots
+    /// the environment. The snapshot (a module whose memory holds INIT's
+    /// state and which has no `_initialize`) and INIT's duration.
+    pub fn snapshot(
+        bp: &Blueprint,
+        wasm: &[u8],
+        linker: &wasmtime::Linker<HostState>,
+        first: &InvocationContext,
+        sink: Option<super::logs::LogSink>,
+    ) -> Result<(Vec<u8>, Duration), FunctionError> {
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            FunctionError::unhandled("Runtime.SnapshotError", format!("{what}: {e}"))
+        };
+        let env = Self::prepare(bp, 0, first, Bytes::new(), sink)?;
+        let (snapshot, instrumented) = super::snapshot::FunctionSnapshot::instrument(wasm)
+            .map_err(|e| failed("the module cannot be snapshotted", &format!("{e:#}")))?;
+        let module = wasmtime::Module::new(&bp.engine, &instrumented)
+            .map_err(|e| failed("compiling the module to snapshot it", &e))?;
+        let mut store = env
+            .new_store(bp)
+            .map_err(|e| failed("creating the environment", &e))?;
+        block_on(async {
+            let started = Instant::now();
+            let instance =
+                tokio::time::timeout(INIT_TIMEOUT, linker.instantiate_async(&mut store, &module))
+                    .await
+                    .map_err(|_| init_timeout())?
+                    .map_err(|e| classify(&e, &store, bp, true))?;
+            let init = instance
+                .get_typed_func::<(), ()>(&mut store, "_initialize")
+                .map_err(|e| failed("_initialize", &e))?;
+            match tokio::time::timeout(INIT_TIMEOUT, init.call_async(&mut store, ())).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    let err = classify(&e, &store, bp, true);
+                    return Err(if err.error_type == TIMEOUT_ERROR_TYPE {
+                        init_timeout()
+                    } else {
+                        err
+                    });
+                }
+                Err(_) => return Err(init_timeout()),
+            }
+            if let Some(payload) = env.io.take_init_error() {
+                let mut err = FunctionError::handled_from_payload(&payload);
+                err.kind = ErrorKind::Unhandled;
+                return Err(err);
+            }
+            let init = started.elapsed();
+            let bytes = snapshot
+                .finish(&mut store, instance)
+                .await
+                .map_err(|e| failed("snapshotting", &format!("{e:#}")))?;
+            Ok((bytes, init))
+        })
+    }
+
+    /// An environment's state before its instance exists: its facts, its
+    /// I/O (the first invocation's context, so lines logged during INIT
+    /// carry its request id) and its `/tmp`.
+    fn prepare(
+        bp: &Blueprint,
+        id: u64,
+        first: &InvocationContext,
+        event: Bytes,
+        sink: Option<super::logs::LogSink>,
+    ) -> Result<Self, FunctionError> {
+        let facts = Arc::new(EnvironmentFacts {
+            function: bp.function.clone(),
+            memory_mb: bp.config.memory_mb,
+            log_group: bp.log_group.clone(),
+            log_stream: Arc::from(super::logs::new_log_stream_name(&bp.version)),
+            arn: bp.arn.clone(),
+            version: bp.version.clone(),
+        });
+        let io = Io::new(facts.clone());
+        io.begin(event, first.clone(), sink);
+        let tmp_path = bp.tmp_stock.take().map_err(|e| {
+            FunctionError::unhandled(
+                "Runtime.InitError",
+                format!(
+                    "cannot create /tmp for the environment in {}: {e}",
+                    bp.scratch_dir.display()
+                ),
+            )
+        })?;
+        Ok(Self {
+            id,
+            facts,
+            created: SystemTime::now(),
+            last_used: Instant::now(),
+            invocations: 0,
+            peak_memory_bytes: 0,
+            generation: 0,
+            io,
+            tmp: TmpDir {
+                path: tmp_path,
+                stock: bp.tmp_stock.clone(),
+            },
+            live: None,
+        })
     }
 
     fn new_store(&self, bp: &Blueprint) -> anyhow::Result<Store<HostState>> {
@@ -408,7 +500,14 @@ impl Environment {
             ("AWS_LAMBDA_FUNCTION_VERSION", &*bp.version),
             ("AWS_LAMBDA_LOG_GROUP_NAME", &*bp.log_group),
             ("AWS_LAMBDA_LOG_STREAM_NAME", &*self.facts.log_stream),
-            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"),
+            (
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                if bp.snap_start {
+                    "snap-start"
+                } else {
+                    "on-demand"
+                },
+            ),
             ("AWS_REGION", crate::model::REGION),
             ("AWS_DEFAULT_REGION", crate::model::REGION),
             ("AWS_EXECUTION_ENV", "lambdesk"),

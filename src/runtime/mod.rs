@@ -638,6 +638,16 @@ impl Runtime {
         config.validate().map_err(DeployError::Config)?;
         let (module, source, load_time) = self.inner.modules.load(&bundle.wasm, &bundle.sha256)?;
         let kind = self.check_module(&module, config.export())?;
+        // SnapStart applies to published versions of modules with an INIT.
+        let snap_start = config.snap_start
+            && version != "$LATEST"
+            && matches!(
+                kind,
+                ModuleKind::Handler {
+                    has_initialize: true,
+                    ..
+                }
+            );
         let instance_pre = self
             .inner
             .linker
@@ -658,27 +668,31 @@ impl Runtime {
                 .map(|i| format!("{}.{} ({})", i.module(), i.name(), extern_kind(&i.ty())))
                 .collect(),
         };
+        let mut blueprint = Blueprint {
+            engine: self.inner.engine.clone(),
+            instance_pre,
+            kind,
+            function: Arc::from(name),
+            version: Arc::from(version),
+            arn: Arc::from(function_arn(name)),
+            log_group: Arc::from(logs::log_group_name(name)),
+            task_root: bundle.task_root.clone(),
+            scratch_dir: self.inner.scratch.clone(),
+            tmp_stock: self.inner.tmp_stock.clone(),
+            cpu_share_on: self.inner.cpu_share_on.clone(),
+            outbound: self.inner.outbound.clone(),
+            grants: Arc::new(
+                crate::model::outbound::Grants::parse(&config.role.outbound).unwrap_or_default(),
+            ),
+            init_note,
+            config,
+            snap_start,
+        };
+        if snap_start {
+            self.snap_start(&mut blueprint, &bundle.wasm)?;
+        }
         let function = Arc::new(Function {
-            blueprint: Blueprint {
-                engine: self.inner.engine.clone(),
-                instance_pre,
-                kind,
-                function: Arc::from(name),
-                version: Arc::from(version),
-                arn: Arc::from(function_arn(name)),
-                log_group: Arc::from(logs::log_group_name(name)),
-                task_root: bundle.task_root.clone(),
-                scratch_dir: self.inner.scratch.clone(),
-                tmp_stock: self.inner.tmp_stock.clone(),
-                cpu_share_on: self.inner.cpu_share_on.clone(),
-                outbound: self.inner.outbound.clone(),
-                grants: Arc::new(
-                    crate::model::outbound::Grants::parse(&config.role.outbound)
-                        .unwrap_or_default(),
-                ),
-                init_note,
-                config,
-            },
+            blueprint,
             info: info.clone(),
             first_load: Mutex::new(Some((source, load_time))),
             pool: Mutex::new(Pool::default()),
@@ -688,6 +702,57 @@ impl Runtime {
         let old = self.functions_mut().insert(key.to_owned(), function);
         drop(old);
         Ok(info)
+    }
+
+    /// SnapStart, when a version is published: runs the version's INIT once
+    /// and snapshots the environment (`Environment::snapshot`); the
+    /// version's environments are then created from the snapshot. INIT's
+    /// output goes to the log with an `INIT_REPORT` line, as Lambda's; an
+    /// INIT that fails fails the publishing.
+    fn snap_start(&self, bp: &mut Blueprint, wasm: &[u8]) -> Result<(), DeployError> {
+        let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
+        let first = context_until(&request_id, Instant::now() + environment::INIT_TIMEOUT);
+        let sink = self.inner.options.log_sink.clone();
+        let result = Environment::snapshot(bp, wasm, &self.inner.linker, &first, sink.clone());
+        let report = |status: &str, init: Option<Duration>, error: Option<&str>| {
+            let Some(sink) = &sink else { return };
+            let mut text = format!(
+                "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: {status}",
+                init.map_or(0.0, report::as_ms)
+            );
+            if let Some(e) = error {
+                text.push_str(&format!("\tError Type: {e}"));
+            }
+            sink(LogLine {
+                time: chrono::Utc::now(),
+                function: bp.function.clone(),
+                log_stream: Arc::from(logs::new_log_stream_name(&bp.version)),
+                request_id: Arc::from(""),
+                kind: LogKind::Platform,
+                text,
+            });
+        };
+        let (snapshot, init) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                report("error", None, Some(&e.error_type));
+                return Err(CodeError::Invalid(format!(
+                    "SnapStart: INIT failed while publishing version {}: {}: {}",
+                    bp.version, e.error_type, e.error_message
+                ))
+                .into());
+            }
+        };
+        report("success", Some(init), None);
+        let sha = code::sha256(&snapshot);
+        let (module, _, _) = self.inner.modules.load(&snapshot, &sha)?;
+        bp.kind = self.check_module(&module, bp.config.export())?;
+        bp.instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&module)
+            .map_err(|e| CodeError::Invalid(format!("{e:#}")))?;
+        Ok(())
     }
 
     /// Checks imports and the entry point; says how the module runs.
@@ -965,13 +1030,16 @@ impl Runtime {
             phases.instantiate = run.instantiate;
         }
         phases.handler = run.handler;
-        let report = Report::new(
+        let mut report = Report::new(
             &phases,
             start,
             bp.config.memory_mb,
             env.peak_memory_bytes,
             &self.inner.options.pricing,
         );
+        if bp.snap_start && start == StartKind::Cold {
+            report = report.restored(&phases, phases.init, &self.inner.options.pricing);
+        }
         let outcome = match run.outcome {
             Ok(bytes) => Outcome::Response(bytes),
             Err(e) => Outcome::Error(e),

@@ -216,6 +216,12 @@ pub struct Report {
     pub max_memory_used_mb: u64,
     /// INIT duration on a cold start, in ms.
     pub init_duration_ms: Option<f64>,
+    /// SnapStart: restoring the snapshot (instantiating it and running the
+    /// module's restore hook) on a cold start, in ms, instead of INIT.
+    pub restore_duration_ms: Option<f64>,
+    /// SnapStart: the restore hook, rounded up to 1 ms (what Lambda bills of
+    /// a restore).
+    pub billed_restore_duration_ms: Option<u64>,
     /// Estimated cost, in USD.
     pub cost_usd: f64,
 }
@@ -239,8 +245,27 @@ impl Report {
             memory_size_mb,
             max_memory_used_mb: (peak_memory_bytes as u64).div_ceil(1024 * 1024),
             init_duration_ms: init.map(as_ms),
+            restore_duration_ms: None,
+            billed_restore_duration_ms: None,
             cost_usd: pricing.cost_usd(billed_duration_ms, memory_size_mb),
         }
+    }
+
+    /// The report of a cold start restored from a SnapStart snapshot: its
+    /// start-up is a Restore Duration (no Init Duration: INIT ran when the
+    /// version was published, and its INIT_REPORT said so); billed are the
+    /// handler and the restore hook (`hook`), as Lambda bills them.
+    pub fn restored(mut self, phases: &Phases, hook: Duration, pricing: &Pricing) -> Self {
+        let Some(restore) = self.init_duration_ms.take() else {
+            return self;
+        };
+        let billed = phases.handler.as_nanos().div_ceil(1_000_000).max(1) as u64;
+        let billed_restore = hook.as_nanos().div_ceil(1_000_000) as u64;
+        self.restore_duration_ms = Some(restore);
+        self.billed_restore_duration_ms = Some(billed_restore);
+        self.billed_duration_ms = billed;
+        self.cost_usd = pricing.cost_usd(billed + billed_restore, self.memory_size_mb);
+        self
     }
 
     /// Lambda's REPORT line, tabs between the fields.
@@ -251,6 +276,13 @@ impl Report {
         );
         if let Some(init) = self.init_duration_ms {
             line.push_str(&format!("\tInit Duration: {init:.2} ms"));
+        }
+        if let (Some(restore), Some(billed)) =
+            (self.restore_duration_ms, self.billed_restore_duration_ms)
+        {
+            line.push_str(&format!(
+                "\tRestore Duration: {restore:.2} ms\tBilled Restore Duration: {billed} ms"
+            ));
         }
         line
     }

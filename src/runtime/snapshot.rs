@@ -84,13 +84,54 @@ pub(crate) fn preinitialize(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Vec<
     })
 }
 
+/// A function's own snapshot (SnapStart): `wasm` instrumented so its state
+/// can be read after its `_initialize` (INIT) ran; `finish` writes the new
+/// module. The caller instantiates the instrumented module in an environment
+/// of the function (its WASI context, its `/var/task`, the host's imports)
+/// and runs INIT there, so INIT sees what it sees at a cold start.
+pub(crate) struct FunctionSnapshot<'a> {
+    wizer: Wizer,
+    cx: wasmtime_wizer::ModuleContext<'a>,
+}
+
+/// The export a snapshotted module may have to be called after each
+/// restore, before its first invocation (the language runtimes re-seed
+/// their randomness there).
+pub const RESTORE_EXPORT: &str = "lambdesk_restore";
+
+impl<'a> FunctionSnapshot<'a> {
+    /// Instruments `wasm`; the instrumented module to run.
+    pub fn instrument(wasm: &'a [u8]) -> anyhow::Result<(Self, Vec<u8>)> {
+        let mut wizer = Wizer::new();
+        wizer.init_func("_initialize");
+        wizer.keep_init_func(false);
+        let (cx, instrumented) = wizer
+            .instrument(wasm)
+            .map_err(|e| anyhow::anyhow!("instrumenting the module for its snapshot: {e}"))?;
+        Ok((Self { wizer, cx }, instrumented))
+    }
+
+    /// The snapshot of `instance` (of the instrumented module, INIT done).
+    pub async fn finish<T: Send>(
+        &self,
+        store: &mut Store<T>,
+        instance: Instance,
+    ) -> anyhow::Result<Vec<u8>> {
+        let mut state = State { store, instance };
+        self.wizer
+            .snapshot(&self.cx, &mut state)
+            .await
+            .map_err(|e| anyhow::anyhow!("snapshotting the environment: {e}"))
+    }
+}
+
 /// The instance's state, as wizer reads it.
-struct State<'a> {
-    store: &'a mut Store<WasiP1Ctx>,
+struct State<'a, T: 'static> {
+    store: &'a mut Store<T>,
     instance: Instance,
 }
 
-impl InstanceState for State<'_> {
+impl<T: Send> InstanceState for State<'_, T> {
     async fn global_get(&mut self, name: &str, _: wasmtime_wizer::ValType) -> SnapshotVal {
         let Some(global) = self.instance.get_global(&mut *self.store, name) else {
             return SnapshotVal::I32(0);

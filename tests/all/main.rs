@@ -15,6 +15,7 @@ mod runtime;
 mod samples;
 mod sandbox;
 mod serve;
+mod snapstart;
 mod states;
 mod triggers;
 mod tuning;

@@ -253,6 +253,9 @@ def lambda_handler(event, context):
         return {"price": decimal.Decimal("9.5")}
     if kind == "none":
         return None
+    if kind == "exit":
+        import sys
+        sys.exit(3)
     return "ok"
 "#,
     );
@@ -313,6 +316,14 @@ def lambda_handler(event, context):
     let (inv, _) = call("other");
     assert_eq!(inv.start, StartKind::Warm);
     assert_eq!(response(&inv), json!("ok"));
+    // `sys.exit()` ends it, as a runtime process exiting in Lambda.
+    let (err, _) = error_object(&call("exit").0);
+    assert_eq!(err["errorType"], "Runtime.ExitError");
+    assert_eq!(
+        err["errorMessage"],
+        "Runtime exited with error: exit status 3"
+    );
+    assert_eq!(call("other").0.start, StartKind::Cold);
 }
 
 #[test]
@@ -620,4 +631,42 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
     }
     // Its environment is the function's, read at INIT (not the snapshot's).
     assert_eq!(seen[0]["env"], "first");
+}
+
+#[test]
+fn many_objects_of_one_type_and_many_json_dumps_stay_within_bounds() {
+    // RustPython 0.5 on wasm32 counted references in 15 bits (a list of
+    // 40,000 dicts aborted it) and never collected a recursive inner
+    // function (each json.dumps leaked its encoder): both patched
+    // (runtimes/vendor/PATCHES.md).
+    let dir = TempDir::new("py");
+    let code = function(
+        &dir,
+        "objects",
+        r#"
+import gc, json
+
+def lambda_handler(event, context):
+    rows = [{"id": i} for i in range(event["rows"])]
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(event["dumps"]):
+        json.dumps({"i": i, "tags": ["a", "b"]})
+    gc.collect()
+    return {"rows": len(rows), "grew": len(gc.get_objects()) - before}
+"#,
+    );
+    let t = runtime();
+    let mut config = py_config();
+    config.memory_mb = 512;
+    config.timeout_s = 60;
+    deploy(&t, "objects", &code, config);
+    let r = response(
+        &t.runtime
+            .invoke("objects", br#"{"rows": 100000, "dumps": 2000}"#)
+            .unwrap(),
+    );
+    assert_eq!(r["rows"], 100_000);
+    let grew = r["grew"].as_i64().unwrap();
+    assert!(grew < 100, "2,000 json.dumps calls left {grew} objects");
 }

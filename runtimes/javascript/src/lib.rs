@@ -783,6 +783,16 @@ pub extern "C" fn lambdesk_init() {
     }
 }
 
+/// After a SnapStart restore (the host calls this instead of INIT): the
+/// snapshot holds `Math.random`'s generator as INIT left it, and every
+/// environment restored from it would draw the same numbers; it is seeded
+/// afresh, and the start time (`process.uptime()`) restarts.
+#[unsafe(no_mangle)]
+pub extern "C" fn lambdesk_restore() {
+    let _ = rand::rng().reseed();
+    START.with(|s| s.set(Some(Instant::now())));
+}
+
 /// One invocation.
 fn invoke(rt: &mut Runtime) -> Result<String, String> {
     let mut event = String::new();

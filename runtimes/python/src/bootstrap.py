@@ -254,6 +254,12 @@ def load():
     return None
 
 
+def restore():
+    """After a SnapStart restore: the environment again, fresh randomness."""
+    _refresh_environment()
+    random.seed()
+
+
 def invoke(event_text, context_text):
     """One invocation: (True, response JSON) or (False, error JSON)."""
     global _request_id

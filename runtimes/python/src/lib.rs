@@ -299,6 +299,22 @@ pub extern "C" fn lambdesk_init() {
     }
 }
 
+/// After a SnapStart restore (the host calls this instead of INIT): the
+/// snapshot holds what INIT left, `random`'s state and the environment
+/// among it; wasi-libc reads its preopens and environment again, the
+/// bootstrap re-reads the environment and re-seeds `random`.
+#[unsafe(no_mangle)]
+pub extern "C" fn lambdesk_restore() {
+    forget_snapshot_state();
+    let result = RUNTIME.with(|r| match r.borrow().as_ref() {
+        Some(rt) => call(rt, "restore", Vec::new()).map(|_| ()),
+        None => Err("the runtime did not initialise".to_owned()),
+    });
+    if let Err(message) = result {
+        respond(&runtime_error(&message), true);
+    }
+}
+
 /// One invocation: the bootstrap's `(ok, text)`.
 fn invoke(rt: &Runtime) -> Result<(bool, String), String> {
     let mut event = String::new();
