@@ -86,7 +86,7 @@ fn config_json(
     json!({
         "FunctionName": name,
         "FunctionArn": arn,
-        "Runtime": "provided.al2023",
+        "Runtime": lambda_runtime(config.runtime),
         "Role": role_arn(config),
         "Handler": config.handler,
         "CodeSize": code_size,
@@ -101,7 +101,22 @@ fn config_json(
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "EphemeralStorage": { "Size": config.ephemeral_storage_mb },
+        "SnapStart": {
+            "ApplyOn": if config.snap_start { "PublishedVersions" } else { "None" },
+            "OptimizationStatus": if config.snap_start && version != "$LATEST" { "On" } else { "Off" },
+        },
     })
+}
+
+/// Lambda's runtime identifier for a language: the newest its engine
+/// implements (RustPython 0.5 is Python 3.14; Boa is read as Node.js 22's
+/// handler contract).
+fn lambda_runtime(language: crate::model::Language) -> &'static str {
+    match language {
+        crate::model::Language::Wasm => "provided.al2023",
+        crate::model::Language::Javascript => "nodejs22.x",
+        crate::model::Language::Python => "python3.14",
+    }
 }
 
 /// `$LATEST`'s `FunctionConfiguration`.

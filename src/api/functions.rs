@@ -115,6 +115,16 @@ fn changes(m: &Fields) -> Result<ConfigChanges, HttpResponse> {
         environment,
         role: string(m, "Role")?,
         description: string(m, "Description")?,
+        snap_start: match m.get("SnapStart") {
+            None | Some(Value::Null) => None,
+            Some(s) => match s.get("ApplyOn").and_then(Value::as_str) {
+                Some("PublishedVersions") => Some(true),
+                Some("None") => Some(false),
+                _ => {
+                    return Err(bad("SnapStart.ApplyOn", "one of PublishedVersions, None"));
+                }
+            },
+        },
     })
 }
 

@@ -81,6 +81,8 @@ pub struct ConfigChanges {
     pub role: Option<String>,
     /// `Description`.
     pub description: Option<String>,
+    /// `SnapStart.ApplyOn` is `PublishedVersions`.
+    pub snap_start: Option<bool>,
 }
 
 impl ConfigChanges {
@@ -102,6 +104,9 @@ impl ConfigChanges {
         }
         if let Some(d) = &self.description {
             c.description.clone_from(d);
+        }
+        if let Some(s) = self.snap_start {
+            c.snap_start = s;
         }
         if let Some(role) = &self.role {
             c.role.name = role.rsplit('/').next().unwrap_or(role).to_owned();
@@ -245,14 +250,22 @@ impl Functions {
                  constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (1 to 64 characters)"
             )));
         }
-        if let Some(r) = runtime
-            && !RUNTIMES.contains(&r)
-        {
-            return Err(invalid(format!(
-                "The runtime parameter of {r} is not supported here yet: functions are WebAssembly \
-                 modules on a custom runtime (provided.al2023)"
-            )));
-        }
+        // A module on a custom runtime, or JavaScript or Python source
+        // (`nodejs18.x` … `nodejs24.x`, `python3.9` … `python3.14`).
+        let language = match runtime {
+            None => crate::model::Language::Wasm,
+            Some(r) if RUNTIMES.contains(&r) => crate::model::Language::Wasm,
+            Some(r) => crate::model::Language::parse(r)
+                .filter(|l| l.is_source() && r.contains('.'))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "Value {r} at 'runtime' failed to satisfy constraint: Member must satisfy \
+                         enum value set: [provided.al2023, provided.al2, provided, nodejs18.x, \
+                         nodejs20.x, nodejs22.x, nodejs24.x, python3.9, python3.10, python3.11, \
+                         python3.12, python3.13, python3.14]"
+                    ))
+                })?,
+        };
         if self.runtime.has_function(name) {
             return Err(VersionError::Conflict(format!(
                 "Function already exist: {name}"
@@ -260,7 +273,12 @@ impl Functions {
         }
         let path = self.keep(name, code)?;
         let config = changes.apply(FunctionConfig {
-            handler: "handler".into(),
+            runtime: language,
+            handler: if language.is_source() {
+                language.default_handler().into()
+            } else {
+                "handler".into()
+            },
             ..FunctionConfig::default()
         });
         self.deploy(name, &path, config.clone())?;

@@ -232,3 +232,32 @@ fn store_precompiled(module: &Module, path: &Path) -> anyhow::Result<()> {
     crate::store::write_atomic(path, &bytes)?;
     Ok(())
 }
+
+/// Runs a future to completion on this thread's runtime.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    // Every guest call goes through here: the epoch ticker runs meanwhile.
+    let _running = GuestRunning::enter();
+    thread_local! {
+        // Time for timeouts, I/O for outbound HTTP; a few named threads for
+        // the DNS lookups of outbound requests.
+        static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .max_blocking_threads(4)
+            .thread_name("lambdesk-dns")
+            .build()
+            .ok();
+    }
+    RUNTIME.with(|rt| match rt {
+        Some(rt) => rt.block_on(future),
+        None => {
+            // Creating a runtime failed once (no timer?): try a fresh one.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(4)
+                .thread_name("lambdesk-dns")
+                .build()
+                .map(|rt| rt.block_on(future))
+                .unwrap_or_else(|e| panic!("cannot create a tokio runtime: {e}"))
+        }
+    })
+}

@@ -12,6 +12,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
 
 use super::cpu::CpuThrottle;
+use super::engine::block_on;
 use super::fs_limits::{FsLimits, TMP_FD};
 use super::host::{EnvironmentFacts, HostState, InvocationContext, Io, MemoryLimiter};
 use super::report::{ErrorKind, FunctionError, TIMEOUT_ERROR_TYPE};
@@ -188,35 +189,6 @@ pub(crate) struct RunResult {
     pub handler: Duration,
     /// The environment must not be reused.
     pub discard: bool,
-}
-
-/// Runs a future to completion on this thread's runtime.
-pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    // Every guest call goes through here: the epoch ticker runs meanwhile.
-    let _running = super::engine::GuestRunning::enter();
-    thread_local! {
-        // Time for timeouts, I/O for outbound HTTP; a few named threads for
-        // the DNS lookups of outbound requests.
-        static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(4)
-            .thread_name("lambdesk-dns")
-            .build()
-            .ok();
-    }
-    RUNTIME.with(|rt| match rt {
-        Some(rt) => rt.block_on(future),
-        None => {
-            // Creating a runtime failed once (no timer?): try a fresh one.
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .max_blocking_threads(4)
-                .thread_name("lambdesk-dns")
-                .build()
-                .map(|rt| rt.block_on(future))
-                .unwrap_or_else(|e| panic!("cannot create a tokio runtime: {e}"))
-        }
-    })
 }
 
 enum CallError {

@@ -58,7 +58,7 @@ pub(crate) fn preinitialize(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Vec<
         .map_err(|e| anyhow::anyhow!("linking: {e}"))?;
     let mut store = Store::new(engine, WasiCtxBuilder::new().build_p1());
     store.epoch_deadline_async_yield_and_update(1);
-    super::environment::block_on(async {
+    super::engine::block_on(async {
         tokio::time::timeout(PREINIT_TIMEOUT, async {
             let instance = linker
                 .instantiate_async(&mut store, &module)

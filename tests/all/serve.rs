@@ -1392,9 +1392,23 @@ out = json.loads(c.invoke(FunctionName="made", Payload=b'{"action":"env"}')["Pay
 assert "GREETING" in json.dumps(out), out
 err(c.create_function, "ResourceConflictException", FunctionName="made", Runtime="provided.al2023",
     Role=role, Handler="handler", Code={"ZipFile": wasm})
-m = err(c.create_function, "InvalidParameterValueException", FunctionName="py", Runtime="python3.12",
-        Role=role, Handler="lambda_function.lambda_handler", Code={"ZipFile": wasm})
-assert "python3.12" in m, m
+# Python from a zip of its source, as it deploys to Lambda.
+src = io.BytesIO()
+with zipfile.ZipFile(src, "w") as z:
+    z.writestr("lambda_function.py", "import os\ndef lambda_handler(event, context):\n    return {'sum': event['a'] + event['b'], 'greeting': os.environ['GREETING']}\n")
+r = c.create_function(FunctionName="py", Runtime="python3.12", Role=role, Handler="lambda_function.lambda_handler",
+                      Code={"ZipFile": src.getvalue()}, Environment={"Variables": {"GREETING": "hi"}},
+                      SnapStart={"ApplyOn": "PublishedVersions"})
+assert r["Runtime"] == "python3.14" and r["Handler"] == "lambda_function.lambda_handler", r
+assert r["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}, r
+out = json.loads(c.invoke(FunctionName="py", Payload=b'{"a": 1, "b": 41}')["Payload"].read())
+assert out == {"sum": 42, "greeting": "hi"}, out
+m = err(c.create_function, "InvalidParameterValueException", FunctionName="java", Runtime="java21",
+        Role=role, Handler="example.Handler", Code={"ZipFile": src.getvalue()})
+assert "python3.14" in m and "java21" in m, m
+err(c.update_function_configuration, "SerializationException", FunctionName="py",
+    SnapStart={"ApplyOn": "Always"})
+c.delete_function(FunctionName="py")
 m = err(c.create_function, "InvalidParameterValueException", FunctionName="junk", Runtime="provided.al2023",
         Role=role, Handler="handler", Code={"ZipFile": b"not a zip"})
 assert m == "Could not unzip uploaded file. Please check your file, then try to upload again.", m
