@@ -59,22 +59,33 @@ fn short_request(id: &str) -> String {
 }
 
 /// A line written as Lambda's Node.js runtime writes one
-/// (`<ISO time>\t<request id>\t<LEVEL>\t<message>`): its message, since the
-/// time, request and level have columns of their own.
-fn node_message(text: &str) -> Option<&str> {
+/// (`<ISO time>\t<request id>\t<LEVEL>\t<message>`) or as its Python
+/// runtime's logging does (`[LEVEL]\t<ISO time>\t<request id>\t<message>`):
+/// its message, since the time, request and level have columns of their own.
+fn runtime_message(text: &str) -> Option<&str> {
     let mut f = text.splitn(4, '\t');
-    let (time, _request, level, message) = (f.next()?, f.next()?, f.next()?, f.next()?);
-    let is_level = matches!(
-        level,
-        "INFO" | "WARN" | "ERROR" | "DEBUG" | "TRACE" | "FATAL"
-    );
-    (is_level && chrono::DateTime::parse_from_rfc3339(time).is_ok()).then_some(message)
+    let (first, second, third, message) = (f.next()?, f.next()?, f.next()?, f.next()?);
+    let node_level = |l: &str| matches!(l, "INFO" | "WARN" | "ERROR" | "DEBUG" | "TRACE" | "FATAL");
+    let python_level = |l: &str| {
+        l.strip_prefix('[')
+            .and_then(|l| l.strip_suffix(']'))
+            .is_some_and(|l| {
+                matches!(
+                    l,
+                    "INFO" | "WARNING" | "ERROR" | "DEBUG" | "CRITICAL" | "TRACE"
+                )
+            })
+    };
+    let is_time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).is_ok();
+    let node = node_level(third) && is_time(first);
+    let python = python_level(first) && is_time(second);
+    (node || python).then_some(message)
 }
 
 /// The message column: START, END and REPORT without the request id (the
 /// request column has it), REPORT's fields in short words with separators,
 /// so the whole report reads in one row (the exact line is one right-click
-/// away); a Node.js console line's message alone (its newlines, written as
+/// away); a Node.js console or Python logging line's message alone (its newlines, written as
 /// `\r` to keep one record, as spaces); other lines as written.
 pub fn message(e: &Entry) -> String {
     let strip = |t: &str| -> String {
@@ -99,7 +110,7 @@ pub fn message(e: &Entry) -> String {
             }
             s
         }
-        LogKind::Function => match node_message(&e.text) {
+        LogKind::Function => match runtime_message(&e.text) {
             Some(m) => m.replace(['\r', '\t'], "  "),
             None => e.text.replace('\t', "  "),
         },
@@ -516,29 +527,40 @@ pub fn request_text(store: &LogStore, request_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::node_message;
+    use super::runtime_message;
 
     #[test]
-    fn node_console_lines_show_their_message_alone() {
+    fn node_and_python_log_lines_show_their_message_alone() {
         let id = "6465f04b-5a7b-4815-9832-629ce91939a7";
         assert_eq!(
-            node_message(&format!(
+            runtime_message(&format!(
                 "2026-12-07T14:03:49.402Z\t{id}\tINFO\trequest {{ a: 1 }}"
             )),
             Some("request { a: 1 }")
         );
         assert_eq!(
-            node_message("2026-12-07T14:03:49.402Z\tundefined\tWARN\tat\tINIT"),
+            runtime_message("2026-12-07T14:03:49.402Z\tundefined\tWARN\tat\tINIT"),
             Some("at\tINIT")
+        );
+        assert_eq!(
+            runtime_message(&format!(
+                "[WARNING]\t2026-12-07T14:03:49.402Z\t{id}\tdisk almost full"
+            )),
+            Some("disk almost full")
+        );
+        assert_eq!(
+            runtime_message("[INFO]\t2026-12-07T14:03:49.402Z\t\tat INIT"),
+            Some("at INIT")
         );
         // Anything else is shown as written.
         for other in [
             "plain text",
             "not a time\tid\tINFO\tmessage",
             "2026-12-07T14:03:49.402Z\tid\tNOTICE\tmessage",
-            "[INFO]\t2026-12-07T14:03:49.402Z\tid\tpython",
+            "[NOTICE]\t2026-12-07T14:03:49.402Z\tid\tpython",
+            "[INFO]\tyesterday\tid\tpython",
         ] {
-            assert_eq!(node_message(other), None, "{other}");
+            assert_eq!(runtime_message(other), None, "{other}");
         }
     }
 }
