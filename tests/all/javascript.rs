@@ -728,3 +728,32 @@ export const handler = async (event) => {
     assert_eq!(r["body"]["request"], "POST /path?q=1 HTTP/1.1");
     assert_eq!(r["body"]["body"], "héllo");
 }
+
+#[test]
+fn events_nest_as_deep_as_nodes_json_parse_takes_them_but_not_without_bound() {
+    let dir = TempDir::new("js");
+    let code = folder(
+        &dir,
+        "depth",
+        &[(
+            "index.js",
+            "exports.handler = async (e) => { let d = 0; while (Array.isArray(e) && e.length) { e = e[0]; d++; } return d; };",
+        )],
+    );
+    let t = runtime();
+    deploy(&t, "depth", &code, js_config());
+    let nested = |n: usize| format!("{}0{}", "[".repeat(n), "]".repeat(n));
+    // Deeper than serde_json's own limit (128), as Node takes it.
+    let inv = t.runtime.invoke("depth", nested(999).as_bytes()).unwrap();
+    assert_eq!(response(&inv), json!(999));
+    let inv = t
+        .runtime
+        .invoke("depth", nested(100_000).as_bytes())
+        .unwrap();
+    let (err, kind) = error_object(&inv);
+    assert_eq!(kind, ErrorKind::Unhandled);
+    assert_eq!(err["errorType"], "Runtime.UnmarshalError");
+    let inv = t.runtime.invoke("depth", b"[[1]]").unwrap();
+    assert_eq!(inv.start, StartKind::Warm, "the environment lived");
+    assert_eq!(response(&inv), json!(2));
+}

@@ -670,3 +670,39 @@ def lambda_handler(event, context):
     let grew = r["grew"].as_i64().unwrap();
     assert!(grew < 100, "2,000 json.dumps calls left {grew} objects");
 }
+
+#[test]
+fn a_hostile_event_nesting_too_deep_is_refused_and_the_environment_lives() {
+    // RustPython's JSON decoder recurses on the native stack: a 100,000-deep
+    // event exhausted it (a trap). Beyond CPython's limit it is Lambda's
+    // Runtime.UnmarshalError; at the limit it decodes.
+    let dir = TempDir::new("py");
+    let code = function(
+        &dir,
+        "depth",
+        "def lambda_handler(event, context):\n    depth = 0\n    while isinstance(event, list) and event:\n        event, depth = event[0], depth + 1\n    return depth\n",
+    );
+    let t = runtime();
+    deploy(&t, "depth", &code, py_config());
+    let nested = |n: usize| format!("{}0{}", "[".repeat(n), "]".repeat(n));
+    let inv = t.runtime.invoke("depth", nested(999).as_bytes()).unwrap();
+    assert_eq!(response(&inv), json!(999));
+    let inv = t
+        .runtime
+        .invoke("depth", nested(100_000).as_bytes())
+        .unwrap();
+    let (err, kind) = error_object(&inv);
+    assert_eq!(kind, ErrorKind::Unhandled);
+    assert_eq!(err["errorType"], "Runtime.UnmarshalError");
+    assert_eq!(
+        err["errorMessage"],
+        "Unable to unmarshal input: the event nests deeper than 1000 levels"
+    );
+    // Brackets inside strings do not count.
+    let inv = t
+        .runtime
+        .invoke("depth", json!(["[".repeat(5000)]).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(response(&inv), json!(1));
+    assert_eq!(inv.start, StartKind::Warm, "the environment lived");
+}

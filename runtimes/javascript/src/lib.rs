@@ -793,6 +793,37 @@ pub extern "C" fn lambdesk_restore() {
     START.with(|s| s.set(Some(Instant::now())));
 }
 
+/// Deepest nesting of an event handed to the handler (serde_json's own
+/// limit, 128, is off: Node's `JSON.parse` takes deeper ones; parsing and
+/// converting recurse on the native stack, so not unbounded).
+const MAX_EVENT_DEPTH: usize = 1000;
+
+/// How deeply `text`'s arrays and objects nest (strings skipped).
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// One invocation.
 fn invoke(rt: &mut Runtime) -> Result<String, String> {
     let mut event = String::new();
@@ -812,8 +843,20 @@ fn invoke(rt: &mut Runtime) -> Result<String, String> {
     // Parsed here (serde_json), not by Boa's JSON.parse, which costs tens of
     // µs even for a small object.
     let parse = |text: &str, what: &str, context: &mut Context| -> Result<JsValue, String> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("the {what} is not JSON: {e}"))?;
+        if json_depth(text) > MAX_EVENT_DEPTH {
+            return Err(serde_json::json!({
+                "errorType": "Runtime.UnmarshalError",
+                "errorMessage": format!("Unable to unmarshal input: the {what} nests deeper than {MAX_EVENT_DEPTH} levels"),
+                "trace": [],
+            })
+            .to_string());
+        }
+        use serde::Deserialize;
+        let mut de = serde_json::Deserializer::from_str(text);
+        de.disable_recursion_limit();
+        let v = serde_json::Value::deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v))
+            .map_err(|e| format!("the {what} is not JSON: {e}"))?;
         JsValue::from_json(&v, context).map_err(|e| e.to_string())
     };
     let args = [

@@ -260,8 +260,9 @@ def restore():
     random.seed()
 
 
-def invoke(event_text, context_text):
-    """One invocation: (True, response JSON) or (False, error JSON)."""
+def invoke(event_text, context_text, too_deep=""):
+    """One invocation: (True, response JSON) or (False, error JSON).
+    `too_deep` says why the event is not decoded (lib.rs checks its depth)."""
     global _request_id
     c = json.loads(context_text)
     context = LambdaContext(c)
@@ -269,7 +270,12 @@ def invoke(event_text, context_text):
     try:
         if _handler is None:
             raise _Fault("Runtime.Unknown", "the handler did not load")
-        event = json.loads(event_text) if event_text.strip() else {}
+        try:
+            if too_deep:
+                raise ValueError(too_deep)
+            event = json.loads(event_text) if event_text.strip() else {}
+        except Exception as e:
+            raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}")
         response = _handler(event, context)
         try:
             text = json.dumps(response, default=_json_default)

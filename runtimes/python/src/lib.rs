@@ -315,13 +315,49 @@ pub extern "C" fn lambdesk_restore() {
     }
 }
 
+/// Deepest nesting of an event the interpreter is given: RustPython's JSON
+/// decoder recurses on the native stack (a 100,000-deep event exhausted it,
+/// a trap); CPython's stops near its recursion limit, 1,000, as this does.
+const MAX_EVENT_DEPTH: usize = 1000;
+
+/// How deeply `text`'s arrays and objects nest (strings skipped).
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// One invocation: the bootstrap's `(ok, text)`.
 fn invoke(rt: &Runtime) -> Result<(bool, String), String> {
     let mut event = String::new();
     std::io::stdin()
         .read_to_string(&mut event)
         .map_err(|e| format!("cannot read the event: {e}"))?;
-    let out = call(rt, "invoke", vec![event, context_json()])?;
+    let too_deep = if json_depth(&event) > MAX_EVENT_DEPTH {
+        format!("the event nests deeper than {MAX_EVENT_DEPTH} levels")
+    } else {
+        String::new()
+    };
+    let out = call(rt, "invoke", vec![event, context_json(), too_deep])?;
     rt.interpreter.enter(|vm| {
         let ok = out
             .get_item(&0, vm)
