@@ -25,16 +25,13 @@ use boa_engine::{
     Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, Source,
     js_string,
 };
+use lambdesk_runtime_guest::{
+    MAX_EVENT_DEPTH, call_ctors, context_json, json_depth, remaining_ms, respond,
+};
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "lambdesk")]
 unsafe extern "C" {
-    #[link_name = "context"]
-    fn host_context(ptr: *mut u8, len: i32) -> i32;
-    #[link_name = "remaining_time_ms"]
-    fn host_remaining_time_ms() -> i64;
-    #[link_name = "unhandled_error"]
-    fn host_unhandled_error();
     #[link_name = "http_send"]
     fn host_http_send(meta: *const u8, meta_len: i32, body: *const u8, body_len: i32) -> i32;
     #[link_name = "http_head"]
@@ -315,43 +312,10 @@ fn arg_string(args: &[JsValue], i: usize, context: &mut Context) -> JsResult<Str
         .to_std_string_escaped())
 }
 
-fn context_json() -> String {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut buf = vec![0u8; 512];
-        loop {
-            // SAFETY: the host writes at most `buf.len()` bytes into `buf`.
-            let needed = unsafe { host_context(buf.as_mut_ptr(), buf.len() as i32) } as usize;
-            if needed <= buf.len() {
-                buf.truncate(needed);
-                return String::from_utf8_lossy(&buf).into_owned();
-            }
-            buf.resize(needed, 0);
-        }
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    "{}".to_owned()
-}
-
-fn remaining_ms() -> i64 {
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: no arguments.
-    return unsafe { host_remaining_time_ms() };
-    #[cfg(not(target_arch = "wasm32"))]
-    0
-}
-
 /// Writes `text` to stdout as this invocation's error object, reported
 /// `Unhandled` (as Lambda reports errors from its Node.js runtime).
 fn respond_error(text: &str) {
-    let mut out = std::io::stdout();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: no arguments.
-    unsafe {
-        host_unhandled_error()
-    };
+    respond(text, true);
 }
 
 /// Bytes from WASI's `random_get`.
@@ -722,18 +686,6 @@ fn load(rt: &mut Runtime) -> Result<(), String> {
 /// Whether the realm was prepared (by `lambdesk_preinit`, before a snapshot).
 static PREPARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn call_ctors() {
-    #[cfg(target_arch = "wasm32")]
-    {
-        unsafe extern "C" {
-            fn __wasm_call_ctors();
-        }
-        // SAFETY: called once, before any other export, as wasi-libc's
-        // reactor start-up does.
-        unsafe { __wasm_call_ctors() };
-    }
-}
-
 /// Prepares the realm and the globals (no function code, no environment,
 /// no clock or randomness kept): the host runs this once per machine and
 /// snapshots the result, so a cold start begins here instead of parsing
@@ -791,37 +743,6 @@ pub extern "C" fn lambdesk_init() {
 pub extern "C" fn lambdesk_restore() {
     let _ = rand::rng().reseed();
     START.with(|s| s.set(Some(Instant::now())));
-}
-
-/// Deepest nesting of an event handed to the handler (serde_json's own
-/// limit, 128, is off: Node's `JSON.parse` takes deeper ones; parsing and
-/// converting recurse on the native stack, so not unbounded).
-const MAX_EVENT_DEPTH: usize = 1000;
-
-/// How deeply `text`'s arrays and objects nest (strings skipped).
-fn json_depth(text: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in text.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// One invocation.

@@ -11,21 +11,13 @@
 use std::cell::RefCell;
 use std::io::{Read, Write};
 
+use lambdesk_runtime_guest::{
+    MAX_EVENT_DEPTH, call_ctors, context_json, json_depth, remaining_ms, respond,
+};
 use rustpython::InterpreterBuilderExt;
 use rustpython_vm::builtins::PyStrRef;
 use rustpython_vm::scope::Scope;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
-
-#[cfg(target_arch = "wasm32")]
-#[link(wasm_import_module = "lambdesk")]
-unsafe extern "C" {
-    #[link_name = "context"]
-    fn host_context(ptr: *mut u8, len: i32) -> i32;
-    #[link_name = "remaining_time_ms"]
-    fn host_remaining_time_ms() -> i64;
-    #[link_name = "unhandled_error"]
-    fn host_unhandled_error();
-}
 
 #[cfg(target_arch = "wasm32")]
 #[link(wasm_import_module = "wasi_snapshot_preview1")]
@@ -36,33 +28,6 @@ unsafe extern "C" {
 
 const BOOTSTRAP: &str = include_str!("bootstrap.py");
 const BOOTSTRAP_PATH: &str = "/var/runtime/bootstrap.py";
-
-/// The context object's fields, as JSON, from the host.
-fn context_json() -> String {
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut buf = vec![0u8; 512];
-        loop {
-            // SAFETY: the host writes at most `buf.len()` bytes into `buf`.
-            let needed = unsafe { host_context(buf.as_mut_ptr(), buf.len() as i32) } as usize;
-            if needed <= buf.len() {
-                buf.truncate(needed);
-                return String::from_utf8_lossy(&buf).into_owned();
-            }
-            buf.resize(needed, 0);
-        }
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    "{}".to_owned()
-}
-
-fn remaining_ms() -> i64 {
-    #[cfg(target_arch = "wasm32")]
-    // SAFETY: no arguments.
-    return unsafe { host_remaining_time_ms() };
-    #[cfg(not(target_arch = "wasm32"))]
-    0
-}
 
 /// The process environment as WASI gives it now, as a JSON object. Read
 /// from WASI itself: wasi-libc keeps the copy it made when the interpreter
@@ -92,21 +57,6 @@ fn environ_json() -> String {
         map.insert(k, serde_json::Value::String(v));
     }
     serde_json::Value::Object(map).to_string()
-}
-
-/// Writes `text` to stdout as this invocation's answer; marked `Unhandled`
-/// when it is an error object.
-fn respond(text: &str, error: bool) {
-    let mut out = std::io::stdout();
-    let _ = out.write_all(text.as_bytes());
-    let _ = out.flush();
-    #[cfg(target_arch = "wasm32")]
-    if error {
-        // SAFETY: no arguments.
-        unsafe { host_unhandled_error() };
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = error;
 }
 
 /// Lambda's error object for a failure of the runtime itself.
@@ -218,18 +168,6 @@ fn call(rt: &Runtime, name: &str, args: Vec<String>) -> Result<PyObjectRef, Stri
 /// Whether the interpreter was started (by `lambdesk_preinit`, before a snapshot).
 static PREPARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-fn call_ctors() {
-    #[cfg(target_arch = "wasm32")]
-    {
-        unsafe extern "C" {
-            fn __wasm_call_ctors();
-        }
-        // SAFETY: called once, before any other export, as wasi-libc's
-        // reactor start-up does.
-        unsafe { __wasm_call_ctors() };
-    }
-}
-
 /// After a restore: wasi-libc read its table of preopened folders and the
 /// environment while the interpreter started (before the snapshot, with
 /// none of the function's); it reads them again on next use.
@@ -313,37 +251,6 @@ pub extern "C" fn lambdesk_restore() {
     if let Err(message) = result {
         respond(&runtime_error(&message), true);
     }
-}
-
-/// Deepest nesting of an event the interpreter is given: RustPython's JSON
-/// decoder recurses on the native stack (a 100,000-deep event exhausted it,
-/// a trap); CPython's stops near its recursion limit, 1,000, as this does.
-const MAX_EVENT_DEPTH: usize = 1000;
-
-/// How deeply `text`'s arrays and objects nest (strings skipped).
-fn json_depth(text: &str) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in text.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// One invocation: the bootstrap's `(ok, text)`.
