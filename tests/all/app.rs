@@ -1334,13 +1334,29 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
     let dir = TempDir::new("app");
     let mut h = harness(&dir);
     h.step();
-    // The JavaScript samples are listed with the others.
-    for name in ["node-sum", "node-api", "node-sqs", "node-counter"] {
+    // The JavaScript and Python samples are listed with the others.
+    for name in [
+        "node-sum",
+        "node-api",
+        "node-sqs",
+        "node-counter",
+        "py-hello",
+        "py-api",
+        "py-sqs",
+        "py-counter",
+    ] {
         assert!(has_label(&h, name), "{name} is listed");
     }
     h.get_by_role_and_label(Role::Button, "Create…").click();
     h.step();
     h.step();
+    // Both languages' blueprints are offered.
+    for blueprint in ["hello-world", "api-gateway", "s3-event", "sqs-batch"] {
+        for language in ["JavaScript", "Python"] {
+            let label = format!("{blueprint} ({language})");
+            assert!(has_label(&h, &label), "{label} is offered");
+        }
+    }
     h.get_by_label("api-gateway (JavaScript)").click();
     h.step();
     let folder = dir.path().join("functions/api-gateway");
