@@ -18,6 +18,5 @@ mod serve;
 mod snapstart;
 mod states;
 mod triggers;
-mod tuning;
 mod versions;
 mod wasi;

@@ -5,8 +5,6 @@
 //! few warm runs; the tests of this binary run one at a time (a lock), and no
 //! other binary's tests run meanwhile.
 
-use std::sync::{Mutex, MutexGuard};
-
 use lambdesk::model::CpuShare;
 
 use crate::common::{config, runtime, sample};
@@ -29,17 +27,11 @@ fn least_duration(t: &crate::common::TestRuntime, memory_mb: u32, event: &str, r
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Held by each test here, so they do not time each other's load.
-fn alone() -> MutexGuard<'static, ()> {
-    static ALONE: Mutex<()> = Mutex::new(());
-    ALONE.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 const WORK: &str = r#"{"action":"work","units":10}"#;
 
 #[test]
 fn cpu_share_obeyed_and_switched() {
-    let _alone = alone();
+    let _alone = crate::alone();
     // One test, so the sizes are not measured against each other's load; the
     // full-speed reference is the least of runs before and after the others.
     let t = runtime();
@@ -87,7 +79,7 @@ fn cpu_share_obeyed_and_switched() {
 
 #[test]
 fn a_sleeping_function_is_not_throttled() {
-    let _alone = alone();
+    let _alone = crate::alone();
     // Blocked in a host call (WASI's poll_oneoff) is not running.
     let t = runtime();
     let d = least_duration(&t, 128, r#"{"action":"sleep","ms":100}"#, 2);

@@ -22,6 +22,7 @@ fn options(sizes: &[u32], event: &str, strategy: Strategy) -> TuneOptions {
 
 #[test]
 fn a_cpu_bound_function_gets_faster_until_1769_mb() {
+    let _alone = crate::alone();
     let t = runtime();
     let mut c = config("handler");
     c.timeout_s = 30;
@@ -71,6 +72,7 @@ fn a_cpu_bound_function_gets_faster_until_1769_mb() {
 
 #[test]
 fn sizes_that_run_out_of_memory_are_marked_and_not_recommended() {
+    let _alone = crate::alone();
     // Cold starts: `alloc` keeps what it allocated, as a leaky function would.
     let t = runtime();
     let mut o = options(
@@ -106,6 +108,7 @@ fn sizes_that_run_out_of_memory_are_marked_and_not_recommended() {
 
 #[test]
 fn too_few_invocations_and_cancelling_are_refused() {
+    let _alone = crate::alone();
     let t = runtime();
     let mut o = options(&[128], "{}", Strategy::Cost);
     o.invocations = 4;
@@ -139,6 +142,7 @@ fn too_few_invocations_and_cancelling_are_refused() {
 
 #[test]
 fn the_command_line_prints_power_tunings_json() {
+    let _alone = crate::alone();
     let dir = TempDir::new("tune");
     let event = dir.path().join("event.json");
     std::fs::write(&event, r#"{"action":"work","units":2}"#).unwrap();
@@ -181,6 +185,7 @@ fn the_command_line_prints_power_tunings_json() {
 
 #[test]
 fn the_command_line_tunes_a_workspace_function_with_its_event_and_prices() {
+    let _alone = crate::alone();
     // A workspace folder: the function's settings and selected test event.
     let dir = TempDir::new("tune-ws");
     let ws = lambdesk::model::Workspace {
@@ -256,6 +261,7 @@ fn the_command_line_tunes_a_workspace_function_with_its_event_and_prices() {
 
 #[test]
 fn the_command_line_explains_bad_tuning_settings() {
+    let _alone = crate::alone();
     let dir = TempDir::new("tune-bad");
     let hello = sample("hello.wasm");
     let run = |args: &[&str]| {
