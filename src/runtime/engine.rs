@@ -202,6 +202,7 @@ impl ModuleCache {
                 });
             match loaded {
                 Ok(module) => {
+                    prepare_image(&module);
                     self.lock().insert(*sha256, module.clone());
                     return Ok((module, CodeSource::DiskCache, start.elapsed()));
                 }
@@ -218,6 +219,7 @@ impl ModuleCache {
             // A cache that cannot be written only costs the next process a compile.
             let _ = store_precompiled(&module, path);
         }
+        prepare_image(&module);
         self.lock().insert(*sha256, module.clone());
         Ok((module, CodeSource::Compiled, elapsed))
     }
@@ -225,6 +227,31 @@ impl ModuleCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Module>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Builds the module's copy-on-write memory image (on Linux a sealed memfd)
+/// now, at load, instead of at its first cold start. Sealing the memfd fails
+/// with `EBUSY` while the kernel still holds transient references to its
+/// pages, which CI saw once under load (a cold start then failed with "Device
+/// or resource busy"), so a busy image is tried again after a short pause. A
+/// failure here is not final: wasmtime builds a missing image at the next
+/// instantiation.
+fn prepare_image(module: &Module) {
+    for attempt in 0..6u32 {
+        match module.initialize_copy_on_write_image() {
+            Ok(()) => return,
+            Err(e) if is_busy(&e) => std::thread::sleep(Duration::from_millis(5 << attempt)),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Whether an error's root cause is the OS's "resource busy" (`EBUSY`).
+pub(crate) fn is_busy(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ResourceBusy)
+    })
 }
 
 fn store_precompiled(module: &Module, path: &Path) -> anyhow::Result<()> {
