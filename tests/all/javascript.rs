@@ -312,6 +312,73 @@ fn init_errors_have_lambdas_types_and_messages() {
 }
 
 #[test]
+fn a_syntax_error_names_the_file_and_line_it_is_in() {
+    // The editor marks the line from the trace's frame, so a syntax error in
+    // a required (or imported) file must name that file, not the handler's.
+    let dir = TempDir::new("js");
+    let t = runtime();
+    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+        (
+            "own",
+            vec![(
+                "index.js",
+                "const a = 1;\nexports.handler = async () => {\n  return a +;\n};\n",
+            )],
+            "    at /var/task/index.js:3:13",
+        ),
+        (
+            "required",
+            vec![
+                (
+                    "index.js",
+                    "const lib = require('./lib');\nexports.handler = async () => lib.f();\n",
+                ),
+                ("lib.js", "exports.f = () => {\n  return 1 +* 2;\n};\n"),
+            ],
+            "    at /var/task/lib.js:2:13",
+        ),
+        (
+            "imported",
+            vec![
+                (
+                    "index.mjs",
+                    "import { f } from './lib.mjs';\nexport const handler = async () => f();\n",
+                ),
+                (
+                    "lib.mjs",
+                    "export const f = () => {\n\n  return 1 +* 2;\n};\n",
+                ),
+            ],
+            "    at /var/task/lib.mjs:3:13",
+        ),
+    ];
+    for (name, files, frame) in cases {
+        let code = folder(&dir, name, &files);
+        deploy(&t, name, &code, js_config());
+        let inv = t.runtime.invoke(name, b"{}").unwrap();
+        let (err, _) = error_object(&inv);
+        assert_eq!(
+            err["errorType"], "Runtime.UserCodeSyntaxError",
+            "{name}: {err}"
+        );
+        let trace: Vec<&str> = err["trace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            trace[0],
+            format!(
+                "Runtime.UserCodeSyntaxError: {}",
+                err["errorMessage"].as_str().unwrap()
+            )
+        );
+        assert_eq!(trace[1..], [frame], "{name}");
+    }
+}
+
+#[test]
 fn thrown_values_and_unserialisable_results_are_reported_as_node_does() {
     let dir = TempDir::new("js");
     let code = folder(

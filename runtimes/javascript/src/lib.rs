@@ -255,7 +255,7 @@ impl TaskLoader {
             Module::parse_json(JsString::from(text), context)?
         } else {
             let source = Source::from_bytes(text.as_bytes()).with_path(Path::new(path));
-            Module::parse(source, None, context)?
+            Module::parse(source, None, context).map_err(|e| in_file(e, path, context))?
         };
         self.modules
             .borrow_mut()
@@ -294,6 +294,17 @@ thread_local! {
 
 fn native_error(message: impl Into<String>) -> JsError {
     JsNativeError::typ().with_message(message.into()).into()
+}
+
+/// A parse error as thrown, with the file it is in as its `fileName` (as
+/// SpiderMonkey's errors carry it): Boa's message says the line and column,
+/// not the file, and a syntax error in a required file must point there.
+fn in_file(e: JsError, file: &str, context: &mut Context) -> JsError {
+    let value = opaque(e, context);
+    if let Some(object) = value.as_object() {
+        let _ = object.set(js_string!("fileName"), JsString::from(file), false, context);
+    }
+    JsError::from_opaque(value)
 }
 
 /// The thrown value of an error (a native error becomes its Error object).
@@ -393,7 +404,9 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
             let wrapped = format!(
                 "(function (exports, require, module, __filename, __dirname) {{ {body}\n}})"
             );
-            context.eval(Source::from_bytes(wrapped.as_bytes()).with_path(Path::new(&file)))
+            context
+                .eval(Source::from_bytes(wrapped.as_bytes()).with_path(Path::new(&file)))
+                .map_err(|e| in_file(e, &file, context))
         }),
         context,
     )?;

@@ -529,7 +529,13 @@
     try {
       exported = isEsm(file) ? native.loadEsm(file) : loadCommonJs(file);
     } catch (e) {
-      if (e instanceof SyntaxError) throw new InitError('Runtime.UserCodeSyntaxError', 'SyntaxError: ' + e.message);
+      if (e instanceof SyntaxError) {
+        // Node's trace would start in its loader; this one names the place.
+        const err = new InitError('Runtime.UserCodeSyntaxError', 'SyntaxError: ' + e.message);
+        const at = / at line (\d+), col (\d+)$/.exec(e.message);
+        if (typeof e.fileName === 'string' && at) err.frames = ['    at ' + e.fileName + ':' + at[1] + ':' + at[2]];
+        throw err;
+      }
       if (e && e.code === 'MODULE_NOT_FOUND') throw new InitError('Runtime.ImportModuleError', 'Error: ' + e.message);
       throw e;
     }
@@ -542,7 +548,7 @@
   // The error object Lambda's Node runtime reports.
   function errorObject(e) {
     if (e instanceof InitError) {
-      const trace = (e.errorType + ': ' + e.message).split('\n');
+      const trace = (e.errorType + ': ' + e.message).split('\n').concat(e.frames || []);
       return { errorType: e.errorType, errorMessage: e.message, trace };
     }
     if (e instanceof Error || (e && typeof e === 'object' && typeof e.name === 'string' && 'message' in e)) {
