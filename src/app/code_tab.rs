@@ -1,16 +1,434 @@
-//! The Code tab: the function's code properties, as the Lambda console's
-//! "Code properties" panel shows them (package size, `CodeSha256`, last
-//! modified) and what Lambdesk knows beyond them: the file, the module's
-//! kind, its exports and imports, and where its compiled code came from;
-//! *Reveal in folder* and *Copy path*.
+//! The Code tab. For JavaScript and Python functions, the Lambda console's
+//! code source: the function's files (new, rename, delete), an editor with
+//! line numbers, highlighting and find, an unsaved marker, *Deploy* (Ctrl+S)
+//! and *Test* (deploys first), and the last error's line marked. For every
+//! function, the code properties, as the console's "Code properties" panel
+//! shows them (package size, `CodeSha256`, last modified) and what Lambdesk
+//! knows beyond them: the file, the module's kind, its exports and imports,
+//! and where its compiled code came from; *Reveal in folder* and *Copy path*.
 
-use egui::{RichText, Ui};
+use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
+
+use super::code_editor::{self, Selection};
+use super::controller::code::{BufferState, CodeBuffer, INLINE_LIMIT};
 
 use super::controller::{Command, Controller, DeployState};
 use super::theme;
 use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 
-pub(super) fn code_tab_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Vec<Command>) {
+/// Most find matches counted.
+const MAX_MATCHES: usize = 10_000;
+
+/// The Code tab's own fields (never saved).
+#[derive(Clone, Debug, Default)]
+pub struct CodeForm {
+    /// The file-name field: (function, file being renamed or `None` for a
+    /// new file, the text).
+    pub naming: Option<(String, Option<usize>, String)>,
+    /// The find bar is open.
+    pub find_open: bool,
+    /// Its text.
+    pub find: String,
+    /// Match case.
+    pub match_case: bool,
+    /// The match selected (index into the matches).
+    pub find_index: usize,
+    /// Select this in the editor next frame (find, go to line).
+    pub select: Option<Selection>,
+    /// Give the find field the focus next frame.
+    focus_find: bool,
+}
+
+pub(super) fn code_tab_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    form: &mut CodeForm,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(entry) = c.entry(name) else { return };
+    if !entry.config.runtime.is_source() {
+        properties_ui(ui, c, name, cmds);
+        return;
+    }
+    egui::CollapsingHeader::new("Code properties")
+        .id_salt("code-properties-header")
+        .default_open(false)
+        .show(ui, |ui| {
+            ui.set_max_height(220.0);
+            properties_ui(ui, c, name, cmds);
+        });
+    match c.code.get(name) {
+        None => {
+            cmds.push(Command::OpenCode(name.to_owned()));
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading the files…");
+            });
+        }
+        Some(b) => match &b.state {
+            BufferState::Loading if b.files.is_empty() => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the files…");
+                });
+            }
+            BufferState::Outside(why) => {
+                ui.add(egui::Label::new(why.as_str()).wrap());
+                reveal_button(ui, name, cmds);
+            }
+            BufferState::Failed(e) => {
+                ui.label(RichText::new(e).color(theme::error(ui.visuals().dark_mode)));
+                if ui.button("Read again").clicked() {
+                    cmds.push(Command::ReloadCode(name.to_owned()));
+                }
+            }
+            _ => source_ui(ui, c, name, b, form, cmds),
+        },
+    }
+}
+
+fn reveal_button(ui: &mut Ui, name: &str, cmds: &mut Vec<Command>) {
+    if ui
+        .button("Reveal in folder")
+        .on_hover_text("Open the folder holding the code in the desktop's file manager")
+        .clicked()
+    {
+        cmds.push(Command::RevealCode(name.to_owned()));
+    }
+}
+
+/// The code source: toolbar, files, editor, the error's place.
+fn source_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    name: &str,
+    b: &CodeBuffer,
+    form: &mut CodeForm,
+    cmds: &mut Vec<Command>,
+) {
+    let dark = ui.visuals().dark_mode;
+    let editable = b.state == BufferState::Ready;
+    let unsaved = b.unsaved();
+    let deploy = |cmds: &mut Vec<Command>| cmds.push(Command::DeployCode(name.to_owned()));
+    // Shortcuts first, before the editor takes the keys.
+    if editable
+        && unsaved
+        && ui.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::S)))
+    {
+        deploy(cmds);
+    }
+    if ui.input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, Key::F))) {
+        form.find_open = true;
+        form.focus_find = true;
+    }
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Code source").strong());
+        if ui
+            .add_enabled(editable && unsaved, egui::Button::new("Deploy"))
+            .on_hover_text("Write the changed files and deploy them (Ctrl+S); the next start is cold")
+            .clicked()
+        {
+            deploy(cmds);
+        }
+        let blocker = super::test_tab::invoke_blocker(c, name);
+        let test = ui
+            .add_enabled(
+                blocker.is_none() && b.state != BufferState::Saving,
+                egui::Button::new("Test"),
+            )
+            .on_hover_text("Deploy the changes if there are any, then invoke with the selected test event (Ctrl+Enter)");
+        if let Some(why) = &blocker {
+            test.clone().on_disabled_hover_text(why);
+        }
+        if test.clicked() {
+            cmds.push(Command::Invoke {
+                function: name.to_owned(),
+                times: 1,
+                parallel: 1,
+            });
+        }
+        if b.state == BufferState::Saving {
+            ui.spinner();
+            ui.label("Deploying…");
+        } else if unsaved {
+            ui.label(RichText::new("Changes not deployed").color(theme::warm(dark)));
+        }
+        ui.separator();
+        if ui
+            .selectable_label(form.find_open, "Find")
+            .on_hover_text("Find in the open file (Ctrl+F)")
+            .clicked()
+        {
+            form.find_open = !form.find_open;
+            form.focus_find = form.find_open;
+        }
+        reveal_button(ui, name, cmds);
+    });
+    if b.disk_changed {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                RichText::new(
+                    "The files changed on disk while you were editing them. Deploy writes your version over theirs; Reload takes theirs.",
+                )
+                .color(theme::warm(dark)),
+            );
+            if ui.button("Reload").clicked() {
+                cmds.push(Command::ReloadCode(name.to_owned()));
+            }
+        });
+    }
+    let open = b.files.get(b.open);
+    if form.find_open {
+        find_ui(ui, open.map_or("", |f| f.text.as_str()), form);
+    }
+    if let Some(mark) = &b.mark {
+        ui.horizontal_wrapped(|ui| {
+            let at = match mark.line {
+                Some(l) => format!("{}, line {l}", mark.file),
+                None => mark.file.clone(),
+            };
+            ui.label(RichText::new(format!("{at}: {}", mark.text)).color(theme::error(dark)));
+            if ui.small_button("Show").clicked()
+                && let Some(i) = b.index_of(&mark.file)
+            {
+                cmds.push(Command::SelectCodeFile(name.to_owned(), i));
+                form.select = mark
+                    .line
+                    .and_then(|l| code_editor::line_range(&b.files[i].text, l));
+            }
+        });
+    }
+    egui::Panel::left("code-files")
+        .resizable(true)
+        .default_size(200.0)
+        .min_size(120.0)
+        .show(ui, |ui| files_ui(ui, name, b, form, editable, cmds));
+    egui::CentralPanel::default().show(ui, |ui| {
+        let Some(f) = open else {
+            ui.label(RichText::new("No files. Add one with New file.").weak());
+            return;
+        };
+        if f.binary {
+            ui.label(
+                RichText::new(format!("{} is not text: it is deployed as it is.", f.path)).weak(),
+            );
+            return;
+        }
+        let marked = b
+            .mark
+            .as_ref()
+            .filter(|m| m.file == f.path)
+            .and_then(|m| m.line);
+        let select = form.select.take();
+        let id = format!("code-{name}-{}", f.path);
+        let language = code_editor::language_of(&f.path);
+        if let Some(text) = code_editor::code_editor(ui, &id, &f.text, language, marked, select)
+            && editable
+        {
+            cmds.push(Command::EditCode(name.to_owned(), b.open, text));
+        }
+    });
+}
+
+fn files_ui(
+    ui: &mut Ui,
+    name: &str,
+    b: &CodeBuffer,
+    form: &mut CodeForm,
+    editable: bool,
+    cmds: &mut Vec<Command>,
+) {
+    ui.label(RichText::new("Files").strong());
+    let size: usize = b.files.iter().map(|f| f.text.len()).sum();
+    ui.label(
+        RichText::new(format!(
+            "{} file(s), {:.0} of {:.0} KB inline",
+            b.files.len(),
+            size as f64 / 1024.0,
+            INLINE_LIMIT as f64 / 1024.0
+        ))
+        .weak()
+        .small(),
+    );
+    let fixed = b.single_file;
+    let why_fixed =
+        "The function's code is a single file: make it a folder to add, rename or delete files";
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .add_enabled(editable && !fixed, egui::Button::new("New file").small())
+            .on_disabled_hover_text(why_fixed)
+            .clicked()
+        {
+            form.naming = Some((name.to_owned(), None, String::new()));
+        }
+        let has_open = b.files.get(b.open).is_some_and(|f| !f.binary);
+        if ui
+            .add_enabled(
+                editable && !fixed && has_open,
+                egui::Button::new("Rename").small(),
+            )
+            .on_disabled_hover_text(why_fixed)
+            .clicked()
+        {
+            let current = b
+                .files
+                .get(b.open)
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            form.naming = Some((name.to_owned(), Some(b.open), current));
+        }
+        if ui
+            .add_enabled(
+                editable && !fixed && !b.files.is_empty(),
+                egui::Button::new("Delete").small(),
+            )
+            .on_hover_text("Delete the open file (from disk at the next Deploy)")
+            .on_disabled_hover_text(why_fixed)
+            .clicked()
+        {
+            cmds.push(Command::DeleteCodeFile(name.to_owned(), b.open));
+        }
+    });
+    if let Some((function, renaming, text)) = &mut form.naming
+        && function == name
+    {
+        let hint = if renaming.is_some() {
+            "new path"
+        } else {
+            "path, e.g. lib/util.js"
+        };
+        let field = ui.add(
+            egui::TextEdit::singleline(text)
+                .hint_text(hint)
+                .desired_width(f32::INFINITY),
+        );
+        if !field.has_focus() && !field.lost_focus() {
+            field.request_focus();
+        }
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let mut done = false;
+        ui.horizontal(|ui| {
+            if ui.small_button("OK").clicked() || enter {
+                cmds.push(match renaming {
+                    Some(i) => Command::RenameCodeFile(name.to_owned(), *i, text.clone()),
+                    None => Command::NewCodeFile(name.to_owned(), text.clone()),
+                });
+                done = true;
+            }
+            if ui.small_button("Cancel").clicked() || ui.input(|i| i.key_pressed(Key::Escape)) {
+                done = true;
+            }
+        });
+        if done {
+            form.naming = None;
+        }
+    }
+    ui.separator();
+    egui::ScrollArea::vertical()
+        .id_salt("code-files-list")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            // Long paths are cut, whole in the tooltip.
+            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+            for (i, f) in b.files.iter().enumerate() {
+                let mut label = f.path.clone();
+                if f.unsaved() {
+                    label.push_str(" *");
+                }
+                let mut text = RichText::new(label).monospace();
+                if f.binary {
+                    text = text.weak();
+                }
+                if b.mark.as_ref().is_some_and(|m| m.file == f.path) {
+                    text = text.color(theme::error(ui.visuals().dark_mode));
+                }
+                let r = ui.selectable_label(i == b.open, text);
+                let r = if f.unsaved() {
+                    r.on_hover_text("Changed: not deployed yet")
+                } else {
+                    r
+                };
+                if r.clicked() {
+                    cmds.push(Command::SelectCodeFile(name.to_owned(), i));
+                }
+            }
+            if !b.removed.is_empty() {
+                ui.label(
+                    RichText::new(format!(
+                        "Deleted at the next Deploy: {}",
+                        b.removed.join(", ")
+                    ))
+                    .weak()
+                    .small(),
+                );
+            }
+        });
+}
+
+/// The find bar: matches in the open file, Next (Enter) and Previous
+/// (Shift+Enter) select them in the editor.
+fn find_ui(ui: &mut Ui, text: &str, form: &mut CodeForm) {
+    ui.horizontal(|ui| {
+        ui.label("Find");
+        let field = ui.add(
+            egui::TextEdit::singleline(&mut form.find)
+                .id_salt("code-find")
+                .desired_width(220.0),
+        );
+        if form.focus_find {
+            field.request_focus();
+            form.focus_find = false;
+        }
+        if field.changed() {
+            form.find_index = 0;
+        }
+        ui.checkbox(&mut form.match_case, "Match case");
+        let matches = code_editor::find_all(text, &form.find, form.match_case, MAX_MATCHES);
+        let enter = field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter));
+        let back = enter && ui.input(|i| i.modifiers.shift);
+        let mut step: Option<bool> = None;
+        if ui
+            .add_enabled(!matches.is_empty(), egui::Button::new("Previous"))
+            .clicked()
+            || back
+        {
+            step = Some(false);
+        } else if ui
+            .add_enabled(!matches.is_empty(), egui::Button::new("Next"))
+            .clicked()
+            || enter
+        {
+            step = Some(true);
+        }
+        if let Some(forward) = step
+            && !matches.is_empty()
+        {
+            let n = matches.len();
+            form.find_index = if forward {
+                (form.find_index + 1) % n
+            } else {
+                (form.find_index + n - 1) % n
+            };
+            form.select = matches.get(form.find_index).copied();
+        }
+        if form.find_index >= matches.len() {
+            form.find_index = 0;
+        }
+        let count = match matches.len() {
+            0 if form.find.is_empty() => String::new(),
+            0 => "No results".to_owned(),
+            n if n >= MAX_MATCHES => format!("{} of {MAX_MATCHES}+", form.find_index + 1),
+            n => format!("{} of {n}", form.find_index + 1),
+        };
+        ui.label(RichText::new(count).weak());
+        if ui.small_button("Close").clicked() {
+            form.find_open = false;
+        }
+    });
+}
+
+fn properties_ui(ui: &mut Ui, c: &Controller, name: &str, cmds: &mut Vec<Command>) {
     let Some(entry) = c.entry(name) else { return };
     let path = c.code_path(entry);
     let status = c.status.get(name);

@@ -2,6 +2,7 @@
 //! out panels; views return commands that the controller applies after the
 //! frame; background results are drained in `logic()`.
 
+pub mod code_editor;
 pub mod code_tab;
 pub mod config_form;
 mod config_tab;
@@ -80,6 +81,8 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+.", "Cancel running invocations"),
     ("Ctrl+Shift+F", "Format the test event's JSON"),
     ("Ctrl+O", "Add function…"),
+    ("Ctrl+S", "Code tab: deploy the edited files"),
+    ("Ctrl+F", "Code tab: find in the open file"),
     ("F1", "Show or hide this list"),
 ];
 

@@ -78,6 +78,8 @@ pub struct Drafts {
     pub versions: super::versions_tab::VersionsForm,
     /// The state machine view's selections and cached graph.
     pub states: super::states_view::StatesForm,
+    /// The Code tab's fields (file name, find).
+    pub code: super::code_tab::CodeForm,
 }
 
 /// The Monitor tab's settings.

@@ -237,7 +237,7 @@ fn definition_ui(
                 egui::TextStyle::Monospace.resolve(ui.style()),
                 dark,
             );
-            mark_lines(
+            super::code_editor::mark_lines(
                 &mut job,
                 t.as_str(),
                 &bad_lines,
@@ -362,46 +362,6 @@ fn find_state_json<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a serde
 }
 
 /// Gives the lines in `lines` (1-based) a background.
-fn mark_lines(job: &mut egui::text::LayoutJob, text: &str, lines: &[usize], color: Color32) {
-    if lines.is_empty() {
-        return;
-    }
-    let mut starts = vec![0];
-    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-    let ranges: Vec<std::ops::Range<usize>> = lines
-        .iter()
-        .filter_map(|&l| {
-            let start = *starts.get(l.checked_sub(1)?)?;
-            let end = starts.get(l).copied().unwrap_or(text.len());
-            Some(start..end)
-        })
-        .collect();
-    let mut sections = Vec::with_capacity(job.sections.len());
-    for s in job.sections.drain(..) {
-        // Split a section where a marked line starts or ends.
-        let (start, end) = (s.byte_range.start.0, s.byte_range.end.0);
-        let mut cuts = vec![start, end];
-        for r in &ranges {
-            for p in [r.start, r.end] {
-                if p > start && p < end {
-                    cuts.push(p);
-                }
-            }
-        }
-        cuts.sort_unstable();
-        cuts.dedup();
-        for w in cuts.windows(2) {
-            let mut part = s.clone();
-            part.byte_range = egui::text::ByteIndex(w[0])..egui::text::ByteIndex(w[1]);
-            if ranges.iter().any(|r| w[0] >= r.start && w[1] <= r.end) {
-                part.format.background = color;
-            }
-            sections.push(part);
-        }
-    }
-    job.sections = sections;
-}
-
 fn scene_ui(
     ui: &mut Ui,
     id: &str,

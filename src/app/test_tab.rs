@@ -23,6 +23,8 @@ pub fn invoke_blocker(c: &Controller, name: &str) -> Option<String> {
     let entry = c.entry(name)?;
     match c.status.get(name).map(|s| &s.deploy) {
         Some(DeployState::Ready(_)) => {}
+        // The editor's changes are deployed first (they may be the fix).
+        Some(DeployState::Failed(_)) if c.code_unsaved(name) => {}
         Some(DeployState::Failed(e)) => return Some(format!("The code cannot run: {e}")),
         _ => return Some("The code is still loading".into()),
     }

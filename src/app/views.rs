@@ -153,7 +153,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
             (
                 Tab::Code,
                 "Code",
-                "The code's file, size, CodeSha256, kind, exports and imports",
+                "The code: its files in an editor (JavaScript, Python), size, CodeSha256, kind",
             ),
             (
                 Tab::Configuration,
@@ -193,7 +193,7 @@ pub fn function_ui(ui: &mut Ui, c: &Controller, state: &mut UiState, cmds: &mut 
     ui.separator();
     match state.tab {
         Tab::Test => test_tab_ui(ui, c, &name, state, cmds),
-        Tab::Code => super::code_tab::code_tab_ui(ui, c, &name, cmds),
+        Tab::Code => super::code_tab::code_tab_ui(ui, c, &name, &mut state.live.code, cmds),
         Tab::Configuration => config_tab_ui(ui, c, &name, state, cmds),
         Tab::Versions => {
             super::versions_tab::versions_tab_ui(ui, c, &name, &mut state.live.versions, cmds);

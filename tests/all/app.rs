@@ -1410,3 +1410,237 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
     h.step();
     assert!(has_label(&h, "JavaScript (Boa"));
 }
+
+/// The editor of the Code tab (the one multi-line text field there).
+fn editor<'a>(h: &'a Harness<'_, LambdeskApp>) -> egui_kittest::Node<'a> {
+    h.get_by_role(Role::MultilineTextInput)
+}
+
+/// Replaces the editor's text by typing, as a person would.
+fn type_code(h: &mut Harness<'_, LambdeskApp>, text: &str) {
+    editor(h).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    editor(h).type_text(text);
+    h.step();
+    h.step();
+}
+
+fn code_buffer(
+    h: &Harness<'_, LambdeskApp>,
+    name: &str,
+) -> lambdesk::app::controller::code::CodeBuffer {
+    h.state()
+        .controller
+        .code
+        .get(name)
+        .expect("the Code tab read the files")
+        .clone()
+}
+
+/// The one-line text field that has the focus.
+fn focused_field<'a>(h: &'a Harness<'_, LambdeskApp>) -> egui_kittest::Node<'a> {
+    h.query_all_by_role(Role::TextInput)
+        .find(|n| n.is_focused())
+        .expect("a focused text field")
+}
+
+/// The Code tab's Test button (the Test tab has the same name).
+fn click_test_button(h: &Harness<'_, LambdeskApp>) {
+    let buttons: Vec<_> = h
+        .query_all_by_role_and_label(Role::Button, "Test")
+        .collect();
+    let lowest = buttons
+        .iter()
+        .max_by(|a, b| a.rect().top().total_cmp(&b.rect().top()))
+        .expect("a Test button");
+    lowest.click();
+}
+
+#[test]
+fn the_code_tab_edits_files_deploys_tests_and_marks_an_init_error_at_its_line() {
+    use lambdesk::app::controller::code::{BufferState, CodeMark};
+    use lambdesk::model::Language;
+    use lambdesk::model::function_blueprints::FUNCTION_BLUEPRINTS;
+    use lambdesk::runtime::StartKind;
+    let dir = TempDir::new("app");
+    let mut h = harness(&dir);
+    h.step();
+    let blueprint = FUNCTION_BLUEPRINTS
+        .iter()
+        .position(|b| b.name == "hello-world" && b.language == Language::Python)
+        .unwrap();
+    h.state_mut()
+        .controller
+        .handle(Command::CreateFunction(blueprint));
+    let name = "hello-world-py";
+    let folder = dir.path().join("functions").join(name);
+    // The first Python deploy on a machine snapshots and compiles the runtime.
+    step_until(&mut h, "deployed", Duration::from_secs(300), |h| {
+        ready(h, name)
+    });
+    h.get_by_label("Code").click();
+    step_until(&mut h, "the files", Duration::from_secs(10), |h| {
+        h.state()
+            .controller
+            .code
+            .get(name)
+            .is_some_and(|b| b.state == BufferState::Ready)
+    });
+    assert!(
+        has_label(&h, "lambda_function.py"),
+        "the handler's file is listed"
+    );
+    assert!(!has_label(&h, "Changes not deployed"));
+
+    // Typed in the editor: marked unsaved, not yet on disk.
+    let edited = "def lambda_handler(event, context):\n\treturn {'edited': True}\n";
+    type_code(&mut h, edited);
+    assert_eq!(code_buffer(&h, name).files[0].text, edited, "tab indents");
+    assert!(has_label(&h, "Changes not deployed"));
+    assert!(has_label(&h, "lambda_function.py *"), "the file is marked");
+    assert_ne!(
+        std::fs::read_to_string(folder.join("lambda_function.py")).unwrap(),
+        edited
+    );
+    // Ctrl+S deploys: the file is written, the next start is cold and runs it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    step_until(&mut h, "deployed", Duration::from_secs(60), |h| {
+        !h.state().controller.code_unsaved(name) && ready(h, name)
+    });
+    assert_eq!(
+        std::fs::read_to_string(folder.join("lambda_function.py")).unwrap(),
+        edited
+    );
+    assert!(!has_label(&h, "Changes not deployed"));
+    let inv = h.state().controller.runtime.invoke(name, b"{}").unwrap();
+    assert_eq!(inv.start, StartKind::Cold);
+    assert_eq!(inv.payload().as_ref(), br#"{"edited": true}"#);
+
+    // A syntax error on line 4, then Test: deployed first, and the error
+    // shown with its file and line, the line marked.
+    type_code(
+        &mut h,
+        "import json\n\ndef lambda_handler(event, context):\n    return json.dumps(event\n",
+    );
+    click_test_button(&h);
+    step_until(&mut h, "the error's place", Duration::from_secs(60), |h| {
+        has_label(h, "lambda_function.py, line 4: Runtime.UserCodeSyntaxError")
+    });
+    assert!(
+        std::fs::read_to_string(folder.join("lambda_function.py"))
+            .unwrap()
+            .contains("dumps(event\n")
+    );
+    let mark = code_buffer(&h, name).mark.unwrap();
+    assert_eq!(
+        (mark.file.as_str(), mark.line),
+        ("lambda_function.py", Some(4))
+    );
+
+    // Files: a new one, renamed, imported; deployed together.
+    h.get_by_role_and_label(Role::Button, "New file").click();
+    h.step();
+    h.step();
+    focused_field(&h).type_text("helper.py");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    assert!(has_label(&h, "helper.py *"), "a new file is unsaved");
+    type_code(&mut h, "def greet():\n    return 'hi'\n");
+    h.get_by_role_and_label(Role::Button, "Rename").click();
+    h.step();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    focused_field(&h).type_text("greeting.py");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    let i = code_buffer(&h, name)
+        .index_of("lambda_function.py")
+        .unwrap();
+    h.state_mut()
+        .controller
+        .handle(Command::SelectCodeFile(name.into(), i));
+    h.step();
+    type_code(
+        &mut h,
+        "import greeting\n\ndef lambda_handler(event, context):\n    return greeting.greet()\n",
+    );
+    click_test_button(&h);
+    step_until(&mut h, "the new response", Duration::from_secs(60), |h| {
+        h.state()
+            .controller
+            .records
+            .last()
+            .and_then(|r| r.result.as_ref().ok())
+            .is_some_and(|inv| inv.payload().as_ref() == br#""hi""#)
+    });
+    assert!(folder.join("greeting.py").is_file());
+    assert!(
+        !folder.join("helper.py").exists(),
+        "the renamed file's old name is gone"
+    );
+    assert!(
+        code_buffer(&h, name).mark.is_none(),
+        "a success clears the mark"
+    );
+
+    // Deleting the imported file: an import error marked at the import.
+    let i = code_buffer(&h, name).index_of("greeting.py").unwrap();
+    h.state_mut()
+        .controller
+        .handle(Command::SelectCodeFile(name.into(), i));
+    h.step();
+    h.get_by_role_and_label(Role::Button, "Delete").click();
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Deleted at the next Deploy: greeting.py"));
+    assert!(folder.join("greeting.py").is_file(), "not before Deploy");
+    click_test_button(&h);
+    step_until(&mut h, "the import error", Duration::from_secs(60), |h| {
+        has_label(h, "lambda_function.py, line 1: Runtime.ImportModuleError")
+    });
+    assert!(!folder.join("greeting.py").exists());
+    assert_eq!(
+        code_buffer(&h, name).mark,
+        Some(CodeMark {
+            file: "lambda_function.py".into(),
+            line: Some(1),
+            text: "Runtime.ImportModuleError: Unable to import module 'lambda_function': No module named 'greeting'".into(),
+        })
+    );
+
+    // Find: Ctrl+F, then the matches are counted and selected.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    h.step();
+    h.step();
+    focused_field(&h).type_text("greeting");
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.step();
+    h.step();
+    assert!(
+        has_label(&h, "2 of 2") || has_label(&h, "1 of 2"),
+        "two matches"
+    );
+
+    // Another editor changes the file: the editor shows the change.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(
+        folder.join("lambda_function.py"),
+        "def lambda_handler(e, c):\n    return 'outside'\n",
+    )
+    .unwrap();
+    step_until(&mut h, "the change on disk", Duration::from_secs(30), |h| {
+        h.state()
+            .controller
+            .code
+            .get(name)
+            .is_some_and(|b| b.files.iter().any(|f| f.text.contains("outside")))
+    });
+}

@@ -317,7 +317,8 @@ fn a_syntax_error_names_the_file_and_line_it_is_in() {
     // a required (or imported) file must name that file, not the handler's.
     let dir = TempDir::new("js");
     let t = runtime();
-    let cases: [(&str, Vec<(&str, &str)>, &str); 3] = [
+    type Files<'a> = Vec<(&'a str, &'a str)>;
+    let cases: [(&str, Files, &str); 3] = [
         (
             "own",
             vec![(

@@ -160,6 +160,7 @@ impl Controller {
             };
             self.logs.push(line);
             self.deploy(&name);
+            self.code_changed_on_disk(&name);
         }
     }
 
@@ -256,6 +257,7 @@ impl Controller {
         self.workspace.functions.retain(|f| f.name != name);
         self.runtime.remove(name);
         self.status.remove(name);
+        self.code.remove(name);
         self.metrics.remove(name);
         // Its versions and aliases go with it, as with Lambda's DeleteFunction
         // (the store is written off the UI thread).

@@ -210,6 +210,13 @@ impl Controller {
     }
 
     pub(super) fn push_record(&mut self, record: Record) {
+        // The editor marks where an error of $LATEST points in the code.
+        if let Ok(inv) = &record.result
+            && inv.version == "$LATEST"
+            && self.code.contains_key(&record.function)
+        {
+            self.mark_code_error(&record.function, inv.error());
+        }
         self.metrics.record(&crate::app::metrics::Sample {
             function: &record.function,
             at: record.at.with_timezone(&chrono::Utc),

@@ -29,6 +29,7 @@ use crate::runtime::{
 };
 use crate::store::WorkspaceError;
 
+pub mod code;
 mod events;
 mod functions;
 mod invocations;
@@ -193,6 +194,23 @@ pub enum Command {
     ShowExecution(String, String),
     /// Stop an execution (by ARN).
     StopExecution(String),
+    /// Read a JavaScript or Python function's files into the Code tab
+    /// (once; [`Command::ReloadCode`] reads them again).
+    OpenCode(String),
+    /// Read the files again, discarding the editor's changes.
+    ReloadCode(String),
+    /// A file's text as edited: (function, file index, text).
+    EditCode(String, usize, String),
+    /// Show a file: (function, file index).
+    SelectCodeFile(String, usize),
+    /// A new, empty file: (function, path under the code's folder).
+    NewCodeFile(String, String),
+    /// Rename a file: (function, file index, new path).
+    RenameCodeFile(String, usize, String),
+    /// Delete a file (from disk at the next Deploy): (function, file index).
+    DeleteCodeFile(String, usize),
+    /// Write the editor's changes and deploy; the next start is cold.
+    DeployCode(String),
     /// The log store keeps `cap` lines and indexes those passing `filter`.
     SetLogView {
         /// Most lines kept.
@@ -346,6 +364,10 @@ enum Msg {
     Notice(Notice),
     /// The Lambda API created, changed or deleted a function.
     FunctionChanged(crate::host::functions::FunctionChange),
+    /// The Code tab's files were read.
+    CodeLoaded(String, Box<code::Loaded>),
+    /// The Code tab's changes were written (or not).
+    CodeSaved(String, Result<(), String>),
     /// A tuning run ended.
     Tuned {
         function: String,
@@ -419,6 +441,9 @@ pub struct Controller {
     pub tuning: Option<TuningRun>,
     /// The last tuning report per function (this session).
     pub tuning_results: BTreeMap<String, crate::host::tuning::TuneReport>,
+    /// The Code tab's files of JavaScript and Python functions, read when
+    /// the tab first shows them.
+    pub code: BTreeMap<String, code::CodeBuffer>,
     async_seq: u64,
     /// Set (with one wake) when the trigger host reports a change; the
     /// next frame takes the asynchronous timeline's new records.
@@ -588,6 +613,7 @@ impl Controller {
             async_history: Vec::new(),
             tuning: None,
             tuning_results: BTreeMap::new(),
+            code: BTreeMap::new(),
             async_seq: 0,
             host_changed: Arc::new(AtomicBool::new(false)),
             trigger_jobs: None,
@@ -682,6 +708,11 @@ impl Controller {
         self.workspace.functions.iter_mut().find(|f| f.name == name)
     }
 
+    /// Whether the Code tab holds changes not deployed.
+    pub fn code_unsaved(&self, name: &str) -> bool {
+        self.code.get(name).is_some_and(code::CodeBuffer::unsaved)
+    }
+
     /// The code path of an entry, resolved against the workspace folder.
     pub fn code_path(&self, entry: &FunctionEntry) -> PathBuf {
         if entry.code.is_absolute() {
@@ -770,12 +801,13 @@ impl Controller {
                 };
                 if self.entry(&name).is_some() {
                     self.status.insert(
-                        name,
+                        name.clone(),
                         FunctionStatus {
                             deploy,
                             code_mtime: mtime,
                         },
                     );
+                    self.after_deploy(&name);
                 }
             }
             Msg::Invoked { batch, record } => {
@@ -784,6 +816,8 @@ impl Controller {
                 }
                 self.push_record(*record);
             }
+            Msg::CodeLoaded(name, loaded) => self.on_code_loaded(&name, *loaded),
+            Msg::CodeSaved(name, result) => self.on_code_saved(&name, result),
             Msg::BatchDone(batch) => self.running.retain(|r| r.batch != batch),
             Msg::Fired(mut record) => {
                 record.id = self.next_id;
@@ -822,6 +856,15 @@ impl Controller {
             Command::DeleteMachineInput(name, i) => self.delete_machine_input(&name, i),
             Command::DeleteMachine(name) => self.delete_machine(&name),
             Command::CreateFunction(i) => self.create_function(i),
+            // The Code tab.
+            Command::OpenCode(name) => self.open_code(&name),
+            Command::ReloadCode(name) => self.load_code(&name),
+            Command::EditCode(name, i, text) => self.edit_code(&name, i, text),
+            Command::SelectCodeFile(name, i) => self.select_code_file(&name, i),
+            Command::NewCodeFile(name, path) => self.new_code_file(&name, &path),
+            Command::RenameCodeFile(name, i, path) => self.rename_code_file(&name, i, &path),
+            Command::DeleteCodeFile(name, i) => self.delete_code_file(&name, i),
+            Command::DeployCode(name) => self.deploy_code(&name, None),
             Command::StartExecution(name) => self.start_execution(&name),
             Command::ShowExecution(name, arn) => {
                 self.shown_execution.insert(name, arn);
@@ -846,7 +889,14 @@ impl Controller {
                 function,
                 times,
                 parallel,
-            } => self.invoke(&function, times, parallel),
+            } => {
+                // Test deploys the editor's changes first, as the Lambda console's.
+                if self.code_unsaved(&function) {
+                    self.deploy_code(&function, Some((times, parallel)));
+                } else {
+                    self.invoke(&function, times, parallel);
+                }
+            }
             Command::InvokeAsync(name) => self.invoke_async(&name),
             Command::DryRun(name) => self.dry_run(&name),
             // Versions and aliases.
