@@ -481,13 +481,13 @@ impl Controller {
         let Some(b) = self.code.get_mut(name) else {
             return;
         };
+        let first_load = b.files.is_empty();
         b.root = loaded.root;
         b.single_file = loaded.single_file;
         b.disk_changed = false;
         match loaded.result {
             Ok(files) => {
                 let open = b.files.get(b.open).map(|f| f.path.clone());
-                let first_load = open.is_none();
                 b.files = files;
                 b.removed.clear();
                 b.state = BufferState::Ready;
@@ -521,10 +521,22 @@ impl Controller {
             .iter()
             .rev()
             .filter(|r| r.function == name)
-            .find_map(|r| r.result.as_ref().ok().filter(|inv| inv.version == "$LATEST"))
+            .find_map(|r| {
+                r.result
+                    .as_ref()
+                    .ok()
+                    .filter(|inv| inv.version == "$LATEST")
+            })
             .map(|inv| inv.error().cloned());
         if let Some(error) = last {
             self.mark_code_error(name, error.as_ref());
+        }
+        // Opened after a failed test: at the error's file.
+        if let Some(b) = self.code.get_mut(name)
+            && first_load
+            && let Some(i) = b.mark.as_ref().and_then(|m| b.index_of(&m.file))
+        {
+            b.open = i;
         }
     }
 
