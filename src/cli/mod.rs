@@ -697,6 +697,13 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
     if let Some(dir) = opts.workspace.clone() {
         host_options.on_function_change = Some(workspace_saver(dir));
     }
+    // So are state machines: a thread woken by the host's change signal.
+    let (machines_wake, machines_woken) = std::sync::mpsc::sync_channel::<()>(1);
+    if opts.workspace.is_some() {
+        host_options.on_change = Some(Arc::new(move || {
+            let _ = machines_wake.try_send(());
+        }));
+    }
     host_options.log = Some(sink);
     let host = crate::api::start_host(runtime, host_options)?;
     // Triggers start (and take their first look at folders) before the
@@ -736,6 +743,9 @@ fn serve(args: ServeArgs, workspace: Option<PathBuf>) -> anyhow::Result<i32> {
         host.state_machines()
             .create(name, &definition, "STANDARD", "")
             .map_err(|e| anyhow::anyhow!("--state-machine {spec}: {e}"))?;
+    }
+    if let Some(dir) = &opts.workspace {
+        machines_saver(dir.clone(), host.state_machines().clone(), machines_woken)?;
     }
     println!("Lambda API listening on http://{}", host.lambda_addr());
     if let Some(addr) = host.http_addr() {
@@ -1304,6 +1314,76 @@ fn invoke(args: InvokeArgs) -> anyhow::Result<i32> {
     }
     // Non-zero when any invocation failed, as a script expects.
     Ok(i32::from(!errors.is_empty() || !refused.is_empty()))
+}
+
+/// Saves the state machines created, updated and deleted through the Step
+/// Functions API in the workspace file of `serve`, on a thread woken by the
+/// host's change signal (the app keeps its workspace itself). A machine the
+/// workspace holds but the host never served (an invalid draft) is kept.
+fn machines_saver(
+    dir: PathBuf,
+    machines: Arc<crate::host::state_machines::StateMachines>,
+    woken: std::sync::mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
+    let mut seen = machines.generation();
+    let mut served: std::collections::BTreeSet<String> =
+        machines.list().into_iter().map(|m| m.name).collect();
+    std::thread::Builder::new()
+        .name("lambdesk-machines-save".into())
+        .spawn(move || {
+            while woken.recv().is_ok() {
+                let generation = machines.generation();
+                if generation == seen {
+                    continue;
+                }
+                seen = generation;
+                let now = machines.list();
+                if let Err(e) = save_machines(&dir, &now, &served) {
+                    eprintln!("lambdesk: state machines not saved in the workspace: {e}");
+                }
+                served = now.into_iter().map(|m| m.name).collect();
+            }
+        })
+        .context("starting the thread that saves state machines")?;
+    Ok(())
+}
+
+/// Brings the workspace's state machines in line with the host's `now`;
+/// writes the file only when something changed.
+fn save_machines(
+    dir: &Path,
+    now: &[crate::host::state_machines::Machine],
+    served: &std::collections::BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let path = dir.join(crate::model::workspace::WORKSPACE_FILE);
+    let mut ws = crate::model::Workspace::load(&path)?.unwrap_or_default();
+    let before = ws.state_machines.clone();
+    for m in now {
+        match ws.state_machines.iter_mut().find(|e| e.name == m.name) {
+            Some(e) => {
+                e.definition.clone_from(&m.definition);
+                // An empty type is the default, STANDARD: left as written.
+                if !(e.kind.is_empty() && m.kind == "STANDARD") {
+                    e.kind.clone_from(&m.kind);
+                }
+            }
+            None => ws
+                .state_machines
+                .push(crate::model::workspace::StateMachineEntry {
+                    name: m.name.clone(),
+                    definition: m.definition.clone(),
+                    kind: m.kind.clone(),
+                    ..Default::default()
+                }),
+        }
+    }
+    // Deleted through the API: it was served and is not any more.
+    ws.state_machines
+        .retain(|e| now.iter().any(|m| m.name == e.name) || !served.contains(&e.name));
+    if ws.state_machines != before {
+        ws.save(&path)?;
+    }
+    Ok(())
 }
 
 /// Saves the API's function changes in the workspace file of `serve`.

@@ -1724,8 +1724,62 @@ fn serve_loads_the_workspaces_state_machines() {
         serde_json::json!({"stateMachineArn": arn("saved")}),
     );
     let listed = sfn(port, "ListStateMachines", serde_json::json!({}));
+    // Machines made, changed and deleted through the API are saved in the
+    // workspace; the invalid draft the host never served stays.
+    let wait = r#"{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}"#;
+    sfn(
+        port,
+        "CreateStateMachine",
+        serde_json::json!({"name": "made", "definition": pass, "roleArn": "arn:aws:iam::123456789012:role/r", "type": "EXPRESS"}),
+    );
+    sfn(
+        port,
+        "UpdateStateMachine",
+        serde_json::json!({"stateMachineArn": arn("saved"), "definition": wait}),
+    );
+    sfn(
+        port,
+        "CreateStateMachine",
+        serde_json::json!({"name": "gone", "definition": pass, "roleArn": "arn:aws:iam::123456789012:role/r"}),
+    );
+    let load = || {
+        lambdesk::model::Workspace::load(&dir.path().join("workspace.json"))
+            .unwrap()
+            .unwrap()
+            .state_machines
+    };
+    let wait_for =
+        |what: &str, done: &dyn Fn(&[lambdesk::model::workspace::StateMachineEntry]) -> bool| {
+            let start = std::time::Instant::now();
+            while !done(&load()) {
+                assert!(
+                    start.elapsed() < std::time::Duration::from_secs(10),
+                    "{what}: {:?}",
+                    load()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+    wait_for("gone saved", &|m| m.iter().any(|m| m.name == "gone"));
+    sfn(
+        port,
+        "DeleteStateMachine",
+        serde_json::json!({"stateMachineArn": arn("gone")}),
+    );
+    wait_for("gone removed", &|m| !m.iter().any(|m| m.name == "gone"));
     let _ = child.kill();
     let _ = child.wait();
+    let machines = load();
+    let names: Vec<&str> = machines.iter().map(|m| m.name.as_str()).collect();
+    // `draft` and `odd` were never served: kept as they were.
+    assert_eq!(names, ["saved", "draft", "odd", "made"], "{machines:?}");
+    assert_eq!(machines[0].definition, wait, "the update is saved");
+    assert_eq!(machines[0].kind, "STANDARD");
+    assert_eq!(
+        (machines[1].kind.as_str(), machines[2].kind.as_str()),
+        ("", "TURBO")
+    );
+    assert_eq!(machines[3].kind, "EXPRESS");
     assert_eq!(saved["name"], "saved");
     assert_eq!(
         listed["stateMachines"].as_array().unwrap().len(),

@@ -721,10 +721,11 @@ fn jsonata_variables_scopes_in_map_and_catch_assign() {
                 "Each": {
                     "Type": "Map", "Items": "{% $states.input.items %}",
                     "ItemProcessor": {"StartAt": "Scale", "States": {
-                        // An iteration reads the outer `factor`; what it assigns stays inside it.
-                        "Scale": {"Type": "Pass", "Assign": {"seen": "{% 'inner ' & $string($states.input) %}"},
+                        // An iteration reads the outer `factor`; what it assigns stays inside it
+                        // (and it cannot assign an outer name such as `seen`: refused at validation).
+                        "Scale": {"Type": "Pass", "Assign": {"note": "{% 'inner ' & $string($states.input) %}"},
                                   "Output": "{% $states.input * $factor %}", "Next": "Show"},
-                        "Show": {"Type": "Pass", "Output": "{% [$states.input, $seen] %}", "End": true}
+                        "Show": {"Type": "Pass", "Output": "{% [$states.input, $note] %}", "End": true}
                     }},
                     "Assign": {"scaled": "{% $states.result %}"},
                     // Output sees the variables from before the state: `scaled` is not set yet.

@@ -252,6 +252,7 @@ pub fn parse(text: &str) -> Result<StateMachine, Vec<Problem>> {
 pub fn parse_value(value: &Value) -> Result<StateMachine, Vec<Problem>> {
     let mut p = Parser::default();
     let machine = p.machine(value, "");
+    check_scopes(value, "", &BTreeMap::new(), &mut p.problems);
     match machine {
         Some(m) if p.problems.is_empty() => Ok(m),
         _ => {
@@ -259,6 +260,77 @@ pub fn parse_value(value: &Value) -> Result<StateMachine, Vec<Problem>> {
                 p.problem("", "not a state machine");
             }
             Err(p.problems)
+        }
+    }
+}
+
+/// The variables the states of one machine (not its branches and
+/// iterations) assign, by name, with where: states' `Assign`, their Choice
+/// rules' and their catchers'.
+fn assigned_in(machine: &Value, at: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(states) = machine.get("States").and_then(Value::as_object) else {
+        return out;
+    };
+    let mut add = |assign: Option<&Value>, at: String| {
+        if let Some(a) = assign.and_then(Value::as_object) {
+            for key in a.keys() {
+                let name = key.strip_suffix(".$").unwrap_or(key);
+                out.push((name.to_owned(), format!("{at}/Assign/{}", esc(key))));
+            }
+        }
+    };
+    for (name, state) in states {
+        let sat = format!("{at}/States/{}", esc(name));
+        add(state.get("Assign"), sat.clone());
+        for list in ["Choices", "Catch"] {
+            if let Some(items) = state.get(list).and_then(Value::as_array) {
+                for (i, item) in items.iter().enumerate() {
+                    add(item.get("Assign"), format!("{sat}/{list}/{i}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Step Functions' scopes: a Parallel branch or Map iteration reads the
+/// variables of the scopes around it but cannot assign one of their names.
+fn check_scopes(
+    machine: &Value,
+    at: &str,
+    outer: &BTreeMap<String, String>,
+    problems: &mut Vec<Problem>,
+) {
+    let mine = assigned_in(machine, at);
+    for (name, pointer) in &mine {
+        if let Some(first) = outer.get(name) {
+            problems.push(Problem {
+                pointer: pointer.clone(),
+                message: format!(
+                    "'{name}' is a variable of an outer scope (assigned at {first}); a Parallel branch or Map iteration cannot assign it"
+                ),
+            });
+        }
+    }
+    let mut visible = outer.clone();
+    for (name, pointer) in mine {
+        visible.entry(name).or_insert(pointer);
+    }
+    let Some(states) = machine.get("States").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, state) in states {
+        let sat = format!("{at}/States/{}", esc(name));
+        if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
+            for (i, b) in branches.iter().enumerate() {
+                check_scopes(b, &format!("{sat}/Branches/{i}"), &visible, problems);
+            }
+        }
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(inner) = state.get(key) {
+                check_scopes(inner, &format!("{sat}/{key}"), &visible, problems);
+            }
         }
     }
 }
@@ -1205,6 +1277,50 @@ impl Parser {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_inner_scope_cannot_assign_an_outer_variable() {
+        let def = json!({
+            "StartAt": "Set",
+            "States": {
+                "Set": {"Type": "Pass", "Assign": {"total": 0, "who.$": "$.name"}, "Next": "P"},
+                "P": {"Type": "Parallel", "Next": "M", "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"total": 1, "mine": 1}, "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"mine": 2}, "End": true}}}
+                ]},
+                "M": {"Type": "Map", "End": true, "Assign": {"after": 1},
+                    "ItemProcessor": {"StartAt": "C", "States": {
+                        "C": {"Type": "Pass", "Assign": {"who": "x", "item": 1}, "Next": "D"},
+                        "D": {"Type": "Parallel", "End": true, "Branches": [
+                            {"StartAt": "E", "States": {"E": {"Type": "Pass", "Assign": {"item": 2, "after": 3}, "End": true}}}
+                        ]}
+                    }}}
+            }
+        });
+        let problems = parse_value(&def).unwrap_err();
+        let mut at: Vec<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        at.sort_unstable();
+        assert_eq!(
+            at,
+            [
+                "/States/M/ItemProcessor/States/C/Assign/who",
+                "/States/M/ItemProcessor/States/D/Branches/0/States/E/Assign/after",
+                "/States/M/ItemProcessor/States/D/Branches/0/States/E/Assign/item",
+                "/States/P/Branches/0/States/A/Assign/total",
+            ],
+            "{problems:?}"
+        );
+        let total = problems
+            .iter()
+            .find(|p| p.pointer.ends_with("total"))
+            .unwrap();
+        assert_eq!(
+            total.message,
+            "'total' is a variable of an outer scope (assigned at /States/Set/Assign/total); a Parallel branch or Map iteration cannot assign it"
+        );
+        // Sibling branches may use the same name (each its own scope).
+        assert!(at.iter().all(|p| !p.contains("mine")));
+    }
 
     #[test]
     fn a_good_machine_parses() {
