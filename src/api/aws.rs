@@ -86,7 +86,7 @@ fn config_json(
     json!({
         "FunctionName": name,
         "FunctionArn": arn,
-        "Runtime": lambda_runtime(config.runtime),
+        "Runtime": if config.runtime_id.is_empty() { lambda_runtime(config.runtime) } else { config.runtime_id.as_str() },
         "Role": role_arn(config),
         "Handler": config.handler,
         "CodeSize": code_size,

@@ -108,6 +108,7 @@ fn changes(m: &Fields) -> Result<ConfigChanges, HttpResponse> {
         ),
     };
     Ok(ConfigChanges {
+        runtime: string(m, "Runtime")?,
         handler: string(m, "Handler")?,
         memory_mb: number(m, "MemorySize")?,
         timeout_s: number(m, "Timeout")?,

@@ -1,25 +1,40 @@
 //! A code editor widget: monospace text with line numbers, syntax
-//! highlighting (syntect's grammars through `egui_extras`, loaded on a
-//! thread of its own so no frame waits for them), tab indentation, marked
-//! lines and a selection that is scrolled into view (find, go to line).
+//! highlighting, tab indentation, marked lines and a selection that is
+//! scrolled into view (find, go to line).
+//!
+//! Highlighting is syntect's (Sublime Text grammars), incremental per line:
+//! each line keeps the parser's state at its start, so a keystroke parses
+//! again only from the changed line until the state meets the one before
+//! (usually the next line), not the whole file. The grammars load on a thread
+//! of their own, so no frame waits for them; the laid-out text is kept while
+//! it is unchanged, so an idle frame does not lay it out again.
 
-use std::sync::OnceLock;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use egui::text::{CCursor, CCursorRange, LayoutJob};
-use egui::{Color32, Ui};
-use egui_extras::syntax_highlighting::{CodeTheme, SyntectSettings};
+use egui::text::{CCursor, CCursorRange, LayoutJob, LayoutSection, TextFormat};
+use egui::{Color32, FontId, Galley, Ui};
+use syntect::highlighting::{
+    FontStyle, HighlightState, Highlighter, RangedHighlightIterator, Theme, ThemeSet,
+};
+use syntect::parsing::{ParseState, ScopeStack, SyntaxSet};
 
-/// Files larger than this are shown without highlighting: syntect lays out
-/// the whole text again at every keystroke.
-pub const HIGHLIGHT_LIMIT: usize = 256 * 1024;
+/// Files larger than this are shown without highlighting.
+pub const HIGHLIGHT_LIMIT: usize = 1024 * 1024;
 
-static SYNTAX: OnceLock<SyntectSettings> = OnceLock::new();
+/// syntect's grammars and themes.
+struct Syntax {
+    syntaxes: SyntaxSet,
+    themes: ThemeSet,
+}
+
+static SYNTAX: OnceLock<Syntax> = OnceLock::new();
 static SYNTAX_LOADING: AtomicBool = AtomicBool::new(false);
 
-/// syntect's grammars and themes, or `None` while a thread loads them (the
-/// frame after, the editor highlights).
-fn syntax(ctx: &egui::Context) -> Option<&'static SyntectSettings> {
+/// The grammars, or `None` while a thread loads them (the frame after, the
+/// editor highlights).
+fn syntax(ctx: &egui::Context) -> Option<&'static Syntax> {
     if let Some(s) = SYNTAX.get() {
         return Some(s);
     }
@@ -28,7 +43,10 @@ fn syntax(ctx: &egui::Context) -> Option<&'static SyntectSettings> {
         let spawned = std::thread::Builder::new()
             .name("lambdesk-syntax".into())
             .spawn(move || {
-                let _ = SYNTAX.set(SyntectSettings::default());
+                let _ = SYNTAX.set(Syntax {
+                    syntaxes: SyntaxSet::load_defaults_newlines(),
+                    themes: ThemeSet::load_defaults(),
+                });
                 ctx.request_repaint();
             });
         if spawned.is_err() {
@@ -36,6 +54,174 @@ fn syntax(ctx: &egui::Context) -> Option<&'static SyntectSettings> {
         }
     }
     None
+}
+
+/// One line as last highlighted: its text, the parser's state at its start
+/// and its coloured spans.
+struct Line {
+    text: String,
+    start: (ParseState, HighlightState),
+    spans: Vec<Span>,
+}
+
+/// A coloured part of a line: colour, italics, bytes.
+type Span = (Color32, bool, Range<usize>);
+
+/// An editor's highlighting and layout, kept between frames.
+#[derive(Default)]
+struct EditorCache {
+    /// Language and theme the lines were highlighted for.
+    key: (String, bool),
+    lines: Vec<Line>,
+    /// The parser's state after the last line.
+    end: Option<(ParseState, HighlightState)>,
+    /// The last layout: its text, marked line, font and wrap width.
+    galley: Option<(String, Option<usize>, FontId, Arc<Galley>)>,
+}
+
+impl EditorCache {
+    /// Highlights `text`, parsing only the lines that changed (and those
+    /// after them until the parser's state meets the old one).
+    fn highlight(&mut self, syntax: &Syntax, language: &str, dark: bool, text: &str) -> Option<()> {
+        let grammar = syntax.syntaxes.find_syntax_by_extension(language)?;
+        let theme: &Theme = syntax
+            .themes
+            .themes
+            .get(if dark { "base16-mocha.dark" } else { "InspiredGitHub" })?;
+        let highlighter = Highlighter::new(theme);
+        let key = (language.to_owned(), dark);
+        if self.key != key {
+            self.key = key;
+            self.lines.clear();
+            self.end = None;
+        }
+        let new: Vec<&str> = syntect::util::LinesWithEndings::from(text).collect();
+        let old = std::mem::take(&mut self.lines);
+        let old_end = self.end.take();
+        let prefix = old.iter().zip(&new).take_while(|(o, n)| o.text == **n).count();
+        let room = old.len().min(new.len()) - prefix;
+        let suffix = (0..room)
+            .take_while(|k| old[old.len() - 1 - k].text == new[new.len() - 1 - k])
+            .count();
+        let old_len = old.len();
+        let mut state = match (old.get(prefix), prefix) {
+            (Some(line), _) => line.start.clone(),
+            (None, 0) => (
+                ParseState::new(grammar),
+                HighlightState::new(&highlighter, ScopeStack::new()),
+            ),
+            (None, _) => old_end.clone()?,
+        };
+        let mut old: Vec<Option<Line>> = old.into_iter().map(Some).collect();
+        let mut lines: Vec<Line> = Vec::with_capacity(new.len());
+        lines.extend(old[..prefix].iter_mut().filter_map(Option::take));
+        let mut reused_tail = false;
+        for (j, text) in new.iter().enumerate().skip(prefix) {
+            if j >= new.len() - suffix {
+                let o = old_len - (new.len() - j);
+                if old[o].as_ref().is_some_and(|l| l.start == state) {
+                    // The same text from the same state: the rest is as before.
+                    lines.extend(old[o..].iter_mut().filter_map(Option::take));
+                    self.end = old_end;
+                    reused_tail = true;
+                    break;
+                }
+            }
+            let start = state.clone();
+            let ops = state.0.parse_line(text, &syntax.syntaxes).ok()?;
+            let spans = RangedHighlightIterator::new(&mut state.1, &ops, text, &highlighter)
+                .map(|(style, _, range)| {
+                    let fg = style.foreground;
+                    (
+                        Color32::from_rgb(fg.r, fg.g, fg.b),
+                        style.font_style.contains(FontStyle::ITALIC),
+                        range,
+                    )
+                })
+                .collect();
+            lines.push(Line {
+                text: (*text).to_owned(),
+                start,
+                spans,
+            });
+        }
+        if !reused_tail {
+            self.end = Some(state);
+        }
+        self.lines = lines;
+        Some(())
+    }
+
+    /// The highlighted lines as a layout job.
+    fn job(&self, font: &FontId) -> LayoutJob {
+        let mut job = LayoutJob::default();
+        for line in &self.lines {
+            let offset = job.text.len();
+            job.text.push_str(&line.text);
+            for (color, italics, range) in &line.spans {
+                job.sections.push(LayoutSection {
+                    leading_space: 0.0,
+                    byte_range: egui::text::ByteIndex(offset + range.start)
+                        ..egui::text::ByteIndex(offset + range.end),
+                    format: TextFormat {
+                        font_id: font.clone(),
+                        color: *color,
+                        italics: *italics,
+                        ..Default::default()
+                    },
+                });
+            }
+        }
+        job
+    }
+}
+
+/// The layout of an editor's text: highlighted (incrementally) when the
+/// grammars are loaded and the file is not too large, plain otherwise; kept
+/// while the text, the marked line and the font stay the same.
+fn layout(
+    ui: &Ui,
+    id: egui::Id,
+    text: &str,
+    language: &str,
+    marked_line: Option<usize>,
+) -> Arc<Galley> {
+    let dark = ui.visuals().dark_mode;
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let cache: Arc<Mutex<EditorCache>> =
+        ui.data_mut(|d| d.get_temp_mut_or_default::<Arc<Mutex<EditorCache>>>(id).clone());
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((t, m, f, galley)) = &cache.galley
+        && t == text
+        && *m == marked_line
+        && *f == font
+        && cache.key.1 == dark
+    {
+        return galley.clone();
+    }
+    let highlighted = (text.len() <= HIGHLIGHT_LIMIT && !language.is_empty())
+        .then(|| syntax(ui.ctx()))
+        .flatten()
+        .and_then(|s| cache.highlight(s, language, dark, text));
+    let mut job = match highlighted {
+        Some(()) => cache.job(&font),
+        None => {
+            cache.key.1 = dark;
+            let plain = if dark {
+                Color32::from_gray(0xd4)
+            } else {
+                Color32::from_gray(0x20)
+            };
+            LayoutJob::simple(text.to_owned(), font.clone(), plain, f32::INFINITY)
+        }
+    };
+    // Code is not wrapped: a line is a row, so the numbers line up.
+    job.wrap.max_width = f32::INFINITY;
+    let marked: Vec<usize> = marked_line.into_iter().collect();
+    mark_lines(&mut job, text, &marked, super::theme::error(dark).gamma_multiply(0.3));
+    let galley = ui.fonts_mut(|f| f.layout_job(job));
+    cache.galley = Some((text.to_owned(), marked_line, font, galley.clone()));
+    galley
 }
 
 /// The highlighter's name for a file's language, by its extension.
@@ -77,36 +263,10 @@ pub fn code_editor(
 ) -> Option<String> {
     let dark = ui.visuals().dark_mode;
     let id = ui.make_persistent_id(id_salt);
-    let syntax = if text.len() <= HIGHLIGHT_LIMIT && !language.is_empty() {
-        syntax(ui.ctx())
-    } else {
-        None
-    };
-    let theme = CodeTheme::from_style(ui.style());
     let font = egui::TextStyle::Monospace.resolve(ui.style());
-    let plain = if dark {
-        Color32::from_gray(0xd4)
-    } else {
-        Color32::from_gray(0x20)
-    };
-    let marked: Vec<usize> = marked_line.into_iter().collect();
-    let mark_color = super::theme::error(dark).gamma_multiply(0.3);
+    let cache_id = id.with("layout");
     let mut layouter = |ui: &Ui, t: &dyn egui::TextBuffer, _wrap_width: f32| {
-        let mut job = match syntax {
-            Some(s) => egui_extras::syntax_highlighting::highlight_with(
-                ui.ctx(),
-                ui.style(),
-                &theme,
-                t.as_str(),
-                language,
-                s,
-            ),
-            None => LayoutJob::simple(t.as_str().to_owned(), font.clone(), plain, f32::INFINITY),
-        };
-        // Code is not wrapped: a line is a row, so the numbers line up.
-        job.wrap.max_width = f32::INFINITY;
-        mark_lines(&mut job, t.as_str(), &marked, mark_color);
-        ui.fonts_mut(|f| f.layout_job(job))
+        layout(ui, cache_id, t.as_str(), language, marked_line)
     };
     if let Some(sel) = select
         && let Some(mut state) = egui::TextEdit::load_state(ui.ctx(), id)
@@ -147,9 +307,12 @@ pub fn code_editor(
                 let weak = ui.visuals().weak_text_color();
                 let mut line = 1;
                 let mut line_start = true;
+                // Only the rows in view (a long file has thousands).
+                let clip = ui.clip_rect();
                 for row in &out.galley.rows {
                     let y = out.galley_pos.y + row.pos.y;
-                    if line_start {
+                    let visible = y + row.row.size.y >= clip.top() && y <= clip.bottom();
+                    if line_start && visible {
                         let marked = marked_line == Some(line);
                         let color = if marked {
                             super::theme::error(dark)
@@ -281,6 +444,46 @@ pub fn mark_lines(job: &mut LayoutJob, text: &str, lines: &[usize], color: Color
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn spans(c: &EditorCache) -> Vec<(String, Vec<Span>)> {
+        c.lines.iter().map(|l| (l.text.clone(), l.spans.clone())).collect()
+    }
+
+    #[test]
+    fn incremental_highlighting_matches_highlighting_afresh() {
+        let syntax = Syntax {
+            syntaxes: SyntaxSet::load_defaults_newlines(),
+            themes: ThemeSet::load_defaults(),
+        };
+        let base = "import json\n\ndef f(x):\n    return json.dumps(x)\n\nvalue = 1\n";
+        let edits = [
+            // A keystroke in a line.
+            "import json\n\ndef f(x):\n    return json.dumps(x) + 1\n\nvalue = 1\n",
+            // An open string: every line after it changes colour.
+            "import json\n'''\ndef f(x):\n    return json.dumps(x)\n\nvalue = 1\n",
+            // Lines removed, added at the end, all gone.
+            "import json\nvalue = 1\n",
+            "import json\n\ndef f(x):\n    return json.dumps(x)\n\nvalue = 1\nmore = 2\n",
+            "",
+        ];
+        for dark in [true, false] {
+            for edit in edits {
+                let mut incremental = EditorCache::default();
+                incremental.highlight(&syntax, "py", dark, base).unwrap();
+                incremental.highlight(&syntax, "py", dark, edit).unwrap();
+                let mut fresh = EditorCache::default();
+                fresh.highlight(&syntax, "py", dark, edit).unwrap();
+                assert_eq!(spans(&incremental), spans(&fresh), "{edit:?}");
+                assert!(incremental.end == fresh.end, "{edit:?}");
+            }
+        }
+        // The open string really changes the next lines' colours.
+        let mut a = EditorCache::default();
+        a.highlight(&syntax, "py", true, base).unwrap();
+        let mut b = EditorCache::default();
+        b.highlight(&syntax, "py", true, edits[1]).unwrap();
+        assert_ne!(spans(&a)[2], spans(&b)[2]);
+    }
 
     #[test]
     fn find_gives_char_ranges() {

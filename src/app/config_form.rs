@@ -54,6 +54,8 @@ pub struct ConfigDraft {
     pub description: String,
     /// SnapStart on published versions.
     pub snap_start: bool,
+    /// Lambda's runtime identifier as given (kept while the language is).
+    pub runtime_id: String,
 }
 
 impl ConfigDraft {
@@ -91,6 +93,7 @@ impl ConfigDraft {
             async_invoke: c.async_invoke.clone(),
             description: c.description.clone(),
             snap_start: c.snap_start,
+            runtime_id: c.runtime_id.clone(),
         }
     }
 
@@ -190,6 +193,14 @@ impl ConfigDraft {
             async_invoke: self.async_invoke.clone(),
             description: self.description.trim().to_owned(),
             snap_start: self.snap_start,
+            // Another language drops the identifier of the first.
+            runtime_id: if crate::model::config::language_of_runtime_id(&self.runtime_id)
+                == Some(self.runtime)
+            {
+                self.runtime_id.clone()
+            } else {
+                String::new()
+            },
         };
         if errors.is_empty() {
             config.validate().map(|()| config)

@@ -62,7 +62,7 @@ pub enum CodeInput {
 
 /// The runtimes a function can have here: custom runtimes, whose code is a
 /// WebAssembly module.
-pub const RUNTIMES: [&str; 3] = ["provided.al2023", "provided.al2", "provided"];
+pub const RUNTIMES: [&str; 3] = crate::model::config::CUSTOM_RUNTIMES;
 
 /// Settings a `CreateFunction` or `UpdateFunctionConfiguration` gives.
 #[derive(Clone, Debug, Default)]
@@ -83,6 +83,9 @@ pub struct ConfigChanges {
     pub description: Option<String>,
     /// `SnapStart.ApplyOn` is `PublishedVersions`.
     pub snap_start: Option<bool>,
+    /// `Runtime` (UpdateFunctionConfiguration: another version of the same
+    /// language; the code stays).
+    pub runtime: Option<String>,
 }
 
 impl ConfigChanges {
@@ -108,11 +111,26 @@ impl ConfigChanges {
         if let Some(s) = self.snap_start {
             c.snap_start = s;
         }
+        if let Some(r) = &self.runtime {
+            c.runtime_id.clone_from(r);
+        }
         if let Some(role) = &self.role {
             c.role.name = role.rsplit('/').next().unwrap_or(role).to_owned();
         }
         c
     }
+}
+
+/// The language of a `Runtime` a request gives, or AWS's enum error.
+fn runtime_language(r: &str) -> Result<crate::model::Language, VersionError> {
+    crate::model::config::language_of_runtime_id(r).ok_or_else(|| {
+        invalid(format!(
+            "Value {r} at 'runtime' failed to satisfy constraint: Member must satisfy \
+             enum value set: [provided.al2023, provided.al2, provided, nodejs18.x, \
+             nodejs20.x, nodejs22.x, nodejs24.x, python3.9, python3.10, python3.11, \
+             python3.12, python3.13, python3.14]"
+        ))
+    })
 }
 
 /// Lambda's limit on a direct upload (`Code.ZipFile`), zipped.
@@ -254,17 +272,7 @@ impl Functions {
         // (`nodejs18.x` … `nodejs24.x`, `python3.9` … `python3.14`).
         let language = match runtime {
             None => crate::model::Language::Wasm,
-            Some(r) if RUNTIMES.contains(&r) => crate::model::Language::Wasm,
-            Some(r) => crate::model::Language::parse(r)
-                .filter(|l| l.is_source() && r.contains('.'))
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "Value {r} at 'runtime' failed to satisfy constraint: Member must satisfy \
-                         enum value set: [provided.al2023, provided.al2, provided, nodejs18.x, \
-                         nodejs20.x, nodejs22.x, nodejs24.x, python3.9, python3.10, python3.11, \
-                         python3.12, python3.13, python3.14]"
-                    ))
-                })?,
+            Some(r) => runtime_language(r)?,
         };
         if self.runtime.has_function(name) {
             return Err(VersionError::Conflict(format!(
@@ -274,6 +282,7 @@ impl Functions {
         let path = self.keep(name, code)?;
         let config = changes.apply(FunctionConfig {
             runtime: language,
+            runtime_id: runtime.unwrap_or_default().to_owned(),
             handler: if language.is_source() {
                 language.default_handler().into()
             } else {
@@ -328,6 +337,18 @@ impl Functions {
             )));
         };
         self.check_revision(name, revision)?;
+        if let Some(r) = &changes.runtime {
+            let language = runtime_language(r)?;
+            if language != current.runtime {
+                // AWS would take it and fail every invocation: the code is
+                // the other language's.
+                return Err(invalid(format!(
+                    "The runtime of {name} is {}: its code cannot run on {r}. Create a function for {} code.",
+                    current.runtime.title(),
+                    language.title()
+                )));
+            }
+        }
         let config = changes.apply(current);
         self.deploy(name, &info.origin, config.clone())?;
         self.tell(FunctionChange::ConfigUpdated {

@@ -246,6 +246,23 @@ pub struct FunctionConfig {
     /// environment; the version's cold starts restore the snapshot.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub snap_start: bool,
+    /// Lambda's runtime identifier as it was given (`python3.12`,
+    /// `provided.al2`), which the Lambda API reports back; empty: the newest
+    /// the engine implements. It names the same language as `runtime`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub runtime_id: String,
+}
+
+/// Lambda's custom runtimes, whose code is a WebAssembly module here.
+pub const CUSTOM_RUNTIMES: [&str; 3] = ["provided.al2023", "provided.al2", "provided"];
+
+/// The language of one of Lambda's runtime identifiers (`provided.al2023`,
+/// `nodejs18.x` … `nodejs24.x`, `python3.9` … `python3.14`), or `None`.
+pub fn language_of_runtime_id(id: &str) -> Option<Language> {
+    if CUSTOM_RUNTIMES.contains(&id) {
+        return Some(Language::Wasm);
+    }
+    Language::parse(id).filter(|l| l.is_source() && id.contains('.'))
 }
 
 /// How asynchronous invocations (`Event`) of a function are retried and where
@@ -306,6 +323,7 @@ impl Default for FunctionConfig {
             async_invoke: AsyncInvokeConfig::default(),
             description: String::new(),
             snap_start: false,
+            runtime_id: String::new(),
         }
     }
 }
@@ -383,6 +401,18 @@ impl FunctionConfig {
                     .into_iter()
                     .map(|m| ConfigError::new("role.outbound", m)),
             );
+        }
+        if !self.runtime_id.is_empty()
+            && language_of_runtime_id(&self.runtime_id) != Some(self.runtime)
+        {
+            errors.push(ConfigError::new(
+                "runtime_id",
+                format!(
+                    "`{}` is not one of Lambda's identifiers for {}",
+                    self.runtime_id,
+                    self.runtime.title()
+                ),
+            ));
         }
         if self.description.chars().count() > 256 {
             errors.push(ConfigError::new(
@@ -646,6 +676,22 @@ mod tests {
         ] {
             assert_eq!(Language::parse(name), want, "{name}");
         }
+        // Lambda's identifiers proper (not the short names) name a language;
+        // one kept with a function must name its language.
+        assert_eq!(language_of_runtime_id("provided.al2"), Some(Language::Wasm));
+        assert_eq!(language_of_runtime_id("python3.12"), Some(Language::Python));
+        assert_eq!(language_of_runtime_id("python"), None);
+        assert_eq!(language_of_runtime_id("wasm"), None);
+        let mut c = FunctionConfig {
+            runtime: Language::Python,
+            handler: "lambda_function.lambda_handler".into(),
+            runtime_id: "python3.12".into(),
+            ..FunctionConfig::default()
+        };
+        assert!(c.validate().is_ok());
+        c.runtime_id = "nodejs22.x".into();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e[0].field, "runtime_id", "{e:?}");
         // Stored by name, and read back.
         for l in Language::ALL {
             let json = serde_json::to_string(&l).unwrap();
