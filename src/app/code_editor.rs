@@ -84,10 +84,11 @@ impl EditorCache {
     /// after them until the parser's state meets the old one).
     fn highlight(&mut self, syntax: &Syntax, language: &str, dark: bool, text: &str) -> Option<()> {
         let grammar = syntax.syntaxes.find_syntax_by_extension(language)?;
-        let theme: &Theme = syntax
-            .themes
-            .themes
-            .get(if dark { "base16-mocha.dark" } else { "InspiredGitHub" })?;
+        let theme: &Theme = syntax.themes.themes.get(if dark {
+            "base16-mocha.dark"
+        } else {
+            "InspiredGitHub"
+        })?;
         let highlighter = Highlighter::new(theme);
         let key = (language.to_owned(), dark);
         if self.key != key {
@@ -98,7 +99,11 @@ impl EditorCache {
         let new: Vec<&str> = syntect::util::LinesWithEndings::from(text).collect();
         let old = std::mem::take(&mut self.lines);
         let old_end = self.end.take();
-        let prefix = old.iter().zip(&new).take_while(|(o, n)| o.text == **n).count();
+        let prefix = old
+            .iter()
+            .zip(&new)
+            .take_while(|(o, n)| o.text == **n)
+            .count();
         let room = old.len().min(new.len()) - prefix;
         let suffix = (0..room)
             .take_while(|k| old[old.len() - 1 - k].text == new[new.len() - 1 - k])
@@ -188,8 +193,10 @@ fn layout(
 ) -> Arc<Galley> {
     let dark = ui.visuals().dark_mode;
     let font = egui::TextStyle::Monospace.resolve(ui.style());
-    let cache: Arc<Mutex<EditorCache>> =
-        ui.data_mut(|d| d.get_temp_mut_or_default::<Arc<Mutex<EditorCache>>>(id).clone());
+    let cache: Arc<Mutex<EditorCache>> = ui.data_mut(|d| {
+        d.get_temp_mut_or_default::<Arc<Mutex<EditorCache>>>(id)
+            .clone()
+    });
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((t, m, f, galley)) = &cache.galley
         && t == text
@@ -218,7 +225,12 @@ fn layout(
     // Code is not wrapped: a line is a row, so the numbers line up.
     job.wrap.max_width = f32::INFINITY;
     let marked: Vec<usize> = marked_line.into_iter().collect();
-    mark_lines(&mut job, text, &marked, super::theme::error(dark).gamma_multiply(0.3));
+    mark_lines(
+        &mut job,
+        text,
+        &marked,
+        super::theme::error(dark).gamma_multiply(0.3),
+    );
     let galley = ui.fonts_mut(|f| f.layout_job(job));
     cache.galley = Some((text.to_owned(), marked_line, font, galley.clone()));
     galley
@@ -446,7 +458,10 @@ mod tests {
     use super::*;
 
     fn spans(c: &EditorCache) -> Vec<(String, Vec<Span>)> {
-        c.lines.iter().map(|l| (l.text.clone(), l.spans.clone())).collect()
+        c.lines
+            .iter()
+            .map(|l| (l.text.clone(), l.spans.clone()))
+            .collect()
     }
 
     #[test]

@@ -203,9 +203,10 @@ fn read_files(
     };
     // Sizes first: nothing is read when the package is over the limit.
     let mut found: Vec<(String, PathBuf, u64)> = Vec::new();
+    let mut total: u64 = 0;
     if is_dir {
         let mut stack = vec![code.to_owned()];
-        while let Some(dir) = stack.pop() {
+        'walk: while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).map_err(|e| failed(e, &dir))? {
                 let entry = entry.map_err(|e| failed(e, &dir))?;
                 // Links are not followed (a link to / would never end).
@@ -219,14 +220,21 @@ fn read_files(
                     }
                 } else if kind.is_file() {
                     let size = entry.metadata().map_err(|e| failed(e, &path))?.len();
-                    let rel = path
-                        .strip_prefix(root)
-                        .map_err(|_| BufferState::Failed("a file outside the folder".into()))?
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy())
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    found.push((rel, path, size));
+                    total += size;
+                    // A name that is not UTF-8 could not be written back
+                    // under the same name: such files run, and are not listed.
+                    let rel = path.strip_prefix(root).ok().and_then(|r| {
+                        r.components()
+                            .map(|c| c.as_os_str().to_str())
+                            .collect::<Option<Vec<_>>>()
+                    });
+                    if let Some(rel) = rel {
+                        found.push((rel.join("/"), path, size));
+                    }
+                }
+                // Over the limit: not read further (a huge folder stays cheap).
+                if total > INLINE_LIMIT {
+                    break 'walk;
                 }
                 if found.len() > MAX_FILES {
                     return Err(BufferState::Outside(format!(
@@ -241,8 +249,8 @@ fn read_files(
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         found.push((rel, code.to_owned(), size));
+        total = size;
     }
-    let total: u64 = found.iter().map(|f| f.2).sum();
     if total > INLINE_LIMIT {
         // The Lambda console's words.
         return Err(BufferState::Outside(format!(
@@ -920,6 +928,21 @@ mod tests {
         std::fs::write(dir.path().join("big.bin"), [0xff, 0xfe, 0]).unwrap();
         let files = load(dir.path(), "small").result.unwrap();
         assert!(files.iter().any(|f| f.path == "big.bin" && f.binary));
+        // Hostile folders: a link to the folder itself is not followed, a
+        // name that is not UTF-8 is not listed (it could not be written back).
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+            std::fs::write(
+                dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xff.js")),
+                "x",
+            )
+            .unwrap();
+            let files = load(dir.path(), "hostile").result.unwrap();
+            let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+            assert_eq!(names, ["big.bin", "index.js"]);
+        }
         // A zip is edited outside; a missing folder is an error.
         std::fs::write(dir.path().join("f.zip"), b"PK").unwrap();
         assert!(matches!(
