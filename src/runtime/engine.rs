@@ -202,6 +202,7 @@ impl ModuleCache {
                 });
             match loaded {
                 Ok(module) => {
+                    touch(path);
                     prepare_image(&module);
                     self.lock().insert(*sha256, module.clone());
                     return Ok((module, CodeSource::DiskCache, start.elapsed()));
@@ -227,6 +228,56 @@ impl ModuleCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Module>> {
         self.loaded.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The most the compile cache keeps on disk (about forty compiled Python
+/// runtimes); the files used least recently go first.
+pub const CACHE_BUDGET_BYTES: u64 = 2 << 30;
+
+/// Marks a cache file as just used (its modification time), so trimming
+/// keeps it; a file that cannot be touched is only trimmed sooner.
+pub(crate) fn touch(path: &Path) {
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+}
+
+/// Whether a file name is one the compile cache writes: a compiled module
+/// (`<sha>-<engine>.cwasm`) or a runtime's snapshot (`<sha>-preinit-….wasm`).
+fn is_cache_file(name: &str) -> bool {
+    name.ends_with(".cwasm") || (name.contains("-preinit-") && name.ends_with(".wasm"))
+}
+
+/// Removes the least recently used files of the compile cache in `dir`
+/// until the rest fit in `budget` bytes; other files are left alone.
+/// Returns how many files and bytes went. Files are read whole (never
+/// mapped), so one another process is reading is not harmed: it is read or
+/// compiled again.
+pub fn trim_cache(dir: &Path, budget: u64) -> (usize, u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_cache_file))
+        .filter_map(|e| {
+            let meta = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            Some((meta.modified().ok()?, meta.len(), e.path()))
+        })
+        .collect();
+    // Newest first: kept while they fit.
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    let (mut kept, mut removed, mut freed) = (0u64, 0usize, 0u64);
+    for (_, size, path) in files {
+        if kept + size <= budget {
+            kept += size;
+        } else if std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+            freed += size;
+        }
+    }
+    (removed, freed)
 }
 
 /// Builds the module's copy-on-write memory image (on Linux a sealed memfd)
@@ -287,4 +338,33 @@ pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
                 .unwrap_or_else(|e| panic!("cannot create a tokio runtime: {e}"))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_keeps_its_newest_files_within_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = std::time::SystemTime::now();
+        let file = |name: &str, size: usize, age_s: u64| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0u8; size]).unwrap();
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(now - Duration::from_secs(age_s)).unwrap();
+            p
+        };
+        let old = file("a-1.cwasm", 400, 300);
+        let used = file("b-1.cwasm", 400, 200);
+        let new = file("c-preinit-v2.wasm", 400, 100);
+        let other = file("notes.txt", 4_000, 1_000);
+        // Used just now: the oldest by time becomes the newest.
+        touch(&used);
+        assert_eq!(trim_cache(dir.path(), 1_000), (1, 400));
+        assert!(!old.exists() && used.exists() && new.exists());
+        assert!(other.exists(), "files the cache did not write stay");
+        assert_eq!(trim_cache(dir.path(), 1_000), (0, 0));
+        assert_eq!(trim_cache(&dir.path().join("missing"), 0), (0, 0));
+    }
 }

@@ -48,6 +48,9 @@ pub const ACCOUNT_CONCURRENCY: u32 = 1_000;
 pub struct RuntimeOptions {
     /// Folder for precompiled modules; `None` compiles in every process.
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes the compile cache keeps (the least recently used files
+    /// are removed at start-up beyond it).
+    pub cache_budget_bytes: u64,
     /// Folder in which the runtime makes its own scratch folder (for
     /// environments' `/tmp` and unpacked zip bundles): a new one with an
     /// unpredictable name and owner-only permissions, never one that exists.
@@ -92,6 +95,7 @@ impl Default for RuntimeOptions {
             .map(|d| d.cache_dir().join("modules"));
         Self {
             cache_dir,
+            cache_budget_bytes: engine::CACHE_BUDGET_BYTES,
             scratch_dir: std::env::temp_dir(),
             log_sink: None,
             pricing: Pricing::default(),
@@ -408,6 +412,11 @@ impl Runtime {
         if let Some(dir) = &options.cache_dir {
             // Without a writable cache every process compiles; that is slower, not wrong.
             let _ = std::fs::create_dir_all(dir);
+            // The cache is kept within its budget, off the caller's thread.
+            let (dir, budget) = (dir.clone(), options.cache_budget_bytes);
+            let _ = std::thread::Builder::new()
+                .name("lambdesk-cache-trim".into())
+                .spawn(move || engine::trim_cache(&dir, budget));
         }
         let outbound = Arc::new(
             outbound::Client::new(&options.outbound)
@@ -567,6 +576,11 @@ impl Runtime {
             .as_deref()
             .and_then(|p| std::fs::read(p).ok())
             .filter(|w| wasmtime::Module::validate(&self.inner.engine, w).is_ok());
+        if kept.is_some()
+            && let Some(p) = &path
+        {
+            engine::touch(p);
+        }
         let wasm = match kept {
             Some(w) => w,
             None => {
