@@ -267,7 +267,7 @@ pub fn trim_cache(dir: &Path, budget: u64) -> (usize, u64) {
         })
         .collect();
     // Newest first: kept while they fit.
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let (mut kept, mut removed, mut freed) = (0u64, 0usize, 0u64);
     for (_, size, path) in files {
         if kept + size <= budget {
