@@ -9,8 +9,9 @@
 
 use egui::{Key, KeyboardShortcut, Modifiers, RichText, Ui};
 
-use super::code_editor::{self, Selection};
+use super::code_editor;
 use super::controller::code::{BufferState, CodeBuffer, INLINE_LIMIT};
+use super::state::CodeForm;
 
 use super::controller::{Command, Controller, DeployState};
 use super::theme;
@@ -18,26 +19,6 @@ use crate::runtime::{CodeSource, ModuleKind, report::as_ms};
 
 /// Most find matches counted.
 const MAX_MATCHES: usize = 10_000;
-
-/// The Code tab's own fields (never saved).
-#[derive(Clone, Debug, Default)]
-pub struct CodeForm {
-    /// The file-name field: (function, file being renamed or `None` for a
-    /// new file, the text).
-    pub naming: Option<(String, Option<usize>, String)>,
-    /// The find bar is open.
-    pub find_open: bool,
-    /// Its text.
-    pub find: String,
-    /// Match case.
-    pub match_case: bool,
-    /// The match selected (index into the matches).
-    pub find_index: usize,
-    /// Select this in the editor next frame (find, go to line).
-    pub select: Option<Selection>,
-    /// Give the find field the focus next frame.
-    focus_find: bool,
-}
 
 pub(super) fn code_tab_ui(
     ui: &mut Ui,
@@ -164,6 +145,9 @@ fn source_ui(
             form.focus_find = form.find_open;
         }
         reveal_button(ui, name, cmds);
+        if let Some(entry) = c.entry(name) {
+            ui.label(RichText::new(entry.config.runtime.engine()).weak());
+        }
     });
     if b.disk_changed {
         ui.horizontal_wrapped(|ui| {

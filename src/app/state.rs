@@ -79,7 +79,27 @@ pub struct Drafts {
     /// The state machine view's selections and cached graph.
     pub states: super::states_view::StatesForm,
     /// The Code tab's fields (file name, find).
-    pub code: super::code_tab::CodeForm,
+    pub code: CodeForm,
+}
+
+/// The Code tab's own fields (never saved).
+#[derive(Clone, Debug, Default)]
+pub struct CodeForm {
+    /// The file-name field: (function, file being renamed or `None` for a
+    /// new file, the text).
+    pub naming: Option<(String, Option<usize>, String)>,
+    /// The find bar is open.
+    pub find_open: bool,
+    /// Its text.
+    pub find: String,
+    /// Match case.
+    pub match_case: bool,
+    /// The match selected (index into the matches).
+    pub find_index: usize,
+    /// Select this in the editor next frame (find, go to line).
+    pub select: Option<super::code_editor::Selection>,
+    /// Give the find field the focus next frame.
+    pub focus_find: bool,
 }
 
 /// The Monitor tab's settings.

@@ -1407,8 +1407,9 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
         .controller
         .handle(Command::Select("api-gateway".into()));
     h.get_by_label("Code").click();
-    h.step();
-    assert!(has_label(&h, "JavaScript (Boa"));
+    step_until(&mut h, "the Code tab", Duration::from_secs(10), |h| {
+        has_label(h, "JavaScript (Boa")
+    });
 }
 
 /// The editor of the Code tab (the one multi-line text field there).
