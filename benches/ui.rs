@@ -273,9 +273,10 @@ fn main() {
             ..Default::default()
         };
         let frame = || {
-            let _ = ctx.run_ui(input(), |ui| {
+            let mut out = ctx.run_ui(input(), |ui| {
                 lambdesk::app::code_editor::code_editor(ui, "bench", text, "py", None, None);
             });
+            out.textures_delta.clear();
         };
         // The grammars load on a thread: wait for them.
         for _ in 0..200 {

@@ -75,8 +75,9 @@ struct EditorCache {
     lines: Vec<Line>,
     /// The parser's state after the last line.
     end: Option<(ParseState, HighlightState)>,
-    /// The last layout: its text, marked line, font and wrap width.
-    galley: Option<(String, Option<usize>, FontId, Arc<Galley>)>,
+    /// The last layout: its text, marked line, font, whether it is
+    /// highlighted, and the galley.
+    galley: Option<(String, Option<usize>, FontId, bool, Arc<Galley>)>,
 }
 
 impl EditorCache {
@@ -198,15 +199,19 @@ fn layout(
             .clone()
     });
     let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((t, m, f, galley)) = &cache.galley
+    let wanted = text.len() <= HIGHLIGHT_LIMIT && !language.is_empty();
+    // A plain layout made while the grammars loaded is made again once
+    // they are there.
+    if let Some((t, m, f, highlighted, galley)) = &cache.galley
         && t == text
         && *m == marked_line
         && *f == font
         && cache.key.1 == dark
+        && (*highlighted || !wanted || SYNTAX.get().is_none())
     {
         return galley.clone();
     }
-    let highlighted = (text.len() <= HIGHLIGHT_LIMIT && !language.is_empty())
+    let highlighted = wanted
         .then(|| syntax(ui.ctx()))
         .flatten()
         .and_then(|s| cache.highlight(s, language, dark, text));
@@ -232,7 +237,13 @@ fn layout(
         super::theme::error(dark).gamma_multiply(0.3),
     );
     let galley = ui.fonts_mut(|f| f.layout_job(job));
-    cache.galley = Some((text.to_owned(), marked_line, font, galley.clone()));
+    cache.galley = Some((
+        text.to_owned(),
+        marked_line,
+        font,
+        highlighted.is_some(),
+        galley.clone(),
+    ));
     galley
 }
 
@@ -498,6 +509,34 @@ mod tests {
         let mut b = EditorCache::default();
         b.highlight(&syntax, "py", true, edits[1]).unwrap();
         assert_ne!(spans(&a)[2], spans(&b)[2]);
+    }
+
+    #[test]
+    fn text_laid_out_while_the_grammars_load_is_highlighted_once_they_are_there() {
+        let ctx = egui::Context::default();
+        let text = "def f(x):\n    return 'x'\n";
+        let colours = |ctx: &egui::Context| {
+            let mut n = 0;
+            let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
+                let g = layout(ui, egui::Id::NULL.with("t"), text, "py", None);
+                let mut seen: Vec<Color32> =
+                    g.job.sections.iter().map(|s| s.format.color).collect();
+                seen.dedup();
+                n = seen.len();
+            });
+            out.textures_delta.clear();
+            n
+        };
+        colours(&ctx);
+        let start = std::time::Instant::now();
+        while SYNTAX.get().is_none() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(30));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            colours(&ctx) > 2,
+            "highlighted once the grammars are loaded"
+        );
     }
 
     #[test]
