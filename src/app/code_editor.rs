@@ -67,6 +67,9 @@ struct Line {
 /// A coloured part of a line: colour, italics, bytes.
 type Span = (Color32, bool, Range<usize>);
 
+/// A layout kept: text, marked line, font, highlighted, galley.
+type Laid = (String, Option<usize>, FontId, bool, Arc<Galley>);
+
 /// An editor's highlighting and layout, kept between frames.
 #[derive(Default)]
 struct EditorCache {
@@ -77,7 +80,7 @@ struct EditorCache {
     end: Option<(ParseState, HighlightState)>,
     /// The last layout: its text, marked line, font, whether it is
     /// highlighted, and the galley.
-    galley: Option<(String, Option<usize>, FontId, bool, Arc<Galley>)>,
+    galley: Option<Laid>,
 }
 
 impl EditorCache {
