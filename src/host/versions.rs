@@ -162,7 +162,9 @@ impl Versions {
             .flat_map(|(n, f)| f.versions.values().map(|v| (n.clone(), v.clone())))
             .collect();
         for (name, v) in all {
-            if let Err(e) = me.deploy(&name, &v) {
+            // At start-up a SnapStart version restores the snapshot kept
+            // when it was published: its INIT does not run again.
+            if let Err(e) = me.deploy(&name, &v, true) {
                 problems.push(format!("{name} version {}: {e}", v.version));
             }
         }
@@ -177,13 +179,25 @@ impl Versions {
         self.dir.join("code")
     }
 
-    fn deploy(&self, name: &str, v: &PublishedVersion) -> Result<(), String> {
+    /// Where a SnapStart version's snapshot is kept: named by its revision,
+    /// so a version deleted and published again never finds the old one.
+    fn snapshot_file(&self, name: &str, v: &PublishedVersion) -> PathBuf {
+        self.dir
+            .join("snapshots")
+            .join(format!("{name}-{}-{}.wasm", v.version, v.revision_id))
+    }
+
+    fn deploy(&self, name: &str, v: &PublishedVersion, reuse: bool) -> Result<(), String> {
         let bundle = self
             .runtime
             .load_code_for(v.config.runtime, &self.code_dir().join(&v.code_file))
             .map_err(|e| e.to_string())?;
+        let kept = v.config.snap_start.then(|| crate::runtime::KeptSnapshot {
+            path: self.snapshot_file(name, v),
+            reuse,
+        });
         self.runtime
-            .deploy_version(name, v.version, &bundle, v.config.clone())
+            .deploy_version_kept(name, v.version, &bundle, v.config.clone(), kept.as_ref())
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -267,7 +281,7 @@ impl Versions {
             created: chrono::Utc::now(),
             revision_id: new_revision(),
         };
-        self.deploy(name, &version)
+        self.deploy(name, &version, false)
             .map_err(|e| VersionError::Service(format!("deploying the new version: {e}")))?;
         let mut state = self.lock();
         let entry = state.functions.entry(name.to_owned()).or_default();
@@ -280,6 +294,7 @@ impl Versions {
             }
             self.runtime
                 .remove(&version_key(name, &version.version.to_string()));
+            let _ = std::fs::remove_file(self.snapshot_file(name, &version));
             return Err(e);
         }
         Ok(version)
@@ -368,7 +383,9 @@ impl Versions {
                 users.join(", ")
             )));
         }
-        f.versions.remove(&version);
+        if let Some(gone) = f.versions.remove(&version) {
+            let _ = std::fs::remove_file(self.snapshot_file(name, &gone));
+        }
         self.runtime.remove(&version_key(name, &v));
         self.save(&state)
     }
@@ -376,7 +393,10 @@ impl Versions {
     /// Forgets every version and alias of a deleted function.
     pub fn remove_function(&self, name: &str) -> Result<(), VersionError> {
         let mut state = self.lock();
-        if state.functions.remove(name).is_some() {
+        if let Some(f) = state.functions.remove(name) {
+            for v in f.versions.values() {
+                let _ = std::fs::remove_file(self.snapshot_file(name, v));
+            }
             self.save(&state)?;
         }
         Ok(())

@@ -43,6 +43,16 @@ pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 /// Lambda's default account-wide concurrency.
 pub const ACCOUNT_CONCURRENCY: u32 = 1_000;
 
+/// Where a published version's SnapStart snapshot is kept.
+#[derive(Clone, Debug)]
+pub struct KeptSnapshot {
+    /// The file.
+    pub path: PathBuf,
+    /// Use a snapshot kept there (a version deployed again at start-up);
+    /// `false`: make it anew (publishing).
+    pub reuse: bool,
+}
+
 /// How a runtime is set up.
 #[derive(Clone)]
 pub struct RuntimeOptions {
@@ -620,6 +630,22 @@ impl Runtime {
         bundle: &CodeBundle,
         config: FunctionConfig,
     ) -> Result<DeployInfo, DeployError> {
+        self.deploy_version_kept(name, version, bundle, config, None)
+    }
+
+    /// [`Runtime::deploy_version`], with its SnapStart snapshot kept in a
+    /// file: made there when the version is published, and read from there
+    /// when it is deployed again (a restart), as Lambda runs a version's
+    /// INIT once, when it is published. A kept file that does not validate
+    /// is made again.
+    pub fn deploy_version_kept(
+        &self,
+        name: &str,
+        version: u64,
+        bundle: &CodeBundle,
+        config: FunctionConfig,
+        kept: Option<&KeptSnapshot>,
+    ) -> Result<DeployInfo, DeployError> {
         self.deploy_keyed(
             &version_key(name, &version.to_string()),
             name,
@@ -627,6 +653,7 @@ impl Runtime {
             bundle,
             config,
             None,
+            kept,
         )
     }
 
@@ -637,9 +664,10 @@ impl Runtime {
         config: FunctionConfig,
         init_note: Option<String>,
     ) -> Result<DeployInfo, DeployError> {
-        self.deploy_keyed(name, name, "$LATEST", bundle, config, init_note)
+        self.deploy_keyed(name, name, "$LATEST", bundle, config, init_note, None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn deploy_keyed(
         &self,
         key: &str,
@@ -648,6 +676,7 @@ impl Runtime {
         bundle: &CodeBundle,
         config: FunctionConfig,
         init_note: Option<String>,
+        kept: Option<&KeptSnapshot>,
     ) -> Result<DeployInfo, DeployError> {
         config.validate().map_err(DeployError::Config)?;
         let (module, source, load_time) = self.inner.modules.load(&bundle.wasm, &bundle.sha256)?;
@@ -703,7 +732,20 @@ impl Runtime {
             snap_start,
         };
         if snap_start {
-            self.snap_start(&mut blueprint, &bundle.wasm)?;
+            let reused = kept
+                .filter(|k| k.reuse)
+                .and_then(|k| std::fs::read(&k.path).ok())
+                .filter(|w| wasmtime::Module::validate(&self.inner.engine, w).is_ok());
+            match reused {
+                Some(snapshot) => self.start_from_snapshot(&mut blueprint, &snapshot)?,
+                None => {
+                    let snapshot = self.snap_start(&mut blueprint, &bundle.wasm)?;
+                    if let Some(k) = kept {
+                        // Not kept: the next start-up runs INIT again.
+                        let _ = crate::store::write_atomic(&k.path, &snapshot);
+                    }
+                }
+            }
         }
         let function = Arc::new(Function {
             blueprint,
@@ -723,7 +765,7 @@ impl Runtime {
     /// version's environments are then created from the snapshot. INIT's
     /// output goes to the log with an `INIT_REPORT` line, as Lambda's; an
     /// INIT that fails fails the publishing.
-    fn snap_start(&self, bp: &mut Blueprint, wasm: &[u8]) -> Result<(), DeployError> {
+    fn snap_start(&self, bp: &mut Blueprint, wasm: &[u8]) -> Result<Vec<u8>, DeployError> {
         let request_id: Arc<str> = Arc::from(uuid::Uuid::new_v4().to_string());
         let first = context_until(&request_id, Instant::now() + environment::INIT_TIMEOUT);
         let sink = self.inner.options.log_sink.clone();
@@ -758,8 +800,14 @@ impl Runtime {
             }
         };
         report("success", Some(init), None);
-        let sha = code::sha256(&snapshot);
-        let (module, _, _) = self.inner.modules.load(&snapshot, &sha)?;
+        self.start_from_snapshot(bp, &snapshot)?;
+        Ok(snapshot)
+    }
+
+    /// Environments of `bp` start from `snapshot` (a SnapStart snapshot).
+    fn start_from_snapshot(&self, bp: &mut Blueprint, snapshot: &[u8]) -> Result<(), DeployError> {
+        let sha = code::sha256(snapshot);
+        let (module, _, _) = self.inner.modules.load(snapshot, &sha)?;
         bp.kind = self.check_module(&module, bp.config.export())?;
         bp.instance_pre = self
             .inner

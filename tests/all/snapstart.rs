@@ -228,3 +228,79 @@ fn an_init_that_fails_fails_the_publishing_with_its_error() {
     // Nothing was published.
     assert!(rt.invoke("broken:1", b"{}").is_err());
 }
+
+#[test]
+fn a_kept_snapshot_is_restored_after_a_restart_and_init_does_not_run_again() {
+    use lambdesk::runtime::KeptSnapshot;
+    let dir = TempDir::new("snap-kept");
+    let code = folder(
+        &dir,
+        "kept",
+        &[(
+            "index.js",
+            "console.log('INIT: kept');\nconst atInit = Math.random();\nexports.handler = async () => ({ atInit });",
+        )],
+    );
+    let config = FunctionConfig {
+        runtime: Language::Javascript,
+        handler: "index.handler".into(),
+        snap_start: true,
+        ..FunctionConfig::default()
+    };
+    let path = dir.path().join("snapshots/kept-1.wasm");
+    let deploy = |rt: &Runtime, reuse: bool| {
+        let bundle = rt.load_code_for(config.runtime, &code).unwrap();
+        rt.deploy_version_kept(
+            "kept",
+            1,
+            &bundle,
+            config.clone(),
+            Some(&KeptSnapshot {
+                path: path.clone(),
+                reuse,
+            }),
+        )
+        .unwrap();
+    };
+    let init_ran = |logs: &Logs| {
+        let reports = lines(logs, LogKind::Platform);
+        let inits = reports
+            .iter()
+            .filter(|l| l.starts_with("INIT_REPORT"))
+            .count();
+        let line = lines(logs, LogKind::Function)
+            .iter()
+            .any(|l| l.contains("INIT: kept"));
+        assert_eq!(inits > 0, line, "{reports:?}");
+        inits
+    };
+    // Publishing runs INIT and keeps the snapshot.
+    let logs = Logs::default();
+    let first = runtime(&dir, &logs);
+    deploy(&first, false);
+    assert_eq!(init_ran(&logs), 1);
+    assert!(path.is_file());
+    let at_init = response(&first.invoke("kept:1", b"{}").unwrap())["atInit"].clone();
+    // A restart deploys the version from the kept snapshot: INIT does not
+    // run again, and its state is the one made when publishing.
+    let logs = Logs::default();
+    let second = runtime(&dir, &logs);
+    deploy(&second, true);
+    assert_eq!(init_ran(&logs), 0);
+    let inv = second.invoke("kept:1", b"{}").unwrap();
+    assert!(inv.report.restore_duration_ms.is_some(), "{:?}", inv.report);
+    assert_eq!(response(&inv)["atInit"], at_init);
+    // Publishing again (not reusing) makes it anew.
+    let logs = Logs::default();
+    deploy(&runtime(&dir, &logs), false);
+    assert_eq!(init_ran(&logs), 1);
+    // A damaged kept snapshot is not trusted: INIT runs and it is kept anew.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let logs = Logs::default();
+    let third = runtime(&dir, &logs);
+    deploy(&third, true);
+    assert_eq!(init_ran(&logs), 1);
+    assert!(std::fs::read(&path).unwrap().len() > bytes.len() / 2);
+    assert!(third.invoke("kept:1", b"{}").unwrap().error().is_none());
+}
