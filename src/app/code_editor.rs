@@ -22,6 +22,8 @@ use syntect::parsing::{ParseState, ScopeStack, SyntaxSet};
 
 /// Files larger than this are shown without highlighting.
 pub const HIGHLIGHT_LIMIT: usize = 1024 * 1024;
+/// Lines longer than this (minified code) are shown without highlighting.
+pub const LINE_LIMIT: usize = 10_000;
 
 /// syntect's grammars and themes.
 struct Syntax {
@@ -137,6 +139,21 @@ impl EditorCache {
                 }
             }
             let start = state.clone();
+            if text.len() > LINE_LIMIT {
+                // A minified line: shown plain (the parser's regexes would
+                // take seconds on it, at every keystroke).
+                let plain = highlighter.get_default().foreground;
+                lines.push(Line {
+                    text: (*text).to_owned(),
+                    start,
+                    spans: vec![(
+                        Color32::from_rgb(plain.r, plain.g, plain.b),
+                        false,
+                        0..text.len(),
+                    )],
+                });
+                continue;
+            }
             let ops = state.0.parse_line(text, &syntax.syntaxes).ok()?;
             let spans = RangedHighlightIterator::new(&mut state.1, &ops, text, &highlighter)
                 .map(|(style, _, range)| {
@@ -506,6 +523,13 @@ mod tests {
                 assert!(incremental.end == fresh.end, "{edit:?}");
             }
         }
+        // A minified line is one plain span; the lines after it are
+        // highlighted as usual.
+        let minified = format!("var a=[{}];\nvar b = 'x';\n", "1,".repeat(LINE_LIMIT));
+        let mut m = EditorCache::default();
+        m.highlight(&syntax, "js", true, &minified).unwrap();
+        assert_eq!(m.lines[0].spans.len(), 1);
+        assert!(m.lines[1].spans.len() > 2, "{:?}", m.lines[1].spans);
         // The open string really changes the next lines' colours.
         let mut a = EditorCache::default();
         a.highlight(&syntax, "py", true, base).unwrap();
