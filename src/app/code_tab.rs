@@ -69,6 +69,49 @@ pub(super) fn code_tab_ui(
     }
 }
 
+/// The last test's outcome in one line, as the Lambda console's
+/// "Execution results": status, start, duration, and the response or error.
+fn last_result_ui(ui: &mut Ui, c: &Controller, name: &str) {
+    let (Some(record), _) = c.last_console_record(name, None) else {
+        return;
+    };
+    let dark = ui.visuals().dark_mode;
+    let text = match &record.result {
+        Ok(inv) => {
+            let start = match inv.start {
+                crate::runtime::StartKind::Cold => "cold",
+                crate::runtime::StartKind::Warm => "warm",
+            };
+            let payload = String::from_utf8_lossy(&inv.payload()).into_owned();
+            let mut shown: String = payload.chars().take(160).collect();
+            if shown.len() < payload.len() {
+                shown.push('…');
+            }
+            let status = if inv.error().is_some() {
+                "Failed"
+            } else {
+                "Succeeded"
+            };
+            format!(
+                "Last test: {status} ({start}, {:.2} ms): {shown}",
+                inv.report.duration_ms
+            )
+        }
+        Err(e) => format!("Last test: not run: {e}"),
+    };
+    let failed = record
+        .result
+        .as_ref()
+        .map_or(true, |inv| inv.error().is_some());
+    let color = if failed {
+        theme::error(dark)
+    } else {
+        theme::ok(dark)
+    };
+    ui.add(egui::Label::new(RichText::new(text).monospace().color(color)).truncate())
+        .on_hover_text("The response and the log output are on the Test tab");
+}
+
 fn reveal_button(ui: &mut Ui, name: &str, cmds: &mut Vec<Command>) {
     if ui
         .button("Reveal in folder")
@@ -113,12 +156,18 @@ fn source_ui(
             deploy(cmds);
         }
         let blocker = super::test_tab::invoke_blocker(c, name);
+        let event = c
+            .entry(name)
+            .and_then(|e| e.events.get(e.selected_event))
+            .map_or_else(String::new, |e| format!(" '{}'", e.name));
         let test = ui
             .add_enabled(
                 blocker.is_none() && b.state != BufferState::Saving,
                 egui::Button::new("Test"),
             )
-            .on_hover_text("Deploy the changes if there are any, then invoke with the selected test event (Ctrl+Enter)");
+            .on_hover_text(format!(
+                "Deploy the changes if there are any, then invoke with the test event{event} (Ctrl+Enter; events are on the Test tab)"
+            ));
         if let Some(why) = &blocker {
             test.clone().on_disabled_hover_text(why);
         }
@@ -162,6 +211,7 @@ fn source_ui(
             }
         });
     }
+    last_result_ui(ui, c, name);
     let open = b.files.get(b.open);
     if form.find_open {
         find_ui(ui, open.map_or("", |f| f.text.as_str()), form);

@@ -1581,6 +1581,11 @@ fn the_code_tab_edits_files_deploys_tests_and_marks_an_init_error_at_its_line() 
             .and_then(|r| r.result.as_ref().ok())
             .is_some_and(|inv| inv.payload().as_ref() == br#""hi""#)
     });
+    h.step();
+    assert!(
+        has_label(&h, "Last test: Succeeded (") && has_label(&h, "\"hi\""),
+        "the test's outcome is shown in the Code tab"
+    );
     assert!(folder.join("greeting.py").is_file());
     assert!(
         !folder.join("helper.py").exists(),
@@ -1606,6 +1611,7 @@ fn the_code_tab_edits_files_deploys_tests_and_marks_an_init_error_at_its_line() 
     step_until(&mut h, "the import error", Duration::from_secs(60), |h| {
         has_label(h, "lambda_function.py, line 1: Runtime.ImportModuleError")
     });
+    assert!(has_label(&h, "Last test: Failed ("));
     assert!(!folder.join("greeting.py").exists());
     assert_eq!(
         code_buffer(&h, name).mark,
