@@ -224,9 +224,11 @@ fn main() {
         .expect("a Python blueprint");
     code.state_mut()
         .controller
-        .handle(lambdesk::app::controller::Command::CreateFunction(
+        .handle(lambdesk::app::controller::Command::CreateFunction {
             blueprint,
-        ));
+            name: None,
+            runtime_id: None,
+        });
     let name = code.state().controller.selected.clone().expect("selected");
     let folder = base.join("e").join("functions").join(&name);
     let mut big = String::new();

@@ -432,6 +432,15 @@ impl LambdeskApp {
                     self.ui.tab = match std::env::var("LAMBDESK_SMOKE_TAB").as_deref() {
                         Ok("configuration") => Tab::Configuration,
                         Ok("code") => Tab::Code,
+                        Ok("create") => {
+                            // The Create function window, a name typed.
+                            self.ui.live.create = Some(state::CreateForm {
+                                name: "orders-api".into(),
+                                blueprint: "api-gateway".into(),
+                                ..Default::default()
+                            });
+                            Tab::Code
+                        }
                         Ok("versions") => {
                             // Publishes $LATEST, so there is a version to show.
                             if let Some(name) = self.controller.selected.clone() {
@@ -591,7 +600,7 @@ impl eframe::App for LambdeskApp {
                 // Functions above, state machines below, each scrolling.
                 let half = (ui.available_height() * 0.6).max(160.0);
                 ui.allocate_ui(egui::vec2(ui.available_width(), half), |ui| {
-                    views::functions_ui(ui, &self.controller, &mut cmds);
+                    views::functions_ui(ui, &self.controller, &mut self.ui.live.create, &mut cmds);
                 });
                 ui.add_space(8.0);
                 egui::ScrollArea::vertical()
@@ -635,6 +644,12 @@ impl eframe::App for LambdeskApp {
                 None => views::function_ui(ui, &self.controller, &mut self.ui, &mut cmds),
             }
         });
+        views::create_window_ui(
+            ui.ctx(),
+            &self.controller,
+            &mut self.ui.live.create,
+            &mut cmds,
+        );
         self.help_ui(ui.ctx());
         self.notices_ui(ui.ctx(), &mut cmds);
         self.request_view_ui(ui.ctx());

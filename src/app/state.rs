@@ -80,6 +80,29 @@ pub struct Drafts {
     pub states: super::states_view::StatesForm,
     /// The Code tab's fields (file name, find).
     pub code: CodeForm,
+    /// The *Create function* window, while it is open.
+    pub create: Option<CreateForm>,
+}
+
+/// The *Create function* window's fields, as the Lambda console's.
+#[derive(Clone, Debug)]
+pub struct CreateForm {
+    /// The function's name.
+    pub name: String,
+    /// Lambda's runtime identifier (`nodejs22.x`, `python3.13`).
+    pub runtime_id: String,
+    /// The blueprint's name (`hello-world` is "Author from scratch").
+    pub blueprint: String,
+}
+
+impl Default for CreateForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            runtime_id: "nodejs22.x".to_owned(),
+            blueprint: "hello-world".to_owned(),
+        }
+    }
 }
 
 /// The Code tab's own fields (never saved).

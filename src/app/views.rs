@@ -10,37 +10,28 @@ use egui::{Color32, RichText, Ui};
 use super::config_tab::config_tab_ui;
 use super::controller::{Command, Controller, DeployState};
 use super::monitor_tab::monitor_tab_ui;
-use super::state::{Tab, UiState};
+use super::state::{CreateForm, Tab, UiState};
 pub use super::test_tab::invoke_blocker;
 use super::test_tab::test_tab_ui;
 use super::theme;
 use crate::runtime::{CodeSource, report::as_ms};
 
 /// The function list with status badges.
-pub fn functions_ui(ui: &mut Ui, c: &Controller, cmds: &mut Vec<Command>) {
+pub fn functions_ui(
+    ui: &mut Ui,
+    c: &Controller,
+    create: &mut Option<CreateForm>,
+    cmds: &mut Vec<Command>,
+) {
     ui.horizontal(|ui| {
         ui.heading("Functions");
-        ui.menu_button("Create…", |ui| {
-            for language in crate::model::Language::ALL.into_iter().filter(|l| l.is_source()) {
-                ui.label(RichText::new(format!("{}, from a blueprint", language.title())).weak());
-                for (i, b) in crate::model::function_blueprints::FUNCTION_BLUEPRINTS
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, b)| b.language == language)
-                {
-                    if ui
-                        .button(format!("{} ({})", b.name, language.title()))
-                        .on_hover_text(b.description)
-                        .clicked()
-                    {
-                        cmds.push(Command::CreateFunction(i));
-                        ui.close();
-                    }
-                }
-            }
-        })
-        .response
-        .on_hover_text("A new function written here, from a blueprint (as the Lambda console's Author from scratch)");
+        if ui
+            .button("Create…")
+            .on_hover_text("A new JavaScript or Python function written here: author from scratch, or from a blueprint (as the Lambda console's Create function)")
+            .clicked()
+        {
+            *create = Some(CreateForm::default());
+        }
     });
     ui.separator();
     if c.workspace.functions.is_empty() {
@@ -218,4 +209,137 @@ fn source_label(source: CodeSource, d: Duration) -> String {
         CodeSource::Memory => "already in memory",
     };
     format!("{what} in {:.1} ms", as_ms(d))
+}
+
+/// Lambda's runtime identifiers the *Create function* window offers, newest
+/// first.
+const CREATE_RUNTIMES: [&str; 10] = [
+    "nodejs24.x",
+    "nodejs22.x",
+    "nodejs20.x",
+    "nodejs18.x",
+    "python3.14",
+    "python3.13",
+    "python3.12",
+    "python3.11",
+    "python3.10",
+    "python3.9",
+];
+
+/// A runtime identifier as the Lambda console names it (`Node.js 22.x`,
+/// `Python 3.13`).
+fn runtime_label(id: &str) -> String {
+    if let Some(v) = id.strip_prefix("nodejs") {
+        format!("Node.js {v}")
+    } else if let Some(v) = id.strip_prefix("python") {
+        format!("Python {v}")
+    } else {
+        id.to_owned()
+    }
+}
+
+/// The *Create function* window, as the Lambda console's: a name, a
+/// runtime, and author from scratch (the hello-world blueprint) or another
+/// blueprint of that language.
+pub fn create_window_ui(
+    ctx: &egui::Context,
+    c: &Controller,
+    create: &mut Option<CreateForm>,
+    cmds: &mut Vec<Command>,
+) {
+    let Some(form) = create else { return };
+    let mut open = true;
+    let mut done = false;
+    egui::Window::new("Create function")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 80.0])
+        .default_width(460.0)
+        .show(ctx, |ui| {
+            let dark = ui.visuals().dark_mode;
+            egui::Grid::new("create-function")
+                .num_columns(2)
+                .spacing([12.0, 8.0])
+                .show(ui, |ui| {
+                    let name_label = ui.label("Function name");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut form.name)
+                            .hint_text("myFunctionName")
+                            .desired_width(260.0),
+                    )
+                    .labelled_by(name_label.id);
+                    ui.end_row();
+                    let runtime = ui.label("Runtime");
+                    egui::ComboBox::from_id_salt("create-runtime")
+                        .selected_text(runtime_label(&form.runtime_id))
+                        .show_ui(ui, |ui| {
+                            for id in CREATE_RUNTIMES {
+                                ui.selectable_value(
+                                    &mut form.runtime_id,
+                                    id.to_owned(),
+                                    runtime_label(id),
+                                );
+                            }
+                        })
+                        .response
+                        .labelled_by(runtime.id);
+                    ui.end_row();
+                });
+            let language = crate::model::config::language_of_runtime_id(&form.runtime_id)
+                .unwrap_or(crate::model::Language::Javascript);
+            ui.add_space(4.0);
+            ui.label(RichText::new("Start from").strong());
+            let blueprints = crate::model::function_blueprints::FUNCTION_BLUEPRINTS;
+            for b in blueprints.iter().filter(|b| b.language == language) {
+                let title = if b.name == "hello-world" {
+                    "Author from scratch (hello-world)".to_owned()
+                } else {
+                    format!("Blueprint: {}", b.name)
+                };
+                ui.radio_value(&mut form.blueprint, b.name.to_owned(), title)
+                    .on_hover_text(b.description);
+            }
+            let chosen = blueprints
+                .iter()
+                .position(|b| b.language == language && b.name == form.blueprint);
+            if let Some(b) = chosen.and_then(|i| blueprints.get(i)) {
+                ui.label(RichText::new(b.description).weak());
+            }
+            let name = form.name.trim();
+            let problem = match crate::model::workspace::check_function_name(name) {
+                Err(_) if name.is_empty() => Some("Enter a name for the function".to_owned()),
+                Err(e) => Some(e),
+                Ok(()) if c.entry(name).is_some() => {
+                    Some(format!("Function already exist: {name}"))
+                }
+                Ok(()) if chosen.is_none() => Some("Choose how to start".to_owned()),
+                Ok(()) => None,
+            };
+            if let Some(p) = &problem {
+                ui.add(egui::Label::new(RichText::new(p).color(theme::error(dark))).wrap());
+            }
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                if ui
+                    .add_enabled(problem.is_none(), egui::Button::new("Create function"))
+                    .on_hover_text("Its files go to functions/<name> in the workspace")
+                    .clicked()
+                    && let Some(i) = chosen
+                {
+                    cmds.push(Command::CreateFunction {
+                        blueprint: i,
+                        name: Some(name.to_owned()),
+                        runtime_id: Some(form.runtime_id.clone()),
+                    });
+                    done = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    done = true;
+                }
+            });
+        });
+    if !open || done {
+        *create = None;
+    }
 }

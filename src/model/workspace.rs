@@ -95,6 +95,21 @@ impl Workspace {
     }
 }
 
+/// Checks a function name as the Lambda console does: 1 to 64 letters,
+/// digits, hyphens and underscores.
+pub fn check_function_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("Function name must be 1 to 64 characters, must be unique to the Region, and can't include spaces. Valid characters are a-z, A-Z, 0-9, hyphens (-), and underscores (_).".to_owned())
+    }
+}
+
 /// Lambda function names: letters, digits, `-` and `_`, at most 64 characters.
 pub fn sanitize_name(raw: &str) -> String {
     let name: String = raw
@@ -112,5 +127,31 @@ pub fn sanitize_name(raw: &str) -> String {
         "function".to_owned()
     } else {
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_are_lambdas() {
+        for ok in ["a", "orders-api", "My_Function_2", &"x".repeat(64)] {
+            assert!(check_function_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space",
+            "dot.name",
+            "slash/name",
+            "é",
+            &"x".repeat(65),
+        ] {
+            let e = check_function_name(bad).unwrap_err();
+            assert!(
+                e.starts_with("Function name must be 1 to 64 characters"),
+                "{bad}: {e}"
+            );
+        }
     }
 }

@@ -1350,15 +1350,77 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
     h.get_by_role_and_label(Role::Button, "Create…").click();
     h.step();
     h.step();
-    // Both languages' blueprints are offered.
-    for blueprint in ["hello-world", "api-gateway", "s3-event", "sqs-batch"] {
-        for language in ["JavaScript", "Python"] {
-            let label = format!("{blueprint} ({language})");
-            assert!(has_label(&h, &label), "{label} is offered");
-        }
+    // The Lambda console's Create function: author from scratch or a
+    // blueprint, in the runtime chosen (Node.js 22.x at first).
+    for label in [
+        "Author from scratch (hello-world)",
+        "Blueprint: api-gateway",
+        "Blueprint: s3-event",
+        "Blueprint: sqs-batch",
+    ] {
+        assert!(has_label(&h, label), "{label} is offered");
     }
-    h.get_by_label("api-gateway (JavaScript)").click();
+    h.get_by_role_and_label(Role::ComboBox, "Runtime").click();
     h.step();
+    h.step();
+    h.get_by_label("Python 3.13").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().ui.live.create.as_ref().unwrap().runtime_id,
+        "python3.13"
+    );
+    assert!(has_label(&h, "Blueprint: sqs-batch"), "Python's blueprints");
+    h.get_by_role_and_label(Role::ComboBox, "Runtime").click();
+    h.step();
+    h.step();
+    h.get_by_label("Node.js 22.x").click();
+    h.step();
+    h.step();
+    // A name is required and checked as the console checks it.
+    let create_enabled = |h: &Harness<'_, LambdeskApp>| {
+        let button = h.get_by_role_and_label(Role::Button, "Create function");
+        !egui_kittest::kittest::NodeT::accesskit_node(&button).is_disabled()
+    };
+    assert!(has_label(&h, "Enter a name for the function"));
+    assert!(!create_enabled(&h));
+    h.get_by_role_and_label(Role::TextInput, "Function name")
+        .focus();
+    h.step();
+    focused_field(&h).type_text("has space");
+    h.step();
+    h.step();
+    assert!(has_label(&h, "Function name must be 1 to 64 characters"));
+    assert!(!create_enabled(&h));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    focused_field(&h).type_text("hello");
+    h.step();
+    h.step();
+    assert!(
+        has_label(&h, "Function already exist: hello"),
+        "the sample's name is taken"
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    focused_field(&h).type_text("api-gateway");
+    h.step();
+    h.get_by_label("Blueprint: api-gateway").click();
+    h.step();
+    assert!(create_enabled(&h));
+    h.get_by_role_and_label(Role::Button, "Create function")
+        .click();
+    h.step();
+    h.step();
+    assert!(h.state().ui.live.create.is_none(), "the window closes");
+    assert_eq!(
+        h.state()
+            .controller
+            .entry("api-gateway")
+            .map(|f| f.config.runtime_id.as_str()),
+        Some("nodejs22.x"),
+        "the runtime chosen is kept"
+    );
     let folder = dir.path().join("functions/api-gateway");
     assert!(folder.join("index.js").is_file(), "its files are written");
     {
@@ -1400,7 +1462,11 @@ fn a_javascript_function_is_created_from_a_blueprint_and_picked_up_when_edited()
         .unwrap();
     assert_eq!(inv.payload().as_ref(), br#"{"edited":true}"#);
     // A second one from the same blueprint gets a name of its own.
-    h.state_mut().controller.handle(Command::CreateFunction(1));
+    h.state_mut().controller.handle(Command::CreateFunction {
+        blueprint: 1,
+        name: None,
+        runtime_id: None,
+    });
     assert!(h.state().controller.entry("api-gateway-2").is_some());
     // The Code tab says what runs it.
     h.state_mut()
@@ -1472,9 +1538,11 @@ fn the_code_tab_edits_files_deploys_tests_and_marks_an_init_error_at_its_line() 
         .iter()
         .position(|b| b.name == "hello-world" && b.language == Language::Python)
         .unwrap();
-    h.state_mut()
-        .controller
-        .handle(Command::CreateFunction(blueprint));
+    h.state_mut().controller.handle(Command::CreateFunction {
+        blueprint,
+        name: None,
+        runtime_id: None,
+    });
     let name = "hello-world-py";
     let folder = dir.path().join("functions").join(name);
     // The first Python deploy on a machine snapshots and compiles the runtime.

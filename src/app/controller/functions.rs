@@ -58,17 +58,48 @@ impl Controller {
     /// A new function from blueprint `i`: its files in a folder of its own
     /// under the workspace's `functions/`, named after the blueprint (and
     /// numbered when taken), with the blueprint's test event; selected.
-    pub(super) fn create_function(&mut self, i: usize) {
+    pub(super) fn create_function(
+        &mut self,
+        i: usize,
+        name: Option<String>,
+        runtime_id: Option<String>,
+    ) {
         let Some(b) = crate::model::function_blueprints::FUNCTION_BLUEPRINTS.get(i) else {
             return;
         };
-        // Python's are told apart from JavaScript's of the same blueprint.
-        let suffix = if b.language == crate::model::Language::Python {
-            "-py"
-        } else {
-            ""
+        let name = match name {
+            Some(name) => {
+                if let Err(e) = crate::model::workspace::check_function_name(&name) {
+                    self.error(e);
+                    return;
+                }
+                if self.entry(&name).is_some() {
+                    self.error(format!("Function already exist: {name}"));
+                    return;
+                }
+                name
+            }
+            None => {
+                // Python's are told apart from JavaScript's of the same blueprint.
+                let suffix = if b.language == crate::model::Language::Python {
+                    "-py"
+                } else {
+                    ""
+                };
+                self.workspace.unique_name(&format!("{}{suffix}", b.name))
+            }
         };
-        let name = self.workspace.unique_name(&format!("{}{suffix}", b.name));
+        let runtime_id = runtime_id.unwrap_or_default();
+        if !runtime_id.is_empty()
+            && crate::model::config::language_of_runtime_id(&runtime_id) != Some(b.language)
+        {
+            self.error(format!(
+                "{runtime_id} does not run the {} blueprint, which is {}",
+                b.name,
+                b.language.title()
+            ));
+            return;
+        }
         let dir = self.workspace_dir.join("functions").join(&name);
         if let Err(e) = crate::store::scaffold::write(&dir, b) {
             self.error(format!("cannot create {name}: {e}"));
@@ -79,6 +110,7 @@ impl Controller {
             code: dir,
             config: FunctionConfig {
                 runtime: b.language,
+                runtime_id,
                 handler: b.handler.to_owned(),
                 ..FunctionConfig::default()
             },

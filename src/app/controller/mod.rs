@@ -185,9 +185,17 @@ pub enum Command {
     DeleteMachineInput(String, usize),
     /// Remove a state machine.
     DeleteMachine(String),
-    /// A new function from a blueprint (by index of `FUNCTION_BLUEPRINTS`):
-    /// its folder under the workspace's `functions/`, its test event.
-    CreateFunction(usize),
+    /// A new function from a blueprint, as the Lambda console's *Create
+    /// function*: its folder under the workspace's `functions/`, its test
+    /// event.
+    CreateFunction {
+        /// Index in `FUNCTION_BLUEPRINTS`.
+        blueprint: usize,
+        /// The function's name (`None`: the blueprint's, numbered when taken).
+        name: Option<String>,
+        /// Lambda's runtime identifier (`None`: the language's newest).
+        runtime_id: Option<String>,
+    },
     /// Start an execution of a state machine with its selected input.
     StartExecution(String),
     /// Show an execution of a state machine: (machine, execution ARN).
@@ -855,7 +863,11 @@ impl Controller {
             }
             Command::DeleteMachineInput(name, i) => self.delete_machine_input(&name, i),
             Command::DeleteMachine(name) => self.delete_machine(&name),
-            Command::CreateFunction(i) => self.create_function(i),
+            Command::CreateFunction {
+                blueprint,
+                name,
+                runtime_id,
+            } => self.create_function(blueprint, name, runtime_id),
             // The Code tab.
             Command::OpenCode(name) => self.open_code(&name),
             Command::ReloadCode(name) => self.load_code(&name),
