@@ -715,7 +715,7 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
 
 /// A loopback HTTP/1.1 server answering each request with its method, path
 /// and body as JSON; its address.
-fn echo_server() -> std::net::SocketAddr {
+pub fn echo_server() -> std::net::SocketAddr {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

@@ -706,3 +706,67 @@ fn a_hostile_event_nesting_too_deep_is_refused_and_the_environment_lives() {
     assert_eq!(response(&inv), json!(1));
     assert_eq!(inv.start, StartKind::Warm, "the environment lived");
 }
+
+#[test]
+fn urllib_goes_through_the_roles_outbound_grants() {
+    let addr = crate::javascript::echo_server();
+    let dir = TempDir::new("py");
+    let code = function(
+        &dir,
+        "fetcher",
+        r#"
+import json, socket, urllib.error, urllib.request
+
+def lambda_handler(event, context):
+    req = urllib.request.Request(event["url"], data="héllo".encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as res:
+            return {"status": res.status, "echo": res.headers["X-Echo"],
+                    "body": json.loads(res.read()), "url": res.geturl()}
+    except urllib.error.URLError as e:
+        try:
+            socket.create_connection(("example.com", 80))
+        except OSError as s:
+            raw = str(s)
+        return {"error": type(e).__name__, "reason": str(e.reason), "socket": raw}
+"#,
+    );
+    let t = runtime();
+    let url = format!("http://127.0.0.1:{}/path?q=1", addr.port());
+    let event = json!({ "url": url }).to_string();
+    // No grant: urllib's URLError, the denial logged; raw sockets say why not.
+    deploy(&t, "fetcher", &code, py_config());
+    let (inv, logs) = invoke_logged(&t, "fetcher", event.as_bytes());
+    let r = response(&inv);
+    assert_eq!(r["error"], "URLError", "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("OutboundDenied: "),
+        "{r}"
+    );
+    assert!(
+        r["socket"].as_str().unwrap().contains("use urllib.request"),
+        "{r}"
+    );
+    assert!(
+        logs.0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, l)| l.kind == LogKind::Denied),
+        "a DENIED line"
+    );
+    // Granted: the request goes, its answer comes back.
+    let mut config = py_config();
+    config.role.outbound = vec![format!("http://127.0.0.1:{}", addr.port())];
+    deploy(&t, "fetcher", &code, config);
+    let r = response(&t.runtime.invoke("fetcher", event.as_bytes()).unwrap());
+    assert_eq!(r["status"], 201, "{r}");
+    assert_eq!(r["echo"], "yes");
+    assert_eq!(r["url"], url);
+    assert_eq!(r["body"]["request"], "POST /path?q=1 HTTP/1.1");
+    assert_eq!(r["body"]["body"], "héllo");
+}

@@ -1,7 +1,8 @@
 //! What Lambdesk's language runtimes (`runtimes/javascript`,
 //! `runtimes/python`) share as guests of the host: the `lambdesk` imports
-//! for the invocation's context and remaining time, answering (a response,
-//! or an error object marked `Unhandled`), the nesting check their JSON
+//! for the invocation's context and remaining time and for outbound HTTP
+//! (the role's grants are the host's to check), answering (a response, or
+//! an error object marked `Unhandled`), the nesting check their JSON
 //! decoders need, and a reactor's start-up.
 
 use std::io::Write;
@@ -15,6 +16,103 @@ unsafe extern "C" {
     fn host_remaining_time_ms() -> i64;
     #[link_name = "unhandled_error"]
     fn host_unhandled_error();
+    #[link_name = "http_send"]
+    fn host_http_send(meta: *const u8, meta_len: i32, body: *const u8, body_len: i32) -> i32;
+    #[link_name = "http_head"]
+    fn host_http_head(handle: i32, ptr: *mut u8, len: i32) -> i32;
+    #[link_name = "http_read"]
+    fn host_http_read(handle: i32, ptr: *mut u8, len: i32) -> i32;
+    #[link_name = "http_close"]
+    fn host_http_close(handle: i32);
+    #[link_name = "http_error"]
+    fn host_http_error(ptr: *mut u8, len: i32) -> i32;
+}
+
+/// Calls a host function that writes into a buffer and answers the length
+/// it needs, growing the buffer until the answer fits; `None` when it
+/// answers -1.
+#[cfg(target_arch = "wasm32")]
+fn grow_call(f: impl Fn(*mut u8, i32) -> i32) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        let n = f(buf.as_mut_ptr(), buf.len() as i32);
+        if n < 0 {
+            return None;
+        }
+        let n = n as usize;
+        if n <= buf.len() {
+            buf.truncate(n);
+            return Some(String::from_utf8_lossy(&buf).into_owned());
+        }
+        buf.resize(n, 0);
+    }
+}
+
+/// Sends a request (`meta`: `{"method", "url", "headers": [[name, value], …]}`
+/// JSON) with `body`, and waits for the response head: a handle (> 0), or
+/// -1 with the reason in [`http_error`].
+pub fn http_send(meta: &str, body: &[u8]) -> i32 {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: both buffers are valid for their lengths during the call.
+    return unsafe {
+        host_http_send(
+            meta.as_ptr(),
+            meta.len() as i32,
+            body.as_ptr(),
+            body.len() as i32,
+        )
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (meta, body);
+        -1
+    }
+}
+
+/// The response head as JSON (`{"status", "version", "headers"}`).
+pub fn http_head(handle: i32) -> Option<String> {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the host writes at most `len` bytes into the buffer.
+    return grow_call(|p, l| unsafe { host_http_head(handle, p, l) });
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = handle;
+        None
+    }
+}
+
+/// Up to `buf.len()` bytes of the body into `buf`: how many (0 at its end),
+/// or -1 on a failure (the reason in [`http_error`]).
+pub fn http_read(handle: i32, buf: &mut [u8]) -> i32 {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the host writes at most `len` bytes into the buffer.
+    return unsafe { host_http_read(handle, buf.as_mut_ptr(), buf.len() as i32) };
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = (handle, buf);
+        -1
+    }
+}
+
+/// Closes a request and its connection.
+pub fn http_close(handle: i32) {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: no pointers.
+    unsafe {
+        host_http_close(handle)
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = handle;
+}
+
+/// The last failure as `{"kind", "message"}` JSON.
+pub fn http_error() -> String {
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: the host writes at most `len` bytes into the buffer.
+    let e = grow_call(|p, l| unsafe { host_http_error(p, l) });
+    #[cfg(not(target_arch = "wasm32"))]
+    let e: Option<String> = None;
+    e.unwrap_or_else(|| r#"{"kind":"HttpError","message":"unknown"}"#.to_owned())
 }
 
 /// The invocation's context (`awsRequestId`, `functionName`, …) as JSON,

@@ -26,23 +26,9 @@ use boa_engine::{
     js_string,
 };
 use lambdesk_runtime_guest::{
-    MAX_EVENT_DEPTH, call_ctors, context_json, json_depth, remaining_ms, respond,
+    MAX_EVENT_DEPTH, call_ctors, context_json, http_close, http_error, http_head, http_read,
+    http_send, json_depth, remaining_ms, respond,
 };
-
-#[cfg(target_arch = "wasm32")]
-#[link(wasm_import_module = "lambdesk")]
-unsafe extern "C" {
-    #[link_name = "http_send"]
-    fn host_http_send(meta: *const u8, meta_len: i32, body: *const u8, body_len: i32) -> i32;
-    #[link_name = "http_head"]
-    fn host_http_head(handle: i32, ptr: *mut u8, len: i32) -> i32;
-    #[link_name = "http_read"]
-    fn host_http_read(handle: i32, ptr: *mut u8, len: i32) -> i32;
-    #[link_name = "http_close"]
-    fn host_http_close(handle: i32);
-    #[link_name = "http_error"]
-    fn host_http_error(ptr: *mut u8, len: i32) -> i32;
-}
 
 /// Bytes as a JavaScript string of code units 0–255 (how `fetch` moves
 /// bodies across: the prelude turns them into a `Uint8Array` or text).
@@ -54,24 +40,6 @@ fn latin1(bytes: &[u8]) -> JsString {
 /// A string of code units 0–255 as bytes.
 fn bytes_of(s: &JsString) -> Vec<u8> {
     s.iter().map(|u| u as u8).collect()
-}
-
-/// A host call that writes JSON into a buffer it may outgrow.
-#[cfg(target_arch = "wasm32")]
-fn grow_call(f: impl Fn(*mut u8, i32) -> i32) -> Option<String> {
-    let mut buf = vec![0u8; 1024];
-    loop {
-        let n = f(buf.as_mut_ptr(), buf.len() as i32);
-        if n < 0 {
-            return None;
-        }
-        let n = n as usize;
-        if n <= buf.len() {
-            buf.truncate(n);
-            return Some(String::from_utf8_lossy(&buf).into_owned());
-        }
-        buf.resize(n, 0);
-    }
 }
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -426,22 +394,7 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
                 Some(v) if !v.is_undefined() && !v.is_null() => bytes_of(&v.to_string(context)?),
                 _ => Vec::new(),
             };
-            #[cfg(target_arch = "wasm32")]
-            // SAFETY: both buffers are valid for their lengths during the call.
-            let handle = unsafe {
-                host_http_send(
-                    meta.as_ptr(),
-                    meta.len() as i32,
-                    body.as_ptr(),
-                    body.len() as i32,
-                )
-            };
-            #[cfg(not(target_arch = "wasm32"))]
-            let handle = {
-                let _ = (meta, body);
-                -1
-            };
-            Ok(JsValue::from(handle))
+            Ok(JsValue::from(http_send(&meta, &body)))
         }),
         context,
     )?;
@@ -449,15 +402,7 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
         "httpHead",
         NativeFunction::from_fn_ptr(|_, args, context| {
             let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
-            #[cfg(target_arch = "wasm32")]
-            // SAFETY: the host writes at most `len` bytes into the buffer.
-            let head = grow_call(|p, l| unsafe { host_http_head(handle, p, l) });
-            #[cfg(not(target_arch = "wasm32"))]
-            let head: Option<String> = {
-                let _ = handle;
-                None
-            };
-            Ok(head.map_or(JsValue::null(), |h| JsValue::from(JsString::from(h))))
+            Ok(http_head(handle).map_or(JsValue::null(), |h| JsValue::from(JsString::from(h))))
         }),
         context,
     )?;
@@ -466,14 +411,7 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
         NativeFunction::from_fn_ptr(|_, args, context| {
             let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
             let mut buf = vec![0u8; 256 * 1024];
-            #[cfg(target_arch = "wasm32")]
-            // SAFETY: the host writes at most `len` bytes into the buffer.
-            let n = unsafe { host_http_read(handle, buf.as_mut_ptr(), buf.len() as i32) };
-            #[cfg(not(target_arch = "wasm32"))]
-            let n = {
-                let _ = handle;
-                -1
-            };
+            let n = http_read(handle, &mut buf);
             if n < 0 {
                 return Ok(JsValue::null());
             }
@@ -486,29 +424,14 @@ fn natives(context: &mut Context) -> JsResult<JsObject> {
         "httpClose",
         NativeFunction::from_fn_ptr(|_, args, context| {
             let handle = args.first().cloned().unwrap_or_default().to_i32(context)?;
-            #[cfg(target_arch = "wasm32")]
-            // SAFETY: no pointers.
-            unsafe {
-                host_http_close(handle)
-            };
-            #[cfg(not(target_arch = "wasm32"))]
-            let _ = handle;
+            http_close(handle);
             Ok(JsValue::undefined())
         }),
         context,
     )?;
     add(
         "httpError",
-        NativeFunction::from_fn_ptr(|_, _, _| {
-            #[cfg(target_arch = "wasm32")]
-            // SAFETY: the host writes at most `len` bytes into the buffer.
-            let e = grow_call(|p, l| unsafe { host_http_error(p, l) });
-            #[cfg(not(target_arch = "wasm32"))]
-            let e: Option<String> = None;
-            Ok(JsValue::from(JsString::from(e.unwrap_or_else(|| {
-                r#"{"kind":"HttpError","message":"unknown"}"#.to_owned()
-            }))))
-        }),
+        NativeFunction::from_fn_ptr(|_, _, _| Ok(JsValue::from(JsString::from(http_error())))),
         context,
     )?;
     add(

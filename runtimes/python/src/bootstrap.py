@@ -19,6 +19,121 @@ import itertools, math, random, re, typing, urllib.parse, uuid  # noqa: E401,F40
 
 _native = types.SimpleNamespace(**_native_functions)
 del _native_functions
+
+
+def _socket_module():
+    """A `socket` module without sockets: WASI has none, so RustPython has no
+    `_socket`. What `http.client`, `urllib.request` and `email` need to
+    import is here; a connection is refused with a clear OSError (outbound
+    HTTP goes through the host: urllib below)."""
+    m = types.ModuleType("socket")
+    m.__doc__ = "Lambdesk: no sockets in the sandbox; urllib.request goes through the host."
+    m._GLOBAL_DEFAULT_TIMEOUT = object()
+    m.error = OSError
+    m.timeout = TimeoutError
+
+    class gaierror(OSError):
+        pass
+
+    class herror(OSError):
+        pass
+
+    m.gaierror, m.herror = gaierror, herror
+    m.AF_INET, m.AF_INET6, m.AF_UNSPEC = 2, 10, 0
+    m.SOCK_STREAM, m.SOCK_DGRAM, m.IPPROTO_TCP, m.TCP_NODELAY = 1, 2, 6, 1
+    m.SOL_SOCKET, m.SO_KEEPALIVE, m.SHUT_RDWR = 1, 9, 2
+    m.has_ipv6 = False
+
+    def _no_sockets(*_args, **_kwargs):
+        raise OSError(
+            "sockets are not available in Lambdesk's sandbox: use urllib.request "
+            "(it goes through the host and the role's outbound grants)"
+        )
+
+    m.socket = m.create_connection = m.getaddrinfo = m.gethostbyname = _no_sockets
+    m.socketpair = m.fromfd = _no_sockets
+    m.gethostname = lambda: "localhost"
+    m.getfqdn = lambda name="": name or "localhost"
+    m.getdefaulttimeout = lambda: None
+    m.setdefaulttimeout = lambda _timeout: None
+    return m
+
+
+try:
+    import _socket  # noqa: F401
+except ImportError:
+    sys.modules["socket"] = _socket_module()
+
+import email.message  # noqa: E402
+import http  # noqa: E402
+import http.client  # noqa: E402
+import io  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+import urllib.response  # noqa: E402
+
+
+class _HostHTTPHandler(urllib.request.BaseHandler):
+    """`urllib.request` over the host's outbound HTTP (`lambdesk.http_*`):
+    the role's grants decide, a denied request is a URLError and a
+    `[DENIED]` log line. Ahead of urllib's own handlers, which need sockets."""
+
+    handler_order = 100
+
+    def _open(self, req):
+        headers = [[k, v] for k, v in req.header_items() if k.lower() != "host"]
+        meta = json.dumps({"method": req.get_method(), "url": req.full_url, "headers": headers})
+        data = req.data
+        if data is None:
+            body = b""
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            body = bytes(data)
+        elif isinstance(data, str):
+            raise TypeError("POST data should be bytes, an iterable of bytes, or a file object. It cannot be of type str.")
+        elif hasattr(data, "read"):
+            body = data.read()
+        else:
+            body = b"".join(data)
+        handle = _native.http_send(meta, body)
+        if handle < 0:
+            raise urllib.error.URLError(self._failure())
+        try:
+            head = json.loads(_native.http_head(handle) or "{}")
+            chunks = []
+            while True:
+                chunk = _native.http_read(handle)
+                if chunk is None:
+                    raise urllib.error.URLError(self._failure())
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            _native.http_close(handle)
+        message = http.client.HTTPMessage()
+        for name, value in head.get("headers", []):
+            message[name] = value
+        code = int(head.get("status", 0))
+        response = urllib.response.addinfourl(io.BytesIO(b"".join(chunks)), message, req.full_url, code)
+        try:
+            response.msg = http.HTTPStatus(code).phrase
+        except ValueError:
+            response.msg = ""
+        response.reason = response.msg
+        return response
+
+    @staticmethod
+    def _failure():
+        try:
+            e = json.loads(_native.http_error())
+            return "%s: %s" % (e.get("kind", "HttpError"), e.get("message", ""))
+        except ValueError:
+            return "HttpError"
+
+    http_open = _open
+    https_open = _open
+
+
+urllib.request.install_opener(urllib.request.build_opener(_HostHTTPHandler))
 _request_id = None
 _handler = None
 _handler_name = ""

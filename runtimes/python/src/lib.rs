@@ -12,10 +12,11 @@ use std::cell::RefCell;
 use std::io::{Read, Write};
 
 use lambdesk_runtime_guest::{
-    MAX_EVENT_DEPTH, call_ctors, context_json, json_depth, remaining_ms, respond,
+    MAX_EVENT_DEPTH, call_ctors, context_json, http_close, http_error, http_head, http_read,
+    http_send, json_depth, remaining_ms, respond,
 };
 use rustpython::InterpreterBuilderExt;
-use rustpython_vm::builtins::PyStrRef;
+use rustpython_vm::builtins::{PyBytesRef, PyStrRef};
 use rustpython_vm::scope::Scope;
 use rustpython_vm::{Interpreter, PyObjectRef, PyResult, Settings, VirtualMachine};
 
@@ -114,6 +115,51 @@ fn natives(vm: &VirtualMachine) -> PyResult<PyObjectRef> {
     ns.set_item(
         "exit",
         vm.new_function("exit", |code: i32| -> () { std::process::exit(code) })
+            .into(),
+        vm,
+    )?;
+    // Outbound HTTP through the host (the role's grants): the bootstrap's
+    // urllib handler.
+    ns.set_item(
+        "http_send",
+        vm.new_function("http_send", |meta: PyStrRef, body: PyBytesRef| -> i32 {
+            http_send(&meta.to_string_lossy(), body.as_bytes())
+        })
+        .into(),
+        vm,
+    )?;
+    ns.set_item(
+        "http_head",
+        vm.new_function("http_head", |handle: i32| -> Option<String> {
+            http_head(handle)
+        })
+        .into(),
+        vm,
+    )?;
+    ns.set_item(
+        "http_read",
+        vm.new_function(
+            "http_read",
+            |handle: i32, vm: &VirtualMachine| -> Option<PyBytesRef> {
+                let mut buf = vec![0u8; 256 * 1024];
+                let n = http_read(handle, &mut buf);
+                let n = usize::try_from(n).ok()?;
+                buf.truncate(n);
+                Some(vm.ctx.new_bytes(buf))
+            },
+        )
+        .into(),
+        vm,
+    )?;
+    ns.set_item(
+        "http_close",
+        vm.new_function("http_close", |handle: i32| http_close(handle))
+            .into(),
+        vm,
+    )?;
+    ns.set_item(
+        "http_error",
+        vm.new_function("http_error", || -> String { http_error() })
             .into(),
         vm,
     )?;
