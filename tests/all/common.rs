@@ -83,6 +83,10 @@ impl Logs {
         let lines = self.0.clone();
         Arc::new(move |line| lines.lock().unwrap().push((Instant::now(), line)))
     }
+    /// Whether a line of this kind arrived.
+    pub fn any(&self, kind: lambdesk::runtime::LogKind) -> bool {
+        self.0.lock().unwrap().iter().any(|(_, l)| l.kind == kind)
+    }
     pub fn texts(&self) -> Vec<String> {
         self.0
             .lock()
