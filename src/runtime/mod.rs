@@ -312,6 +312,10 @@ struct Inner {
     /// runtime's module: the snapshot and its own SHA-256. The mutex also
     /// makes deploys that need the same snapshot wait for one making of it.
     snapshots: Mutex<BTreeMap<[u8; 32], Snapshot>>,
+    /// Language runtime snapshots this runtime made (not read from disk).
+    snapshots_made: AtomicU64,
+    /// Why the last kept snapshot on disk was not used, if one was not.
+    snapshot_note: Mutex<Option<String>>,
     functions: RwLock<BTreeMap<String, Arc<Function>>>,
     options: RuntimeOptions,
     /// This runtime's own scratch folder, inside `options.scratch_dir`.
@@ -462,6 +466,8 @@ impl Runtime {
         let inner = Arc::new(Inner {
             modules: engine::ModuleCache::new(engine.clone(), options.cache_dir.clone()),
             snapshots: Mutex::new(BTreeMap::new()),
+            snapshots_made: AtomicU64::new(0),
+            snapshot_note: Mutex::new(None),
             engine,
             pooling,
             linker,
@@ -491,6 +497,20 @@ impl Runtime {
     /// Whether the pooling allocator is in use.
     pub fn uses_pooling(&self) -> bool {
         self.inner.pooling
+    }
+
+    /// How many language runtime snapshots this runtime made itself (once
+    /// per machine; a kept one is read instead), and why a kept one was not
+    /// used, if one was not.
+    pub fn runtime_snapshots_made(&self) -> (u64, Option<String>) {
+        (
+            self.inner.snapshots_made.load(Ordering::Relaxed),
+            self.inner
+                .snapshot_note
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 
     /// This runtime's scratch folder (environments' `/tmp`, unpacked bundles).
@@ -581,11 +601,33 @@ impl Runtime {
             return Ok(());
         }
         let path = snapshot::cache_path(self.inner.options.cache_dir.as_ref(), &key);
-        // A kept snapshot that does not validate (a damaged file) is made again.
-        let kept = path
-            .as_deref()
-            .and_then(|p| std::fs::read(p).ok())
-            .filter(|w| wasmtime::Module::validate(&self.inner.engine, w).is_ok());
+        // A kept snapshot that does not validate (a damaged file) is made
+        // again; one that cannot be read is tried once more first (another
+        // process may be replacing it), and why it was not used is kept.
+        let read_kept = |p: &Path| -> Result<Vec<u8>, String> {
+            let w = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            wasmtime::Module::validate(&self.inner.engine, &w)
+                .map_err(|e| format!("{} does not validate: {e}", p.display()))?;
+            Ok(w)
+        };
+        let kept = match path.as_deref() {
+            Some(p) if p.exists() => match read_kept(p) {
+                Ok(w) => Some(w),
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    read_kept(p)
+                        .map_err(|why| {
+                            *self
+                                .inner
+                                .snapshot_note
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner()) = Some(why);
+                        })
+                        .ok()
+                }
+            },
+            _ => None,
+        };
         if kept.is_some()
             && let Some(p) = &path
         {
@@ -594,6 +636,7 @@ impl Runtime {
         let wasm = match kept {
             Some(w) => w,
             None => {
+                self.inner.snapshots_made.fetch_add(1, Ordering::Relaxed);
                 let w = snapshot::preinitialize(&self.inner.engine, &bundle.wasm)
                     .map_err(|e| CodeError::Invalid(format!("{e:#}")))?;
                 if let Some(p) = &path {

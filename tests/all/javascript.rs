@@ -627,18 +627,6 @@ exports.handler = async () => {
     assert_eq!(lines[4], ("DEBUG".into(), "k={\"v\":1}".into()));
 }
 
-/// A file's identity on disk (its inode where there is one).
-fn file_id(meta: &std::fs::Metadata) -> u64 {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::MetadataExt::ino(meta)
-    }
-    #[cfg(not(unix))]
-    {
-        meta.len()
-    }
-}
-
 #[test]
 fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers() {
     let dir = TempDir::new("js");
@@ -670,9 +658,7 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
         .filter(|e| e.file_name().to_string_lossy().contains("-preinit-"))
         .collect();
     assert_eq!(snapshots.len(), 1, "one snapshot");
-    // Its inode: a snapshot made again is written anew (a use only touches
-    // its time, which the cache's trimming reads).
-    let made = file_id(&snapshots[0].metadata().unwrap());
+    assert_eq!(rt.runtime_snapshots_made(), (1, None));
     let mut seen = Vec::new();
     for _ in 0..3 {
         rt.drop_environments("random");
@@ -700,8 +686,8 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
         .find(|e| e.file_name().to_string_lossy().contains("-preinit-"))
         .unwrap();
     assert_eq!(
-        file_id(&again.metadata().unwrap()),
-        made,
+        rt2.runtime_snapshots_made(),
+        (0, None),
         "a second runtime reads the kept snapshot"
     );
     // A damaged snapshot on disk is made again, not trusted.
@@ -709,6 +695,13 @@ fn environments_started_from_the_runtimes_snapshot_draw_their_own_random_numbers
     std::fs::write(again.path(), &bytes[..bytes.len() / 2]).unwrap();
     let rt3 = make();
     rt3.deploy("random", &code, js_config()).unwrap();
+    let (made, why) = rt3.runtime_snapshots_made();
+    assert_eq!(made, 1);
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.contains("does not validate")),
+        "{why:?}"
+    );
     assert!(rt3.invoke("random", b"{}").unwrap().error().is_none());
     assert_eq!(std::fs::read(again.path()).unwrap().len(), bytes.len());
 }
